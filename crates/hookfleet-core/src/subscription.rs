@@ -1,0 +1,271 @@
+//! What a subscription asks for and the rules its request must meet. Whether its URL
+//! resolves to a private address needs DNS, so that check lives in the producer.
+use crate::{Invalid, event::validate_scope, routing};
+use serde::Deserialize;
+
+pub const MAX_PATTERNS: usize = 50;
+pub const MAX_BINDINGS: usize = 1_000;
+pub const MAX_URL_LEN: usize = 2_048;
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
+pub const MAX_IN_FLIGHT_LIMIT: u32 = 1_000;
+
+/// How a subscription's messages are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// Deliveries run concurrently and retries wait on the ladder while later messages go on.
+    Unordered,
+    /// One message at a time, in queue order; a failing message holds the ones behind it.
+    Fifo,
+}
+
+impl Ordering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unordered => "unordered",
+            Self::Fifo => "fifo",
+        }
+    }
+}
+
+/// Settings of a subscription that can change while it runs (`PATCH`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionUpdate {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `["5s", "30s"]`; `null` returns to the fleet's ladder, `[]` means no retries.
+    #[serde(default, deserialize_with = "double_option")]
+    pub retry_ladder: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub rate_limit_per_s: Option<Option<u32>>,
+}
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Parses a ladder given as a list of durations.
+pub fn validate_ladder(rungs: &[String]) -> Result<Vec<u32>, Invalid> {
+    let parsed = rungs
+        .iter()
+        .map(|r| crate::parse_duration(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Invalid::new("retry_ladder", e))?;
+    crate::check_ladder(&parsed).map_err(|e| Invalid::new("retry_ladder", e))?;
+    Ok(parsed.iter().map(|d| d.as_millis() as u32).collect())
+}
+
+pub fn validate_max_in_flight(n: u32) -> Result<u32, Invalid> {
+    if n == 0 || n > MAX_IN_FLIGHT_LIMIT {
+        return Err(Invalid::new(
+            "max_in_flight",
+            format!("must be 1 to {MAX_IN_FLIGHT_LIMIT}"),
+        ));
+    }
+    Ok(n)
+}
+
+pub fn validate_rate_limit(n: u32) -> Result<u32, Invalid> {
+    if n == 0 || n > 100_000 {
+        return Err(Invalid::new("rate_limit_per_s", "must be 1 to 100000"));
+    }
+    Ok(n)
+}
+
+/// Parses and checks a subscription URL.
+pub fn validate_url(s: &str) -> Result<url::Url, Invalid> {
+    if s.len() > MAX_URL_LEN {
+        return Err(Invalid::new(
+            "url",
+            format!("at most {MAX_URL_LEN} characters"),
+        ));
+    }
+    let url = url::Url::parse(s)
+        .map_err(|e| Invalid::new("url", format!("is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Invalid::new(
+            "url",
+            "must be an http or https URL with a host",
+        ));
+    }
+    Ok(url)
+}
+
+/// `POST /v1/subscriptions` body. Unknown fields are rejected.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    pub url: String,
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    pub organizations: Option<Vec<String>>,
+    #[serde(default)]
+    pub partitions: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub retry_ladder: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    #[serde(default)]
+    pub rate_limit_per_s: Option<u32>,
+    #[serde(default)]
+    pub ordering: Option<Ordering>,
+}
+
+/// A validated subscription request.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSpec {
+    pub url: url::Url,
+    pub event_types: Vec<String>,
+    pub organizations: Option<Vec<String>>,
+    pub partitions: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub retry_ladder_ms: Option<Vec<u32>>,
+    pub max_in_flight: u32,
+    pub rate_limit_per_s: Option<u32>,
+    pub ordering: Ordering,
+}
+
+impl SubscriptionSpec {
+    pub fn binding_keys(&self) -> Vec<String> {
+        routing::binding_keys(
+            &self.event_types,
+            self.partitions.as_deref(),
+            self.organizations.as_deref(),
+        )
+    }
+}
+
+/// A pattern is dot-separated words, each a literal word, `*` (one word) or `#` (any number).
+pub fn validate_pattern(p: &str) -> Result<(), Invalid> {
+    let word_ok = |w: &str| {
+        w == "*"
+            || w == "#"
+            || (!w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    };
+    if p.is_empty() || p.len() > crate::event::MAX_TYPE_LEN || !p.split('.').all(word_ok) {
+        return Err(Invalid::new(
+            "event_types",
+            format!(
+                "`{p}` is not a pattern: use dot-separated words, `*` for one word, `#` for any number"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl NewSubscription {
+    pub fn validate(self) -> Result<SubscriptionSpec, Invalid> {
+        if self.url.len() > MAX_URL_LEN {
+            return Err(Invalid::new(
+                "url",
+                format!("at most {MAX_URL_LEN} characters"),
+            ));
+        }
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| Invalid::new("url", format!("is not an absolute URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Invalid::new(
+                "url",
+                "must be an http or https URL with a host",
+            ));
+        }
+        if self.event_types.is_empty() || self.event_types.len() > MAX_PATTERNS {
+            return Err(Invalid::new(
+                "event_types",
+                format!("give 1 to {MAX_PATTERNS} patterns"),
+            ));
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        for p in self.event_types {
+            validate_pattern(&p)?;
+            if !patterns.contains(&p) {
+                patterns.push(p);
+            }
+        }
+        let spec = SubscriptionSpec {
+            url,
+            event_types: patterns,
+            organizations: validate_scope("organizations", self.organizations)?,
+            partitions: validate_scope("partitions", self.partitions)?,
+            description: self.description,
+            retry_ladder_ms: self
+                .retry_ladder
+                .as_deref()
+                .map(validate_ladder)
+                .transpose()?,
+            max_in_flight: validate_max_in_flight(
+                self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            )?,
+            rate_limit_per_s: self.rate_limit_per_s.map(validate_rate_limit).transpose()?,
+            ordering: self.ordering.unwrap_or(Ordering::Unordered),
+        };
+        let keys = spec.binding_keys();
+        if keys.len() > MAX_BINDINGS {
+            return Err(Invalid::new(
+                "event_types",
+                format!("patterns × organizations × partitions must not exceed {MAX_BINDINGS}"),
+            ));
+        }
+        if keys.iter().any(|k| k.len() > routing::MAX_KEY_LEN) {
+            return Err(Invalid::new(
+                "event_types",
+                "a pattern with its scope is too long to bind",
+            ));
+        }
+        Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(j: &str) -> Result<SubscriptionSpec, Invalid> {
+        serde_json::from_str::<NewSubscription>(j)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn accepts_wildcards_and_rejects_bad_patterns_and_urls() {
+        assert!(parse(r##"{"url":"https://example.com/h","event_types":["user.*","#"]}"##).is_ok());
+        assert_eq!(
+            parse(r#"{"url":"ftp://x/","event_types":["a"]}"#)
+                .unwrap_err()
+                .field,
+            "url"
+        );
+        assert_eq!(
+            parse(r#"{"url":"nope","event_types":["a"]}"#)
+                .unwrap_err()
+                .field,
+            "url"
+        );
+        assert_eq!(
+            parse(r#"{"url":"http://x/","event_types":[]}"#)
+                .unwrap_err()
+                .field,
+            "event_types"
+        );
+        assert_eq!(
+            parse(r#"{"url":"http://x/","event_types":["a*"]}"#)
+                .unwrap_err()
+                .field,
+            "event_types"
+        );
+    }
+}
