@@ -1,0 +1,42 @@
+//! hookfleet-bus owns RabbitMQ: the names of every exchange and queue, their declaration (all in
+//! [`topology`], idempotent, each argument explained), and a publisher that treats a broker
+//! nack or a returned message as a failure so callers only answer success once the broker has
+//! confirmed a message into a durable queue.
+#![forbid(unsafe_code)]
+
+pub mod publish;
+pub mod topology;
+
+pub use lapin;
+pub use publish::{Publisher, persistent};
+pub use topology::Topology;
+
+use lapin::{Connection, ConnectionProperties};
+
+/// Header carrying the attempt number a message is on (absent = 1).
+pub const HEADER_ATTEMPT: &str = "x-hookfleet-attempt";
+/// Headers set on a message parked in `hookfleet.dead`.
+pub const HEADER_SUBSCRIPTION: &str = "x-hookfleet-subscription";
+pub const HEADER_DELIVERY: &str = "x-hookfleet-delivery";
+pub const HEADER_REASON: &str = "x-hookfleet-reason";
+/// Header marking a test send (`POST /v1/subscriptions/{id}/test`).
+pub const HEADER_TEST: &str = "x-hookfleet-test";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("AMQP error")]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("the broker could not route the message to any queue")]
+    Returned,
+}
+
+pub type Result<T, E = BusError> = std::result::Result<T, E>;
+
+/// Opens a connection named after the role, so operators can tell roles apart in the broker UI.
+pub async fn connect(url: &str, role: &str) -> Result<Connection> {
+    let props =
+        ConnectionProperties::default().with_connection_name(format!("hookfleet-{role}").into());
+    Ok(Connection::connect(url, props).await?)
+}

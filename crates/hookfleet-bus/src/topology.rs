@@ -1,0 +1,278 @@
+//! Every exchange and queue hookfleet uses, declared idempotently in one place.
+//!
+//! All names carry an optional prefix (`HOOKFLEET_NAMESPACE`) so several fleets, or parallel
+//! tests, can share one vhost without seeing each other's messages.
+use crate::Result;
+use lapin::{
+    Channel, ExchangeKind,
+    options::{
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+        QueueDeleteOptions,
+    },
+    types::{AMQPValue, FieldTable, ShortString},
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    prefix: String,
+}
+
+impl Topology {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Durable queue between the producer and the router; absorbs bursts.
+    pub fn ingest(&self) -> String {
+        format!("{}hookfleet.ingest", self.prefix)
+    }
+
+    /// Topic exchange the router publishes copies to; subscriptions bind their queues here.
+    pub fn events(&self) -> String {
+        format!("{}hookfleet.events", self.prefix)
+    }
+
+    /// Where undecodable and given-up messages are parked for operators and replay.
+    pub fn dead(&self) -> String {
+        format!("{}hookfleet.dead", self.prefix)
+    }
+
+    /// Fanout exchange telling delivery workers that subscriptions changed.
+    pub fn control(&self) -> String {
+        format!("{}hookfleet.control", self.prefix)
+    }
+
+    pub fn subscription_queue(&self, subscription_id: &str) -> String {
+        format!("{}hookfleet.sub.{subscription_id}", self.prefix)
+    }
+
+    /// One rung of a retry ladder: a fanout exchange and a TTL queue of the same name, shared
+    /// by every subscription whose ladder has a rung of this length.
+    pub fn retry_rung(&self, delay_ms: u64) -> String {
+        format!("{}hookfleet.retry.{delay_ms}ms", self.prefix)
+    }
+}
+
+fn long_string(s: &str) -> AMQPValue {
+    AMQPValue::LongString(s.into())
+}
+
+/// Arguments of every work queue: quorum (replicated, and the faster durable type on this
+/// broker), with undecodable messages dead-lettered to `hookfleet.dead` at least once.
+fn work_queue_args(topology: &Topology) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    // Rejected (poison) messages go to the dead queue through the default exchange.
+    args.insert("x-dead-letter-exchange".into(), long_string(""));
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        long_string(&topology.dead()),
+    );
+    // Without this a quorum queue dead-letters at most once: a broker hiccup could drop it.
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        long_string("at-least-once"),
+    );
+    // Required by at-least-once dead-lettering; no length limit is set, so it never triggers.
+    args.insert("x-overflow".into(), long_string("reject-publish"));
+    args
+}
+
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    }
+}
+
+/// Declares the fleet-wide topology. Every role calls it at start-up; it is idempotent.
+pub async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<()> {
+    let mut dead_args = FieldTable::default();
+    dead_args.insert("x-queue-type".into(), long_string("quorum"));
+    channel
+        .queue_declare(topology.dead().into(), durable(), dead_args)
+        .await?;
+    channel
+        .queue_declare(
+            topology.ingest().into(),
+            durable(),
+            work_queue_args(topology),
+        )
+        .await?;
+    let exchange_opts = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            topology.events().into(),
+            ExchangeKind::Topic,
+            exchange_opts,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            topology.control().into(),
+            ExchangeKind::Fanout,
+            exchange_opts,
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Declares one retry rung. A retried message is published to the rung's fanout exchange
+/// with the subscription queue's name as routing key; it waits `delay_ms` in the rung's queue,
+/// then expires and is dead-lettered through the default exchange under that same routing key,
+/// straight back into its subscription's queue. No timer lives in any process, so waiting
+/// retries survive every restart. Idempotent.
+pub async fn declare_retry_rung(
+    channel: &Channel,
+    topology: &Topology,
+    delay_ms: u64,
+) -> Result<()> {
+    let name = topology.retry_rung(delay_ms);
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
+    // Every message waits the same time, so they expire in order from the head.
+    args.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(delay_ms as i64),
+    );
+    // No dead-letter routing key: the message keeps the one it was published with, which is
+    // the name of its subscription's queue.
+    args.insert("x-dead-letter-exchange".into(), long_string(""));
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        long_string("at-least-once"),
+    );
+    args.insert("x-overflow".into(), long_string("reject-publish"));
+    channel
+        .queue_declare(name.as_str().into(), durable(), args)
+        .await?;
+    channel
+        .exchange_declare(
+            name.as_str().into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            name.as_str().into(),
+            name.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Declares a subscription's queue and binds it once per binding key. Idempotent. A FIFO
+/// subscription's queue lets one consumer at a time receive, so order holds across workers.
+pub async fn declare_subscription(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+    binding_keys: &[String],
+    fifo: bool,
+) -> Result<()> {
+    let queue: ShortString = topology.subscription_queue(subscription_id).into();
+    let mut args = work_queue_args(topology);
+    if fifo {
+        args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    }
+    channel
+        .queue_declare(queue.clone(), durable(), args)
+        .await?;
+    for key in binding_keys {
+        channel
+            .queue_bind(
+                queue.clone(),
+                topology.events().into(),
+                key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes a subscription's queue with whatever it still holds.
+pub async fn delete_subscription(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+) -> Result<()> {
+    channel
+        .queue_delete(
+            topology.subscription_queue(subscription_id).into(),
+            QueueDeleteOptions::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// How many ready messages a queue holds (a passive declare; fails if it does not exist).
+pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
+    let q = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(q.message_count())
+}
+
+/// Deletes everything a namespace declared: used by tests and benchmarks to leave nothing
+/// behind. `subscription_ids` are the subscriptions whose queues may exist, `rung_delays_ms`
+/// the retry rungs that may.
+pub async fn delete_namespace(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_ids: &[String],
+    rung_delays_ms: &[u64],
+) -> Result<()> {
+    let rungs: Vec<String> = rung_delays_ms
+        .iter()
+        .map(|d| topology.retry_rung(*d))
+        .collect();
+    let mut queues = vec![topology.ingest(), topology.dead()];
+    queues.extend(
+        subscription_ids
+            .iter()
+            .map(|id| topology.subscription_queue(id)),
+    );
+    queues.extend(rungs.iter().cloned());
+    for q in queues {
+        channel
+            .queue_delete(q.into(), QueueDeleteOptions::default())
+            .await?;
+    }
+    for x in [topology.events(), topology.control()]
+        .into_iter()
+        .chain(rungs)
+    {
+        channel
+            .exchange_delete(x.into(), ExchangeDeleteOptions::default())
+            .await?;
+    }
+    Ok(())
+}

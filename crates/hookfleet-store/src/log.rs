@@ -1,0 +1,298 @@
+//! The delivery log as operators read it (newest first, cursor-paginated, stable under
+//! concurrent inserts) and the rows replay and recovery rebuild messages from.
+use crate::{AttemptView, DeliveryStatus, DeliveryView, Result, Store};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+#[derive(Debug, Default, Clone)]
+pub struct LogFilter {
+    pub status: Option<DeliveryStatus>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// A position in the log: the last row of the previous page. Rows are ordered by
+/// (created_at, id) descending, a total order that rows inserted later cannot shift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: OffsetDateTime,
+    pub id: String,
+}
+
+impl Cursor {
+    /// `<unix microseconds>_<delivery id>`: opaque to clients, readable in a log line.
+    pub fn encode(&self) -> String {
+        let micros = self.created_at.unix_timestamp_nanos() / 1_000;
+        format!("{micros}_{}", self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (micros, id) = s.split_once('_')?;
+        let micros: i128 = micros.parse().ok()?;
+        let created_at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).ok()?;
+        hookfleet_core::DeliveryId::parse(id)?;
+        Some(Self {
+            created_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct LogPage {
+    pub data: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// What is needed to send a recorded delivery again.
+#[derive(Debug, Clone)]
+pub struct ReplayRow {
+    pub delivery_id: String,
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub timestamp: OffsetDateTime,
+    pub organization_id: Option<String>,
+    pub service_partition: Option<String>,
+    pub data: serde_json::Value,
+    pub attempts: i32,
+    pub is_test: bool,
+}
+
+impl ReplayRow {
+    fn from_row(r: &Row) -> Self {
+        Self {
+            delivery_id: r.get(0),
+            subscription_id: r.get(1),
+            event_id: r.get(2),
+            organization_id: r.get(3),
+            service_partition: r.get(4),
+            attempts: r.get(5),
+            is_test: r.get(6),
+            event_type: r.get(7),
+            timestamp: r.get(8),
+            data: r.get(9),
+        }
+    }
+
+    /// The body the subscriber receives, rebuilt from the record.
+    pub fn body(&self) -> Vec<u8> {
+        let timestamp = self
+            .timestamp
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let data = serde_json::value::to_raw_value(&self.data).unwrap_or_else(|_| {
+            serde_json::value::RawValue::from_string("{}".into()).expect("{} is JSON")
+        });
+        let body = hookfleet_core::DeliveredBody {
+            id: &self.event_id,
+            event_type: &self.event_type,
+            timestamp: &timestamp,
+            organization_id: self.organization_id.as_deref(),
+            service_partition: self.service_partition.as_deref(),
+            data: &data,
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.organization_id,
+        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data"#;
+
+pub(crate) const VIEW_COLUMNS: &str =
+    "id, event_id, subscription_id, organization_id, service_partition, status,
+        attempts, is_test, created_at, next_attempt_at";
+
+fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> DeliveryView {
+    let status: &str = r.get(5);
+    DeliveryView {
+        id: r.get(0),
+        event_id: r.get(1),
+        subscription_id: r.get(2),
+        organization_id: r.get(3),
+        service_partition: r.get(4),
+        status: DeliveryStatus::parse(status),
+        attempt_count: r.get(6),
+        is_test: r.get(7),
+        created_at: r.get(8),
+        next_attempt_at: r.get(9),
+        attempts,
+    }
+}
+
+impl Store {
+    async fn attempts_of(
+        &self,
+        ids: &[&str],
+        with_excerpt: bool,
+    ) -> Result<HashMap<String, Vec<AttemptView>>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error, response_excerpt
+                 FROM delivery_attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt",
+                &[&ids],
+            )
+            .await?;
+        let mut out: HashMap<String, Vec<AttemptView>> = HashMap::new();
+        for r in &rows {
+            out.entry(r.get(0)).or_default().push(AttemptView {
+                attempt: r.get(1),
+                sent_at: r.get(2),
+                status_code: r.get(3),
+                duration_ms: r.get(4),
+                error: r.get(5),
+                response_excerpt: if with_excerpt { r.get(6) } else { None },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Delivery rows (selected with [`VIEW_COLUMNS`]) as views with their attempts.
+    pub(crate) async fn views_with_attempts(
+        &self,
+        rows: &[Row],
+        with_excerpt: bool,
+    ) -> Result<Vec<DeliveryView>> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.get(0)).collect();
+        let mut attempts = self.attempts_of(&ids, with_excerpt).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let id: &str = r.get(0);
+                view_from_row(r, attempts.remove(id).unwrap_or_default())
+            })
+            .collect())
+    }
+
+    /// One page of a subscription's deliveries, newest first, with their attempts.
+    pub async fn subscription_deliveries(
+        &self,
+        subscription_id: &str,
+        filter: &LogFilter,
+        limit: i64,
+        after: Option<&Cursor>,
+    ) -> Result<LogPage> {
+        let status = filter.status.map(|s| s.as_str());
+        let (cursor_at, cursor_id) = (after.map(|c| c.created_at), after.map(|c| c.id.as_str()));
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {VIEW_COLUMNS} FROM deliveries
+                     WHERE subscription_id = $1
+                       AND ($2::text IS NULL OR status = $2)
+                       AND ($3::timestamptz IS NULL OR created_at >= $3)
+                       AND ($4::timestamptz IS NULL OR created_at < $4)
+                       AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::text))
+                     ORDER BY created_at DESC, id DESC
+                     LIMIT $7"
+                ),
+                &[
+                    &subscription_id,
+                    &status,
+                    &filter.since,
+                    &filter.until,
+                    &cursor_at,
+                    &cursor_id,
+                    &(limit + 1),
+                ],
+            )
+            .await?;
+        let has_more = rows.len() as i64 > limit;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let data = self.views_with_attempts(rows, false).await?;
+        let next_cursor = if has_more {
+            data.last().map(|d| {
+                Cursor {
+                    created_at: d.created_at,
+                    id: d.id.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok(LogPage { data, next_cursor })
+    }
+
+    /// One delivery with every attempt, response excerpts included.
+    pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryView>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {VIEW_COLUMNS} FROM deliveries WHERE id = $1"),
+                &[&id],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(self.views_with_attempts(&[row], true).await?.pop())
+    }
+
+    /// What is needed to send one delivery again.
+    pub async fn replay_row(&self, delivery_id: &str) -> Result<Option<ReplayRow>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("{REPLAY_SELECT} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1"),
+                &[&delivery_id],
+            )
+            .await?;
+        Ok(row.as_ref().map(ReplayRow::from_row))
+    }
+
+    /// Claims every failed or exhausted delivery of a subscription created in
+    /// [`since`, `until`) for re-sending, moving it to `pending` so that a concurrent or
+    /// repeated recovery cannot claim it twice.
+    pub async fn claim_recoverable(
+        &self,
+        subscription_id: &str,
+        since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+    ) -> Result<Vec<ReplayRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "WITH claimed AS (
+                         UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated_at = now()
+                         WHERE subscription_id = $1 AND status IN ('failed', 'exhausted')
+                           AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
+                         RETURNING *)
+                     {REPLAY_SELECT} FROM claimed d JOIN events e ON e.id = d.event_id"
+                ),
+                &[&subscription_id, &since, &until],
+            )
+            .await?;
+        Ok(rows.iter().map(ReplayRow::from_row).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = Cursor {
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_763_890_000_123_456_000)
+                .unwrap(),
+            id: hookfleet_core::DeliveryId::derive(
+                &hookfleet_core::EventId::random(),
+                None,
+                None,
+                &hookfleet_core::SubscriptionId::random(),
+            )
+            .to_string(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("junk"), None);
+        assert_eq!(Cursor::decode("12_dlv_nothex"), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! The migration runner: numbered SQL files from the top-level `migrations/` folder, embedded
+//! at build time and applied in order, each once, under a lock so concurrent runners agree.
+use crate::{Result, StoreError, parse_url};
+use tokio_postgres::NoTls;
+
+/// Every migration, in order. Written expand/contract so old and new workers run side by side.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+    (
+        2,
+        "retries",
+        include_str!("../../../migrations/0002_retries.sql"),
+    ),
+];
+
+/// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).
+pub async fn ensure_database(url: &str) -> Result<()> {
+    let config = parse_url(url)?;
+    let Some(name) = config.get_dbname().map(str::to_owned) else {
+        return Err(StoreError::Config("the URL names no database".into()));
+    };
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await?;
+    let conn = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
+            Ok(()) => tracing::info!(database = %name, "Created the database"),
+            // Another runner created it between our check and our CREATE.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(client);
+    let _ = conn.await;
+    Ok(())
+}
+
+/// Creates the database if needed, then applies pending migrations.
+pub async fn migrate(url: &str) -> Result<()> {
+    ensure_database(url).await?;
+    let store = crate::Store::connect(url, 1)?;
+    store.migrate().await
+}
+
+pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<()> {
+    let tx = client.transaction().await?;
+    // One lock per schema: parallel test schemas in one database do not wait on each other.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('hookfleet.migrate.' || current_schema()))",
+        &[],
+    )
+    .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let applied: Vec<i32> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (version, name, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tracing::info!(version, name, "Applied a migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}

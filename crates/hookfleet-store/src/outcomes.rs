@@ -1,0 +1,267 @@
+//! Delivery outcomes: one row per delivery (its latest state) and one per attempt, written in
+//! batches. A batch is one transaction; the caller acks its messages only after it commits.
+use crate::{Result, Store};
+use serde::Serialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+    Exhausted,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Exhausted => "exhausted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            "exhausted" => Self::Exhausted,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// One attempt and the delivery state it leaves behind.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeRow {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub organization_id: Option<String>,
+    pub service_partition: Option<String>,
+    pub attempt: i32,
+    pub status: DeliveryStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub is_test: bool,
+    /// Set when this outcome disables the subscription (the endpoint answered 410 Gone).
+    pub disable_reason: Option<String>,
+}
+
+/// A message that could not be decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoisonRow {
+    pub queue: String,
+    pub reason: String,
+    pub excerpt: String,
+}
+
+/// What the record already says about a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    pub attempt: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+    /// The first 1 KiB of the response body (shown by the single-delivery view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_excerpt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub subscription_id: String,
+    pub organization_id: Option<String>,
+    pub service_partition: Option<String>,
+    pub status: DeliveryStatus,
+    pub attempt_count: i32,
+    pub is_test: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub attempts: Vec<AttemptView>,
+}
+
+impl Store {
+    /// Writes a batch of outcomes and poison notes in one transaction. Idempotent: an attempt
+    /// already recorded is left as it is, and a delivery never moves back to an earlier attempt.
+    pub async fn record_outcomes(
+        &self,
+        outcomes: &[OutcomeRow],
+        poison: &[PoisonRow],
+    ) -> Result<()> {
+        if outcomes.is_empty() && poison.is_empty() {
+            return Ok(());
+        }
+        // ON CONFLICT DO UPDATE may touch a row once per statement: keep each delivery's
+        // latest attempt for the deliveries table (a redelivery can repeat one in a batch).
+        let mut latest: HashMap<&str, &OutcomeRow> = HashMap::with_capacity(outcomes.len());
+        for o in outcomes {
+            let e = latest.entry(o.delivery_id.as_str()).or_insert(o);
+            if o.attempt > e.attempt {
+                *e = o;
+            }
+        }
+        let latest_json = serde_json::to_string(&latest.into_values().collect::<Vec<_>>())?;
+        let all_json = serde_json::to_string(outcomes)?;
+        let poison_json = serde_json::to_string(poison)?;
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if !outcomes.is_empty() {
+            tx.execute(
+                "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
+                     service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
+                 SELECT delivery_id, event_id, subscription_id, organization_id,
+                     service_partition, status, attempt, sent_at, next_attempt_at, is_test
+                 FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, event_id text,
+                     subscription_id text, organization_id text, service_partition text,
+                     status text, attempt int, sent_at timestamptz, next_attempt_at timestamptz,
+                     is_test boolean)
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+                     attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
+                     next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
+                 WHERE deliveries.attempts <= EXCLUDED.attempts",
+                &[&latest_json],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
+                     duration_ms, error, response_excerpt)
+                 SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error,
+                     response_excerpt
+                 FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, attempt int,
+                     sent_at timestamptz, status_code int, duration_ms int, error text,
+                     response_excerpt text)
+                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                &[&all_json],
+            )
+            .await?;
+            // Endpoint health: a delivery clears a subscription's failing streak, an exhausted
+            // one starts it, and 410 Gone disables the subscription at once.
+            let (mut delivered, mut exhausted, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+            for o in outcomes {
+                match o.status {
+                    DeliveryStatus::Delivered => delivered.push(o.subscription_id.as_str()),
+                    DeliveryStatus::Exhausted => exhausted.push(o.subscription_id.as_str()),
+                    _ => {}
+                }
+                if let Some(reason) = &o.disable_reason {
+                    gone.push((o.subscription_id.as_str(), reason.as_str()));
+                }
+            }
+            if !delivered.is_empty() {
+                tx.execute(
+                    "UPDATE subscriptions SET failing_since = NULL
+                     WHERE id = ANY($1) AND failing_since IS NOT NULL",
+                    &[&delivered],
+                )
+                .await?;
+            }
+            if !exhausted.is_empty() {
+                tx.execute(
+                    "UPDATE subscriptions SET failing_since = now()
+                     WHERE id = ANY($1) AND failing_since IS NULL",
+                    &[&exhausted],
+                )
+                .await?;
+            }
+            for (id, reason) in gone {
+                tx.execute(
+                    "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2,
+                         disabled_at = now(), updated_at = now()
+                     WHERE id = $1 AND state = 'active'",
+                    &[&id, &reason],
+                )
+                .await?;
+            }
+        }
+        if !poison.is_empty() {
+            tx.execute(
+                "INSERT INTO poison_messages (queue, reason, excerpt)
+                 SELECT queue, reason, excerpt
+                 FROM jsonb_to_recordset($1::text::jsonb) AS x(queue text, reason text, excerpt text)",
+                &[&poison_json],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the oldest retry still waiting on the ladder was due, if any is waiting.
+    pub async fn oldest_waiting_retry(&self) -> Result<Option<OffsetDateTime>> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT min(last_attempt_at) FROM deliveries WHERE status = 'failed' AND next_attempt_at IS NOT NULL", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The recorded progress of each of `ids` that has any.
+    pub async fn delivery_progress(&self, ids: &[&str]) -> Result<HashMap<String, Progress>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, status, attempts FROM deliveries WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let status: &str = r.get(1);
+                (
+                    r.get(0),
+                    Progress {
+                        status: DeliveryStatus::parse(status),
+                        attempts: r.get(2),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Every delivery of one event with its attempts; `None` if the event is not recorded.
+    pub async fn event_deliveries(&self, event_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+        if !self.event_exists(event_id).await? {
+            return Ok(None);
+        }
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {} FROM deliveries WHERE event_id = $1
+                     ORDER BY subscription_id, organization_id NULLS FIRST,
+                              service_partition NULLS FIRST",
+                    crate::log::VIEW_COLUMNS
+                ),
+                &[&event_id],
+            )
+            .await?;
+        Ok(Some(self.views_with_attempts(&rows, false).await?))
+    }
+}

@@ -1,0 +1,225 @@
+//! Subscriptions as recorded: what to deliver, where, signed with which secrets.
+use crate::{Result, Store, StoreError};
+use tokio_postgres::Row;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub organizations: Option<Vec<String>>,
+    pub partitions: Option<Vec<String>>,
+    /// `whsec_` secrets, newest first; more than one while a secret is rotated.
+    pub secrets: Vec<String>,
+    pub state: String,
+    pub created_at: time::OffsetDateTime,
+    /// Milliseconds before attempts 2, 3, …; `None` = the fleet's ladder.
+    pub retry_ladder_ms: Option<Vec<i32>>,
+    pub max_in_flight: i32,
+    pub rate_limit_per_s: Option<i32>,
+    /// `unordered` or `fifo`.
+    pub ordering: String,
+    pub disabled_reason: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, url, description, event_types, organizations, partitions, secrets, state, created_at,
+     retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering, disabled_reason";
+
+/// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct SubscriptionChanges {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub retry_ladder_ms: Option<Option<Vec<i32>>>,
+    pub max_in_flight: Option<i32>,
+    pub rate_limit_per_s: Option<Option<i32>>,
+}
+
+impl SubscriptionRow {
+    fn from_row(r: &Row) -> Self {
+        Self {
+            id: r.get(0),
+            url: r.get(1),
+            description: r.get(2),
+            event_types: r.get(3),
+            organizations: r.get(4),
+            partitions: r.get(5),
+            secrets: r.get(6),
+            state: r.get(7),
+            created_at: r.get(8),
+            retry_ladder_ms: r.get(9),
+            max_in_flight: r.get(10),
+            rate_limit_per_s: r.get(11),
+            ordering: r.get(12),
+            disabled_reason: r.get(13),
+        }
+    }
+}
+
+impl Store {
+    /// Records a subscription and runs `declare` (its queue and bindings) inside the same
+    /// transaction: if the broker refuses, nothing is recorded.
+    pub async fn create_subscription<F, E>(
+        &self,
+        row: &SubscriptionRow,
+        declare: F,
+    ) -> Result<Result<(), E>>
+    where
+        F: std::future::Future<Output = std::result::Result<(), E>>,
+    {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO subscriptions (id, url, description, event_types, organizations,
+                                        partitions, secrets, state, created_at, retry_ladder_ms,
+                                        max_in_flight, rate_limit_per_s, ordering)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            &[
+                &row.id,
+                &row.url,
+                &row.description,
+                &row.event_types,
+                &row.organizations,
+                &row.partitions,
+                &row.secrets,
+                &row.state,
+                &row.created_at,
+                &row.retry_ladder_ms,
+                &row.max_in_flight,
+                &row.rate_limit_per_s,
+                &row.ordering,
+            ],
+        )
+        .await?;
+        if let Err(e) = declare.await {
+            tx.rollback().await?;
+            return Ok(Err(e));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// A subscription that has not been deleted.
+    pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND state <> 'deleted'"
+                ),
+                &[&id],
+            )
+            .await?;
+        Ok(row.as_ref().map(SubscriptionRow::from_row))
+    }
+
+    /// Applies `changes` to a subscription that has not been deleted; returns it as it is now.
+    pub async fn update_subscription(
+        &self,
+        id: &str,
+        changes: &SubscriptionChanges,
+    ) -> Result<Option<SubscriptionRow>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "UPDATE subscriptions SET
+                         url = COALESCE($2, url),
+                         description = COALESCE($3, description),
+                         retry_ladder_ms = CASE WHEN $4 THEN $5 ELSE retry_ladder_ms END,
+                         max_in_flight = COALESCE($6, max_in_flight),
+                         rate_limit_per_s = CASE WHEN $7 THEN $8 ELSE rate_limit_per_s END,
+                         updated_at = now()
+                     WHERE id = $1 AND state <> 'deleted'
+                     RETURNING {COLUMNS}"
+                ),
+                &[
+                    &id,
+                    &changes.url,
+                    &changes.description,
+                    &changes.retry_ladder_ms.is_some(),
+                    &changes.retry_ladder_ms.clone().flatten(),
+                    &changes.max_in_flight,
+                    &changes.rate_limit_per_s.is_some(),
+                    &changes.rate_limit_per_s.flatten(),
+                ],
+            )
+            .await?;
+        Ok(row.as_ref().map(SubscriptionRow::from_row))
+    }
+
+    /// Re-enables a disabled subscription; false if it is not disabled.
+    pub async fn enable_subscription(&self, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE subscriptions SET state = 'active', disabled_reason = NULL,
+                     disabled_at = NULL, failing_since = NULL, updated_at = now()
+                 WHERE id = $1 AND state = 'disabled'",
+                &[&id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Disables every active subscription whose deliveries have all been exhausted for at
+    /// least `span`; returns their ids.
+    pub async fn disable_failing(&self, span: std::time::Duration) -> Result<Vec<String>> {
+        let secs = span.as_secs_f64();
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "UPDATE subscriptions SET state = 'disabled', disabled_at = now(), updated_at = now(),
+                     disabled_reason = 'every delivery has been exhausted since ' || failing_since
+                 WHERE state = 'active' AND failing_since < now() - make_interval(secs => $1)
+                 RETURNING id",
+                &[&secs],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Every subscription the delivery fleet should be consuming.
+    pub async fn active_subscriptions(&self) -> Result<Vec<SubscriptionRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {COLUMNS} FROM subscriptions WHERE state = 'active'"),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(SubscriptionRow::from_row).collect())
+    }
+
+    /// Marks a subscription deleted; false if there was none to delete.
+    pub async fn delete_subscription(&self, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE subscriptions SET state = 'deleted', deleted_at = now(), updated_at = now()
+                 WHERE id = $1 AND state <> 'deleted'",
+                &[&id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Every subscription id ever recorded, deleted ones included (for tearing down queues).
+    pub async fn all_subscription_ids(&self) -> Result<Vec<String>> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT id FROM subscriptions", &[])
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}
