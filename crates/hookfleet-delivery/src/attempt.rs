@@ -1,0 +1,89 @@
+//! One delivery attempt: sign, POST, classify. No broker or database here, so the step can be
+//! called and tested on its own.
+use hookfleet_core::{Secret, signing};
+use std::time::{Duration, Instant};
+
+/// Bytes of the response body kept for the delivery log.
+pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    pub duration: Duration,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {} ms", timeout.as_millis());
+    }
+    let mut s = if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Sends one signed POST. 2xx is delivered; any other status, a timeout, or a connection or TLS
+/// error is a failure.
+pub async fn deliver_one(
+    client: &reqwest::Client,
+    url: &str,
+    secrets: &[Secret],
+    webhook_id: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> AttemptResult {
+    let now = hookfleet_core::now_utc().unix_timestamp();
+    let sig = signing::sign_headers(secrets, webhook_id, now, &body);
+    let started = Instant::now();
+    let sent = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(signing::HEADER_ID, sig.id)
+        .header(signing::HEADER_TIMESTAMP, sig.timestamp)
+        .header(signing::HEADER_SIGNATURE, sig.signature)
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await;
+    match sent {
+        Ok(mut resp) => {
+            let status = resp.status();
+            let mut excerpt = Vec::new();
+            // Read at most the excerpt; the rest of a large body is not worth waiting for.
+            while excerpt.len() < RESPONSE_EXCERPT_BYTES {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            excerpt.truncate(RESPONSE_EXCERPT_BYTES);
+            let delivered = status.is_success();
+            AttemptResult {
+                delivered,
+                status_code: Some(status.as_u16()),
+                duration: started.elapsed(),
+                error: (!delivered).then(|| format!("endpoint answered {status}")),
+                response_excerpt: (!excerpt.is_empty())
+                    .then(|| String::from_utf8_lossy(&excerpt).into_owned()),
+            }
+        }
+        Err(e) => AttemptResult {
+            delivered: false,
+            status_code: None,
+            duration: started.elapsed(),
+            error: Some(describe(&e, timeout)),
+            response_excerpt: None,
+        },
+    }
+}

@@ -1,0 +1,252 @@
+//! The outcome batcher: collects attempt outcomes from every subscription consumer, writes
+//! them in one transaction, and only then decides each message's verdict: ack when delivered,
+//! park in `hookfleet.dead` then ack when failed, reject (dead-letter) when poison. Verdicts go
+//! back to the consumer owning the message's channel, which settles them with the broker.
+use futures_util::future::join_all;
+use hookfleet_bus::{
+    HEADER_DELIVERY, HEADER_REASON, HEADER_SUBSCRIPTION, Publisher, Topology,
+    lapin::types::{AMQPValue, FieldTable},
+    persistent,
+};
+use hookfleet_store::{OutcomeRow, PoisonRow, Store};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How a message is to be settled once its outcome is committed.
+#[derive(Debug)]
+pub(crate) enum Settle {
+    Ack,
+    /// Publish it again as attempt `attempt`, after `delay_ms` on the ladder (0: at once, to
+    /// the back of its queue), then ack.
+    Retry {
+        queue: String,
+        delay_ms: u64,
+        attempt: i32,
+        rung: usize,
+        is_test: bool,
+    },
+    Park {
+        subscription_id: String,
+        delivery_id: String,
+        reason: String,
+    },
+    Reject,
+    /// FIFO: the attempt is recorded; the consumer keeps the message and retries it in place.
+    Hold,
+}
+
+/// What the consumer is to tell the broker about one delivery tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Ack,
+    /// Give it back to the queue, to be delivered again (nothing was committed or parked).
+    Requeue,
+    /// Dead-letter it (poison).
+    Reject,
+}
+
+#[derive(Debug)]
+pub(crate) struct Completion {
+    pub tag: u64,
+    pub verdict: Verdict,
+}
+
+pub(crate) struct Pending {
+    pub outcome: Option<OutcomeRow>,
+    pub poison: Option<PoisonRow>,
+    pub settle: Settle,
+    pub tag: u64,
+    /// The message body, kept to park a copy in `hookfleet.dead`.
+    pub data: Vec<u8>,
+    /// Where the verdict goes: the consumer owning the channel this message came on.
+    pub done: mpsc::UnboundedSender<Completion>,
+}
+
+impl Pending {
+    pub(crate) fn complete(&self, verdict: Verdict) {
+        // The consumer is gone only if its channel is; the broker then redelivers anyway.
+        let _ = self.done.send(Completion {
+            tag: self.tag,
+            verdict,
+        });
+    }
+}
+
+pub(crate) struct Batcher {
+    pub store: Store,
+    pub publisher: Arc<Publisher>,
+    /// For declaring retry rungs as ladders need them.
+    pub channel: hookfleet_bus::lapin::Channel,
+    pub topology: Topology,
+    pub batch_size: usize,
+    pub linger: Duration,
+    pub shutdown: CancellationToken,
+}
+
+impl Batcher {
+    /// Runs until every sender is dropped and the last batch is settled.
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Pending>) {
+        let mut rungs = std::collections::HashSet::new();
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + self.linger;
+            while batch.len() < self.batch_size {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(p)) => batch.push(p),
+                    _ => break,
+                }
+            }
+            self.flush(batch, &mut rungs).await;
+        }
+    }
+
+    async fn flush(&self, batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
+        let outcomes: Vec<OutcomeRow> = batch.iter().filter_map(|p| p.outcome.clone()).collect();
+        let poison: Vec<PoisonRow> = batch.iter().filter_map(|p| p.poison.clone()).collect();
+        let mut failures = 0u32;
+        loop {
+            match self.store.record_outcomes(&outcomes, &poison).await {
+                Ok(()) => break,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "Failed to record an outcome batch; retrying");
+                    if self.shutdown.is_cancelled() && failures >= 3 {
+                        // Shutting down with the database away: hand the messages back to the
+                        // broker unrecorded, to be delivered again later. Nothing is lost.
+                        for p in batch {
+                            p.complete(Verdict::Requeue);
+                        }
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100u64 << failures.min(6))).await;
+                }
+            }
+        }
+        metrics::histogram!("hookfleet_outcome_batch_size").record(batch.len() as f64);
+        let disabled = outcomes
+            .iter()
+            .filter(|o| o.disable_reason.is_some())
+            .count();
+        if disabled > 0 {
+            metrics::counter!("hookfleet_subscriptions_disabled_total").increment(disabled as u64);
+            crate::worker::notify_workers(&self.publisher, &self.topology).await;
+        }
+        self.settle(batch, rungs).await;
+    }
+
+    async fn settle(&self, batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
+        // Send every parked or rescheduled copy first, then await their confirms together.
+        let mut parked = Vec::new();
+        for p in batch {
+            match &p.settle {
+                Settle::Ack => p.complete(Verdict::Ack),
+                Settle::Reject => p.complete(Verdict::Reject),
+                Settle::Hold => p.complete(Verdict::Requeue),
+                Settle::Retry {
+                    queue,
+                    delay_ms,
+                    attempt,
+                    rung,
+                    is_test,
+                } => {
+                    let mut headers = FieldTable::default();
+                    headers.insert(
+                        hookfleet_bus::HEADER_ATTEMPT.into(),
+                        AMQPValue::LongInt(*attempt),
+                    );
+                    if *is_test {
+                        headers.insert(hookfleet_bus::HEADER_TEST.into(), AMQPValue::Boolean(true));
+                    }
+                    let props = persistent().with_headers(headers);
+                    let sent = if *delay_ms == 0 {
+                        self.publisher.send("", queue, true, &p.data, props).await
+                    } else {
+                        if !rungs.contains(delay_ms) {
+                            match hookfleet_bus::topology::declare_retry_rung(
+                                &self.channel,
+                                &self.topology,
+                                *delay_ms,
+                            )
+                            .await
+                            {
+                                Ok(()) => {
+                                    rungs.insert(*delay_ms);
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, delay_ms, "Failed to declare a retry rung")
+                                }
+                            }
+                        }
+                        // The rung's exchange is a fanout; the routing key travels with the
+                        // message and brings it back to its queue when it expires.
+                        self.publisher
+                            .send(
+                                &self.topology.retry_rung(*delay_ms),
+                                queue,
+                                true,
+                                &p.data,
+                                props,
+                            )
+                            .await
+                    };
+                    metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string()).increment(1);
+                    parked.push((p, sent));
+                }
+                Settle::Park {
+                    subscription_id,
+                    delivery_id,
+                    reason,
+                } => {
+                    let mut headers = FieldTable::default();
+                    headers.insert(
+                        HEADER_SUBSCRIPTION.into(),
+                        AMQPValue::LongString(subscription_id.as_str().into()),
+                    );
+                    headers.insert(
+                        HEADER_DELIVERY.into(),
+                        AMQPValue::LongString(delivery_id.as_str().into()),
+                    );
+                    headers.insert(
+                        HEADER_REASON.into(),
+                        AMQPValue::LongString(reason.as_str().into()),
+                    );
+                    let sent = self
+                        .publisher
+                        .send(
+                            "",
+                            &self.topology.dead(),
+                            true,
+                            &p.data,
+                            persistent().with_headers(headers),
+                        )
+                        .await;
+                    parked.push((p, sent));
+                }
+            }
+        }
+        let confirms = join_all(parked.into_iter().map(|(p, sent)| async move {
+            let ok = match sent {
+                Ok(c) => hookfleet_bus::publish::confirmed(c).await,
+                Err(e) => Err(e),
+            };
+            (p, ok)
+        }))
+        .await;
+        for (p, ok) in confirms {
+            match ok {
+                Ok(()) => {
+                    if matches!(p.settle, Settle::Park { .. }) {
+                        metrics::counter!("hookfleet_messages_parked_total").increment(1);
+                    }
+                    p.complete(Verdict::Ack);
+                }
+                Err(e) => {
+                    // Not moved: leave it with the broker to be tried again rather than drop it.
+                    tracing::warn!(error = %e, "Failed to park or reschedule a message; requeueing it");
+                    p.complete(Verdict::Requeue);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! hookfleet-delivery is the worker fleet: identical processes consuming every subscription's
+//! queue as competing consumers. Each message becomes one signed HTTP POST; the outcome is
+//! recorded in a batch that commits before the message is acked (delivered) or parked in
+//! `hookfleet.dead` (failed). Workers follow subscriptions being added and removed while they
+//! run: a notice on `hookfleet.control` triggers a reconcile from PostgreSQL, and a periodic
+//! reconcile is the safety net, so a restart is never needed.
+#![forbid(unsafe_code)]
+
+mod attempt;
+mod batcher;
+mod guard;
+mod worker;
+
+pub use attempt::{AttemptResult, deliver_one};
+pub use worker::run;
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Give up on one HTTP attempt after this long (a timeout counts as a failure).
+    pub timeout: Duration,
+    /// Unacked messages per subscription queue, including those whose outcome waits for its
+    /// batch to commit. 256 covers a subscription's in-flight cap plus a batch's worth of
+    /// commits. FIFO subscriptions always take one.
+    pub prefetch: u16,
+    /// Outcomes per database transaction; 500 amortises a commit over many deliveries.
+    pub batch_size: usize,
+    /// How long a partial outcome batch waits for more; adds at most this to ack latency.
+    pub batch_linger: Duration,
+    /// Safety-net reconcile of subscriptions from PostgreSQL, in case a notice was missed.
+    pub reconcile_interval: Duration,
+    /// Waits before attempts 2, 3, … for subscriptions without a ladder of their own.
+    pub ladder: Vec<Duration>,
+    /// A subscription whose deliveries have all been exhausted this long is disabled.
+    pub disable_after: Duration,
+    /// Deliver to loopback, private and link-local addresses (tests, local demos). Off, such
+    /// an attempt fails without a request being sent.
+    pub allow_private_targets: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+            prefetch: 256,
+            batch_size: 500,
+            batch_linger: Duration::from_millis(5),
+            reconcile_interval: Duration::from_secs(5),
+            ladder: hookfleet_core::default_ladder(),
+            disable_after: Duration::from_secs(5 * 86_400),
+            allow_private_targets: false,
+        }
+    }
+}
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "hookfleet_deliveries_total",
+        "Delivery attempts by outcome (delivered, failed)."
+    );
+    metrics::describe_histogram!(
+        "hookfleet_delivery_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from sending a delivery's request to its response or failure."
+    );
+    metrics::describe_histogram!(
+        "hookfleet_outcome_batch_size",
+        "Outcomes written per database transaction."
+    );
+    metrics::describe_counter!(
+        "hookfleet_messages_parked_total",
+        "Messages moved to hookfleet.dead after their last failed attempt."
+    );
+    metrics::describe_counter!(
+        "hookfleet_retries_scheduled_total",
+        "Failed deliveries put on a rung of the retry ladder, by rung (1 = first retry)."
+    );
+    metrics::describe_counter!(
+        "hookfleet_deliveries_exhausted_total",
+        "Deliveries that failed their last attempt and were given up."
+    );
+    metrics::describe_counter!(
+        "hookfleet_subscriptions_disabled_total",
+        "Subscriptions disabled (410 Gone, or every delivery exhausted for the configured span)."
+    );
+    metrics::describe_gauge!(
+        "hookfleet_oldest_waiting_retry_seconds",
+        metrics::Unit::Seconds,
+        "Age of the last attempt of the oldest delivery waiting on the retry ladder."
+    );
+    metrics::describe_gauge!(
+        "hookfleet_subscriptions_consumed",
+        "Subscription queues this worker is consuming."
+    );
+}

@@ -1,0 +1,381 @@
+//! The native API routes: `/v1/events`, `/v1/subscriptions`, the delivery log, and probes.
+use crate::{
+    AppState,
+    error::ApiError,
+    extract::{ApiJson, BODY_LIMIT},
+};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, MatchedPath, Path, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use hookfleet_bus::{persistent, topology};
+use hookfleet_core::{EventId, NewEvent, Secret, SubscriptionId, subscription::NewSubscription};
+use hookfleet_store::SubscriptionRow;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+
+type AppResult<T> = Result<T, ApiError>;
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/events", post(create_event))
+        .route("/v1/events/{id}/deliveries", get(event_deliveries))
+        .route("/v1/subscriptions", post(create_subscription))
+        .route(
+            "/v1/subscriptions/{id}",
+            get(get_subscription)
+                .delete(delete_subscription)
+                .patch(update_subscription),
+        )
+        .route("/v1/subscriptions/{id}/secret", get(get_secret))
+        .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
+        .route(
+            "/v1/subscriptions/{id}/test",
+            post(crate::replay::test_send),
+        )
+        .route(
+            "/v1/subscriptions/{id}/recover",
+            post(crate::replay::recover),
+        )
+        .route(
+            "/v1/subscriptions/{id}/deliveries",
+            get(crate::replay::subscription_deliveries),
+        )
+        .route("/v1/deliveries/{id}", get(crate::replay::get_delivery))
+        .route(
+            "/v1/deliveries/{id}/retry",
+            post(crate::replay::retry_delivery),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let class = format!("{}xx", res.status().as_u16() / 100);
+    metrics::counter!("hookfleet_http_requests_total", "route" => route, "status" => class)
+        .increment(1);
+    res
+}
+
+/// Constant-time comparison, so response timing does not reveal how much of a token matched.
+fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn authenticate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = presented.is_some_and(|p| {
+        state.settings.admin_tokens.iter().fold(false, |acc, t| {
+            acc | tokens_equal(p.as_bytes(), t.as_bytes())
+        })
+    });
+    if ok {
+        next.run(req).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if crate::ready(&state.store, state.connection.status()).await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn create_event(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(new): ApiJson<NewEvent>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                ApiError::invalid(hookfleet_core::Invalid::new(
+                    "idempotency_key",
+                    "the header is not text",
+                ))
+            })
+        })
+        .transpose()?;
+    let event = new.accept(header_key).map_err(ApiError::invalid)?;
+    let body = serde_json::to_vec(&event)
+        .map_err(|e| ApiError::unavailable("Failed to encode an event", &e))?;
+    // mandatory: if the ingest queue is missing the broker returns the message and we say 503
+    // rather than answering success for an event nobody will route.
+    state
+        .publisher
+        .publish(
+            "",
+            &state.topology.ingest(),
+            true,
+            &body,
+            persistent().with_message_id(event.id.as_str().into()),
+        )
+        .await
+        .map_err(|e| ApiError::unavailable("Failed to publish an event to the ingest queue", &e))?;
+    metrics::counter!("hookfleet_events_ingested_total").increment(1);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": event.id,
+            "type": event.event_type,
+            "timestamp": event.timestamp.format(&Rfc3339).unwrap_or_default(),
+            "organization_ids": event.organization_ids,
+            "service_partitions": event.service_partitions,
+            "idempotency_key": event.idempotency_key,
+        })),
+    ))
+}
+
+async fn event_deliveries(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
+    let deliveries = state
+        .store
+        .event_deliveries(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(json!({ "data": deliveries })))
+}
+
+fn subscription_view(row: &SubscriptionRow) -> Value {
+    let ladder = row
+        .retry_ladder_ms
+        .as_ref()
+        .map(|l| l.iter().map(|ms| format!("{ms}ms")).collect::<Vec<_>>());
+    json!({
+        "id": row.id,
+        "url": row.url,
+        "description": row.description,
+        "event_types": row.event_types,
+        "organizations": row.organizations,
+        "partitions": row.partitions,
+        "state": row.state,
+        "disabled_reason": row.disabled_reason,
+        "retry_ladder": ladder,
+        "max_in_flight": row.max_in_flight,
+        "rate_limit_per_s": row.rate_limit_per_s,
+        "ordering": row.ordering,
+        "created_at": row.created_at.format(&Rfc3339).unwrap_or_default(),
+    })
+}
+
+/// Tells running delivery workers to reconcile now rather than at their next periodic pass.
+pub(crate) async fn notify_workers(state: &AppState) {
+    let result = state
+        .publisher
+        .publish(
+            &state.topology.control(),
+            "",
+            false,
+            b"{\"op\":\"reconcile\"}",
+            persistent(),
+        )
+        .await;
+    if let Err(e) = result {
+        // Workers also reconcile periodically, so a lost notice only delays pick-up.
+        tracing::warn!(error = %crate::error::error_chain(&e), "Failed to notify delivery workers of a subscription change");
+    }
+}
+
+async fn create_subscription(
+    State(state): State<Arc<AppState>>,
+    ApiJson(new): ApiJson<NewSubscription>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let spec = new.validate().map_err(ApiError::invalid)?;
+    if !state.settings.allow_private_targets {
+        crate::targets::check_public(&spec.url)
+            .await
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
+    }
+    let secret = Secret::generate();
+    let row = SubscriptionRow {
+        id: SubscriptionId::random().to_string(),
+        url: spec.url.to_string(),
+        description: spec.description.clone(),
+        event_types: spec.event_types.clone(),
+        organizations: spec.organizations.clone(),
+        partitions: spec.partitions.clone(),
+        secrets: vec![secret.expose()],
+        state: "active".into(),
+        created_at: hookfleet_core::now_utc(),
+        retry_ladder_ms: spec
+            .retry_ladder_ms
+            .as_ref()
+            .map(|l| l.iter().map(|ms| *ms as i32).collect()),
+        max_in_flight: spec.max_in_flight as i32,
+        rate_limit_per_s: spec.rate_limit_per_s.map(|r| r as i32),
+        ordering: spec.ordering.as_str().into(),
+        disabled_reason: None,
+    };
+    let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
+    let keys = spec.binding_keys();
+    let declared = state
+        .store
+        .create_subscription(
+            &row,
+            topology::declare_subscription(
+                &state.admin_channel,
+                &state.topology,
+                &row.id,
+                &keys,
+                fifo,
+            ),
+        )
+        .await?;
+    if let Err(e) = declared {
+        // The row was rolled back; remove a half-declared queue so nothing is left behind.
+        let _ = topology::delete_subscription(&state.admin_channel, &state.topology, &row.id).await;
+        return Err(ApiError::unavailable(
+            "Failed to declare a subscription queue",
+            &e,
+        ));
+    }
+    notify_workers(&state).await;
+    let mut view = subscription_view(&row);
+    view["secret"] = json!(secret.expose());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn update_subscription(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<hookfleet_core::subscription::SubscriptionUpdate>,
+) -> AppResult<Json<Value>> {
+    use hookfleet_core::subscription as sub;
+    let row = load_subscription(&state, &id).await?;
+    let url = update
+        .url
+        .as_deref()
+        .map(sub::validate_url)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    if let Some(url) = &url
+        && !state.settings.allow_private_targets
+    {
+        crate::targets::check_public(url)
+            .await
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
+    }
+    let ladder = match &update.retry_ladder {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(l)) => Some(Some(
+            sub::validate_ladder(l)
+                .map_err(ApiError::invalid)?
+                .into_iter()
+                .map(|ms| ms as i32)
+                .collect(),
+        )),
+    };
+    let changes = hookfleet_store::SubscriptionChanges {
+        url: url.map(|u| u.to_string()),
+        description: update.description,
+        retry_ladder_ms: ladder,
+        max_in_flight: update
+            .max_in_flight
+            .map(sub::validate_max_in_flight)
+            .transpose()
+            .map_err(ApiError::invalid)?
+            .map(|n| n as i32),
+        rate_limit_per_s: match update.rate_limit_per_s {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(r)) => Some(Some(
+                sub::validate_rate_limit(r).map_err(ApiError::invalid)? as i32,
+            )),
+        },
+    };
+    let updated = state
+        .store
+        .update_subscription(&row.id, &changes)
+        .await?
+        .ok_or_else(|| ApiError::not_found("subscription"))?;
+    notify_workers(&state).await;
+    Ok(Json(subscription_view(&updated)))
+}
+
+async fn enable_subscription(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let row = load_subscription(&state, &id).await?;
+    if row.state == "active" {
+        return Ok(Json(subscription_view(&row)));
+    }
+    state.store.enable_subscription(&row.id).await?;
+    notify_workers(&state).await;
+    Ok(Json(subscription_view(
+        &load_subscription(&state, &id).await?,
+    )))
+}
+
+pub(crate) async fn load_subscription(state: &AppState, id: &str) -> AppResult<SubscriptionRow> {
+    let id = SubscriptionId::parse(id).ok_or_else(|| ApiError::not_found("subscription"))?;
+    state
+        .store
+        .subscription(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("subscription"))
+}
+
+async fn get_subscription(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(subscription_view(
+        &load_subscription(&state, &id).await?,
+    )))
+}
+
+async fn get_secret(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let row = load_subscription(&state, &id).await?;
+    Ok(Json(
+        json!({ "key": row.secrets.first(), "keys": row.secrets }),
+    ))
+}
+
+async fn delete_subscription(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let row = load_subscription(&state, &id).await?;
+    if !state.store.delete_subscription(&row.id).await? {
+        return Err(ApiError::not_found("subscription"));
+    }
+    topology::delete_subscription(&state.admin_channel, &state.topology, &row.id)
+        .await
+        .map_err(|e| ApiError::unavailable("Failed to delete a subscription queue", &e))?;
+    notify_workers(&state).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,301 @@
+//! The delivery log (per subscription and per delivery), replay of one delivery, recovery of a
+//! window of failed deliveries, and test sends. Replays go straight to the subscription's
+//! queue, so only that subscription sees them.
+use crate::{
+    AppState,
+    api::{load_subscription, notify_workers},
+    error::ApiError,
+    extract::ApiJson,
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use hookfleet_bus::{
+    HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_SUBSCRIPTION, HEADER_TEST,
+    lapin::{
+        options::{BasicAckOptions, BasicGetOptions},
+        types::{AMQPValue, FieldTable},
+    },
+    persistent,
+};
+use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
+use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::{collections::HashSet, sync::Arc};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+type AppResult<T> = Result<T, ApiError>;
+
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1_000;
+
+fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| ApiError::invalid(Invalid::new(field, "must be an RFC 3339 timestamp")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogQuery {
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/subscriptions/{id}/deliveries`: newest first, `next_cursor` until the last page.
+pub(crate) async fn subscription_deliveries(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> AppResult<Json<Value>> {
+    let sub = load_subscription(&state, &id).await?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s @ ("pending" | "delivered" | "failed" | "exhausted")) => {
+            Some(DeliveryStatus::parse(s))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(Invalid::new(
+                "status",
+                "must be pending, delivered, failed or exhausted",
+            )));
+        }
+    };
+    let filter = LogFilter {
+        status,
+        since: q
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s))
+            .transpose()?,
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(Invalid::new(
+            "limit",
+            format!("must be 1 to {MAX_PAGE}"),
+        )));
+    }
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            Cursor::decode(c).ok_or_else(|| {
+                ApiError::invalid(Invalid::new("cursor", "is not a cursor this API issued"))
+            })
+        })
+        .transpose()?;
+    let page = state
+        .store
+        .subscription_deliveries(&sub.id, &filter, limit, cursor.as_ref())
+        .await?;
+    Ok(Json(
+        json!({"data": page.data, "next_cursor": page.next_cursor}),
+    ))
+}
+
+/// `GET /v1/deliveries/{id}`: one delivery, every attempt with its response excerpt.
+pub(crate) async fn get_delivery(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
+    let d = state
+        .store
+        .delivery(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok(Json(serde_json::to_value(d).unwrap_or_default()))
+}
+
+fn replay_headers(attempt: i32, is_test: bool) -> FieldTable {
+    let mut h = FieldTable::default();
+    h.insert(HEADER_ATTEMPT.into(), AMQPValue::LongInt(attempt));
+    if is_test {
+        h.insert(HEADER_TEST.into(), AMQPValue::Boolean(true));
+    }
+    h
+}
+
+/// Puts a recorded delivery back on its subscription's queue as its next attempt.
+async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
+    state
+        .publisher
+        .publish(
+            "",
+            &state.topology.subscription_queue(&row.subscription_id),
+            true,
+            &row.body(),
+            persistent().with_headers(replay_headers(row.attempts + 1, row.is_test)),
+        )
+        .await
+        .map_err(|e| ApiError::unavailable("Failed to enqueue a replay", &e))
+}
+
+/// `POST /v1/deliveries/{id}/retry`: one more attempt now, on the same `webhook-id`.
+pub(crate) async fn retry_delivery(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
+    let row = state
+        .store
+        .replay_row(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    load_subscription(&state, &row.subscription_id).await?;
+    enqueue(&state, &row).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"delivery_id": row.delivery_id, "attempt": row.attempts + 1})),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecoverRequest {
+    since: String,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+fn header_str<'a>(h: &'a Option<FieldTable>, name: &str) -> Option<&'a str> {
+    match h.as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+        _ => None,
+    }
+}
+
+/// `POST /v1/subscriptions/{id}/recover {since, until?}`: re-enqueues every failed or exhausted
+/// delivery created in the window, once, and takes their parked copies out of `hookfleet.dead`
+/// so the recovery itself delivers nothing twice.
+pub(crate) async fn recover(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RecoverRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let sub = load_subscription(&state, &id).await?;
+    let since = parse_time("since", &req.since)?;
+    let until = req
+        .until
+        .as_deref()
+        .map(|s| parse_time("until", s))
+        .transpose()?;
+    // One recovery at a time per producer: each walks the whole dead queue.
+    let _guard = state.recover_lock.lock().await;
+    let claimed = state.store.claim_recoverable(&sub.id, since, until).await?;
+    let wanted: HashSet<&str> = claimed.iter().map(|r| r.delivery_id.as_str()).collect();
+
+    // Walk the dead queue once: drop the parked copies being recovered, put the rest back.
+    let dead = state.topology.dead();
+    let depth = hookfleet_bus::topology::queue_depth(&state.admin_channel, &dead)
+        .await
+        .map_err(|e| ApiError::unavailable("Failed to read the dead queue", &e))?;
+    let mut removed = 0u32;
+    for _ in 0..depth {
+        let got = state
+            .admin_channel
+            .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: false })
+            .await
+            .map_err(|e| ApiError::unavailable("Failed to read the dead queue", &e))?;
+        let Some(msg) = got else { break };
+        let headers = msg.delivery.properties.headers();
+        let ours = header_str(headers, HEADER_SUBSCRIPTION) == Some(sub.id.as_str())
+            && header_str(headers, HEADER_DELIVERY).is_some_and(|d| wanted.contains(d));
+        if ours {
+            removed += 1;
+        } else {
+            state
+                .publisher
+                .publish(
+                    "",
+                    &dead,
+                    true,
+                    &msg.delivery.data,
+                    msg.delivery.properties.clone(),
+                )
+                .await
+                .map_err(|e| ApiError::unavailable("Failed to put a parked message back", &e))?;
+        }
+        msg.delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map_err(|e| ApiError::unavailable("Failed to settle a parked message", &e))?;
+    }
+    for row in &claimed {
+        enqueue(&state, row).await?;
+    }
+    notify_workers(&state).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"recovered": claimed.len(), "removed_from_dead": removed})),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TestRequest {
+    event_type: String,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// `POST /v1/subscriptions/{id}/test {event_type}`: a sample event delivered to this
+/// subscription only, through its queue and workers, marked as a test in the log.
+pub(crate) async fn test_send(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<TestRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let sub = load_subscription(&state, &id).await?;
+    hookfleet_core::event::validate_event_type(&req.event_type).map_err(ApiError::invalid)?;
+    let data = req
+        .data
+        .unwrap_or_else(|| json!({"message": "A test event from hookfleet"}));
+    if !data.is_object() {
+        return Err(ApiError::invalid(Invalid::new(
+            "data",
+            "must be a JSON object",
+        )));
+    }
+    let event_id = EventId::random();
+    let timestamp = hookfleet_core::now_millis();
+    state
+        .store
+        .insert_test_event(event_id.as_str(), &req.event_type, &timestamp, &data)
+        .await?;
+    let row = ReplayRow {
+        delivery_id: DeliveryId::derive(
+            &event_id,
+            None,
+            None,
+            &SubscriptionId::from_trusted(sub.id.clone()),
+        )
+        .to_string(),
+        subscription_id: sub.id.clone(),
+        event_id: event_id.to_string(),
+        event_type: req.event_type,
+        timestamp,
+        organization_id: None,
+        service_partition: None,
+        data,
+        attempts: 0,
+        is_test: true,
+    };
+    enqueue(&state, &row).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"event_id": row.event_id, "delivery_id": row.delivery_id})),
+    ))
+}

@@ -1,0 +1,24 @@
+//! Refusing subscription URLs that resolve into the operator's network when they are created
+//! or changed. The delivery role checks again at send time (its DNS may have changed since).
+use hookfleet_core::targets::is_private;
+
+/// Resolves the URL's host and returns an explanation if any address is not public.
+pub async fn check_public(url: &url::Url) -> Result<(), String> {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| format!("url: the host `{host}` does not resolve"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("url: the host `{host}` does not resolve"));
+    }
+    if let Some(a) = addrs.iter().find(|a| is_private(a.ip())) {
+        return Err(format!(
+            "url: `{host}` resolves to {}, a loopback, private or link-local address, which this fleet does not deliver to",
+            a.ip()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! hookfleet-router consumes `hookfleet.ingest`, records each batch of events in PostgreSQL
+//! (`ON CONFLICT DO NOTHING`, so an idempotent repeat fans out nothing), expands each new event
+//! into one copy per (organization × service partition), publishes the copies to the topic
+//! exchange `hookfleet.events` and acks the batch only once every copy is confirmed and the
+//! events are marked routed. RabbitMQ's bindings then do the per-subscription fan-out.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use futures_util::{StreamExt, future::try_join_all};
+use hookfleet_bus::{
+    Publisher, Topology,
+    lapin::{
+        Connection,
+        message::Delivery,
+        options::{
+            BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+            BasicRejectOptions,
+        },
+        types::FieldTable,
+    },
+    persistent,
+};
+use hookfleet_core::IngestEvent;
+use hookfleet_store::{PoisonRow, Store};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Unacked ingest messages the broker may push: two batches, so one fills while one writes.
+    pub prefetch: u16,
+    /// Events per database write and per confirm wait; 500 amortises a commit over many events.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more events; bounds the latency a quiet period adds.
+    pub batch_linger: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            prefetch: 1000,
+            batch_size: 500,
+            batch_linger: Duration::from_millis(5),
+        }
+    }
+}
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "hookfleet_messages_routed_total",
+        "Event copies confirmed onto hookfleet.events."
+    );
+    metrics::describe_counter!(
+        "hookfleet_events_routed_total",
+        "Events recorded and fanned out by the router."
+    );
+    metrics::describe_counter!(
+        "hookfleet_events_duplicate_total",
+        "Events skipped because their id (idempotency key) was already routed."
+    );
+    metrics::describe_counter!(
+        "hookfleet_poison_messages_total",
+        "Messages that could not be decoded and were dead-lettered."
+    );
+}
+
+/// What happened to one batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Recorded and fanned out; acked.
+    Routed {
+        events: usize,
+        copies: usize,
+        duplicates: usize,
+    },
+    /// A dependency failed; the batch was returned to the queue to be tried again.
+    Requeued,
+}
+
+/// Consumes `hookfleet.ingest` until `shutdown`, then finishes the batch in hand and returns.
+pub async fn run(
+    connection: Connection,
+    store: Store,
+    topology: Topology,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let channel = connection
+        .create_channel()
+        .await
+        .context("Failed to open the router channel")?;
+    hookfleet_bus::topology::declare_topology(&channel, &topology)
+        .await
+        .context("Failed to declare the broker topology")?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await
+        .context("Failed to set the router's prefetch")?;
+    let publisher = Publisher::new(&connection, 1)
+        .await
+        .context("Failed to open the router's publisher channel")?;
+    let mut consumer = channel
+        .basic_consume(
+            topology.ingest().into(),
+            "hookfleet-router".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .context("Failed to consume the ingest queue")?;
+    tracing::info!(queue = %topology.ingest(), "Router consuming");
+    let mut failures = 0u32;
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            next = consumer.next() => match next {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => return Err(e).context("The ingest consumer failed"),
+                None => anyhow::bail!("The broker cancelled the ingest consumer"),
+            },
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + settings.batch_linger;
+        while batch.len() < settings.batch_size {
+            match tokio::time::timeout_at(deadline, consumer.next()).await {
+                Ok(Some(Ok(d))) => batch.push(d),
+                Ok(Some(Err(e))) => return Err(e).context("The ingest consumer failed"),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        match route_batch(&store, &publisher, &topology, batch).await {
+            BatchOutcome::Requeued => {
+                // Back off so a database or broker outage is not hammered; nothing is lost.
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_millis(100u64 << failures.min(6));
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            BatchOutcome::Routed { .. } => failures = 0,
+        }
+    }
+    tracing::info!("Router stopped consuming");
+    let _ = channel.close(200, "shutdown".into()).await;
+    Ok(())
+}
+
+async fn requeue(batch: &[Delivery]) {
+    if let Some(last) = batch.last() {
+        let _ = last
+            .acker
+            .nack(BasicNackOptions {
+                multiple: true,
+                requeue: true,
+            })
+            .await;
+    }
+}
+
+/// Records, fans out and acks one batch. The unit of work of the router, callable on its own.
+pub async fn route_batch(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    batch: Vec<Delivery>,
+) -> BatchOutcome {
+    let mut events: Vec<(IngestEvent, usize)> = Vec::with_capacity(batch.len());
+    let mut poison = Vec::new();
+    for (i, d) in batch.iter().enumerate() {
+        match serde_json::from_slice::<IngestEvent>(&d.data) {
+            Ok(ev) if events.iter().all(|(e, _)| e.id != ev.id) => events.push((ev, i)),
+            // The same id twice in one batch: the first copy stands for both.
+            Ok(_) => {}
+            Err(e) => poison.push((i, e.to_string())),
+        }
+    }
+    if !poison.is_empty() {
+        let rows: Vec<PoisonRow> = poison
+            .iter()
+            .map(|(i, reason)| PoisonRow {
+                queue: topology.ingest(),
+                reason: reason.clone(),
+                excerpt: String::from_utf8_lossy(&batch[*i].data[..batch[*i].data.len().min(512)])
+                    .into_owned(),
+            })
+            .collect();
+        if let Err(e) = store.record_outcomes(&[], &rows).await {
+            tracing::warn!(error = %e, "Failed to record poison messages; requeueing the batch");
+            requeue(&batch).await;
+            return BatchOutcome::Requeued;
+        }
+        for (i, reason) in &poison {
+            tracing::warn!(%reason, "Dead-lettering an undecodable ingest message");
+            metrics::counter!("hookfleet_poison_messages_total", "queue" => "ingest").increment(1);
+            let _ = batch[*i]
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+        }
+    }
+    let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
+    let json = format!(
+        "[{}]",
+        events
+            .iter()
+            .map(|(_, i)| String::from_utf8_lossy(&batch[*i].data))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let to_route = match store.insert_events(&json, &ids).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "Failed to record an event batch; requeueing it");
+            requeue(&batch).await;
+            return BatchOutcome::Requeued;
+        }
+    };
+    let mut pending = Vec::new();
+    let mut routed_ids = Vec::new();
+    for (event, _) in events
+        .iter()
+        .filter(|(e, _)| to_route.iter().any(|id| id == e.id.as_str()))
+    {
+        let copies = match event.fan_out() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(event = %event.id, error = %e, "Failed to encode event copies");
+                continue;
+            }
+        };
+        for copy in copies {
+            // Not mandatory: a copy no subscription wants is legitimately dropped by the exchange.
+            match publisher
+                .send(
+                    &topology.events(),
+                    &copy.routing_key,
+                    false,
+                    &copy.body,
+                    persistent().with_message_id(event.id.as_str().into()),
+                )
+                .await
+            {
+                Ok(confirm) => pending.push(hookfleet_bus::publish::confirmed(confirm)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Failed to publish an event copy; requeueing the batch");
+                    requeue(&batch).await;
+                    return BatchOutcome::Requeued;
+                }
+            }
+        }
+        routed_ids.push(event.id.as_str());
+    }
+    let copies = pending.len();
+    if let Err(e) = try_join_all(pending).await {
+        tracing::warn!(error = %e, "The broker did not confirm every copy; requeueing the batch");
+        requeue(&batch).await;
+        return BatchOutcome::Requeued;
+    }
+    if let Err(e) = store.mark_routed(&routed_ids).await {
+        // Copies are out; requeueing would publish them again (at-least-once allows it).
+        tracing::warn!(error = %e, "Failed to mark events routed; requeueing the batch");
+        requeue(&batch).await;
+        return BatchOutcome::Requeued;
+    }
+    let last_good = batch
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(i, _)| !poison.iter().any(|(p, _)| p == i));
+    if let Some((_, d)) = last_good {
+        // Rejected poison messages are already settled, so `multiple` acks exactly the rest.
+        if let Err(e) = d.acker.ack(BasicAckOptions { multiple: true }).await {
+            tracing::warn!(error = %e, "Failed to ack an ingest batch; it will be redelivered");
+        }
+    }
+    let duplicates = events.len() - routed_ids.len();
+    metrics::counter!("hookfleet_messages_routed_total").increment(copies as u64);
+    metrics::counter!("hookfleet_events_routed_total").increment(routed_ids.len() as u64);
+    metrics::counter!("hookfleet_events_duplicate_total").increment(duplicates as u64);
+    BatchOutcome::Routed {
+        events: routed_ids.len(),
+        copies,
+        duplicates,
+    }
+}
