@@ -1,0 +1,472 @@
+//! hookfleet-testkit: what the integration tests of several crates share. `spawn_app` starts
+//! the roles in-process against the real RabbitMQ and PostgreSQL, each app in its own queue
+//! prefix and its own PostgreSQL schema so tests run in parallel, and removes both when dropped
+//! (even after a failed assertion). `Receiver` is a loopback HTTP endpoint whose answer the test
+//! sets and which records every request it gets.
+#![forbid(unsafe_code)]
+
+mod receiver;
+
+pub use receiver::{Received, Receiver, Reply};
+
+use hookfleet_bus::{Topology, lapin};
+use hookfleet_store::Store;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const TOKEN: &str = "test-admin-token";
+/// The fleet ladder of test apps: 5 attempts, milliseconds apart.
+pub const LADDER_MS: [u64; 4] = [100, 200, 300, 400];
+
+fn amqp_url() -> String {
+    std::env::var("HOOKFLEET_TEST_AMQP_URL").unwrap_or_else(|_| AMQP_URL.to_owned())
+}
+
+fn pg_base() -> String {
+    std::env::var("HOOKFLEET_TEST_DATABASE_URL").unwrap_or_else(|_| PG_BASE.to_owned())
+}
+
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,lapin=error".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// Which roles to run in-process and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub run_router: bool,
+    pub run_delivery: bool,
+    pub allow_private_targets: bool,
+    pub delivery: hookfleet_delivery::Settings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            run_router: true,
+            run_delivery: true,
+            allow_private_targets: true,
+            delivery: hookfleet_delivery::Settings {
+                timeout: Duration::from_secs(2),
+                reconcile_interval: Duration::from_millis(500),
+                // Tests run the ladder in milliseconds.
+                ladder: LADDER_MS
+                    .iter()
+                    .map(|ms| Duration::from_millis(*ms))
+                    .collect(),
+                // Test receivers live on loopback.
+                allow_private_targets: true,
+                ..hookfleet_delivery::Settings::default()
+            },
+        }
+    }
+}
+
+/// One isolated fleet: its own queue prefix and PostgreSQL schema.
+pub struct TestApp {
+    /// Base URL of the producer API, e.g. `http://127.0.0.1:41234`.
+    pub api: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub topology: Topology,
+    /// Database URL whose `search_path` is this app's schema (for child processes too).
+    pub database_url: String,
+    pub amqp_url: String,
+    /// A direct database connection for assertions.
+    pub db: tokio_postgres::Client,
+    /// A channel for inspecting queues.
+    pub channel: lapin::Channel,
+    _amqp: lapin::Connection,
+    schema: String,
+    shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+    opts: Options,
+}
+
+type RoleTasks = Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>;
+
+/// Starts the roles `opts` asks for; returns the API's base URL and the role tasks.
+async fn start_roles(
+    opts: &Options,
+    store: &Store,
+    topology: &Topology,
+    amqp_url: &str,
+    shutdown: &CancellationToken,
+) -> (String, RoleTasks) {
+    let mut tasks: RoleTasks = Vec::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the API");
+    let api = format!("http://{}", listener.local_addr().expect("local addr"));
+    let producer_settings = hookfleet_producer::Settings {
+        admin_tokens: vec![TOKEN.to_owned()],
+        allow_private_targets: opts.allow_private_targets,
+        publisher_channels: 2,
+    };
+    let conn = hookfleet_bus::connect(amqp_url, "producer")
+        .await
+        .expect("connect producer");
+    tasks.push((
+        "producer",
+        tokio::spawn(hookfleet_producer::run(
+            listener,
+            store.clone(),
+            conn,
+            topology.clone(),
+            producer_settings,
+            shutdown.clone(),
+        )),
+    ));
+    if opts.run_router {
+        let conn = hookfleet_bus::connect(amqp_url, "router")
+            .await
+            .expect("connect router");
+        tasks.push((
+            "router",
+            tokio::spawn(hookfleet_router::run(
+                conn,
+                store.clone(),
+                topology.clone(),
+                hookfleet_router::Settings::default(),
+                shutdown.clone(),
+            )),
+        ));
+    }
+    if opts.run_delivery {
+        let conn = hookfleet_bus::connect(amqp_url, "delivery")
+            .await
+            .expect("connect delivery");
+        tasks.push((
+            "delivery",
+            tokio::spawn(hookfleet_delivery::run(
+                conn,
+                store.clone(),
+                topology.clone(),
+                opts.delivery.clone(),
+                shutdown.clone(),
+            )),
+        ));
+    }
+    (api, tasks)
+}
+
+fn random_suffix() -> String {
+    hookfleet_core::EventId::random().as_str()[4..]
+        .chars()
+        .rev()
+        .take(12)
+        .collect()
+}
+
+/// Starts producer, router and delivery (as `opts` says) in this process.
+pub async fn spawn_app_with(opts: Options) -> TestApp {
+    init_logs();
+    let schema = format!("hft_{}", random_suffix());
+    let namespace = format!("{schema}.");
+    let base = pg_base();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    // application_name tags every connection of this app (child processes too), so cleanup
+    // can end them: see `Drop`.
+    let database_url =
+        format!("{base}{sep}options=-csearch_path%3D{schema}&application_name={schema}");
+    let amqp_url = amqp_url();
+
+    let (db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL answers on 127.0.0.1:5432 (run scripts/services.sh)");
+    tokio::spawn(conn);
+    db.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create the test schema");
+    let store = Store::connect(&database_url, 8).expect("a valid database URL");
+    store.migrate().await.expect("migrations apply");
+
+    let amqp = hookfleet_bus::connect(&amqp_url, "test")
+        .await
+        .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
+    let channel = amqp.create_channel().await.expect("open a channel");
+    let topology = Topology::new(namespace);
+    hookfleet_bus::topology::declare_topology(&channel, &topology)
+        .await
+        .expect("declare topology");
+
+    let shutdown = CancellationToken::new();
+    let (api, tasks) = start_roles(&opts, &store, &topology, &amqp_url, &shutdown).await;
+    let app = TestApp {
+        api,
+        http: reqwest::Client::new(),
+        store,
+        topology,
+        database_url,
+        amqp_url,
+        db,
+        channel,
+        _amqp: amqp,
+        schema,
+        shutdown,
+        tasks,
+        opts,
+    };
+    app.wait_until(Duration::from_secs(10), "the producer is ready", || async {
+        app.http
+            .get(format!("{}/readyz", app.api))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    app
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    /// POSTs JSON with the admin token.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a subscription and returns its JSON (with `id` and `secret`); panics unless 201.
+    pub async fn subscribe(&self, body: Value) -> Value {
+        let res = self.post("/v1/subscriptions", &body).await;
+        let status = res.status();
+        let json: Value = res.json().await.expect("JSON body");
+        assert_eq!(status, 201, "creating a subscription failed: {json}");
+        json
+    }
+
+    /// Posts an event and returns its id; panics unless 202.
+    pub async fn publish(&self, body: Value) -> String {
+        let res = self.post("/v1/events", &body).await;
+        let status = res.status();
+        let json: Value = res.json().await.expect("JSON body");
+        assert_eq!(status, 202, "posting an event failed: {json}");
+        json["id"].as_str().expect("an event id").to_owned()
+    }
+
+    /// The delivery log of one event (`data` array), or an empty list while it is unknown.
+    pub async fn deliveries(&self, event_id: &str) -> Vec<Value> {
+        let res = self.get(&format!("/v1/events/{event_id}/deliveries")).await;
+        if res.status() == 404 {
+            return Vec::new();
+        }
+        let json: Value = res.json().await.expect("JSON body");
+        json["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the event has `n` deliveries recorded, none still pending, and returns them.
+    pub async fn wait_for_deliveries(&self, event_id: &str, n: usize) -> Vec<Value> {
+        let mut last = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::time::Instant::now() < deadline {
+            last = self.deliveries(event_id).await;
+            if last.len() >= n {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "event {event_id} has {} deliveries recorded, expected {n}: {last:?}",
+            last.len()
+        );
+    }
+
+    /// Rows in one of this app's tables.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_one(
+                &format!("SELECT count(*) FROM {}.{table}", self.schema),
+                &[],
+            )
+            .await
+            .expect("count rows")
+            .get(0)
+    }
+
+    /// Ready messages in a queue, or `None` if the queue does not exist. Uses a throwaway
+    /// channel because a passive declare of a missing queue closes the channel.
+    pub async fn queue_depth(&self, queue: &str) -> Option<u32> {
+        let ch = self._amqp.create_channel().await.expect("open a channel");
+        let depth = hookfleet_bus::topology::queue_depth(&ch, queue).await.ok();
+        let _ = ch.close(200, "".into()).await;
+        depth
+    }
+
+    /// Polls `check` until it holds or `timeout` passes, then panics naming `what`.
+    pub async fn wait_until<F, Fut>(&self, timeout: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Environment for a `hookfleet` child process joining this app's fleet.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HOOKFLEET_AMQP_URL", self.amqp_url.clone()),
+            ("HOOKFLEET_DATABASE_URL", self.database_url.clone()),
+            ("HOOKFLEET_NAMESPACE", self.topology.prefix().to_owned()),
+            ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+            ("HOOKFLEET_RECONCILE_INTERVAL", "500ms".to_owned()),
+            ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+    }
+
+    /// Stops every role (as [`TestApp::stop`]), then starts new ones on the same queues and
+    /// schema, as a restart of the whole fleet would. The API moves to a new port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.shutdown = CancellationToken::new();
+        let (api, tasks) = start_roles(
+            &self.opts,
+            &self.store,
+            &self.topology,
+            &self.amqp_url,
+            &self.shutdown,
+        )
+        .await;
+        self.api = api;
+        self.tasks = tasks;
+        let (http, api) = (self.http.clone(), self.api.clone());
+        self.wait_until(
+            Duration::from_secs(10),
+            "the restarted producer is ready",
+            || {
+                let (http, api) = (http.clone(), api.clone());
+                async move {
+                    http.get(format!("{api}/readyz"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Stops the in-process roles gracefully and checks each exited cleanly.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        for (role, task) in self.tasks.drain(..) {
+            let result = tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .unwrap_or_else(|_| panic!("the {role} did not stop within 20 s"))
+                .expect("the role did not panic");
+            if let Err(e) = result {
+                panic!("the {role} failed: {e:#}");
+            }
+        }
+    }
+}
+
+/// Every retry rung this app may have declared: the fleet ladder's and each subscription's.
+async fn rung_delays(database_url: &str) -> anyhow::Result<Vec<u64>> {
+    let (db, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let rows = db
+        .query(
+            "SELECT DISTINCT unnest(retry_ladder_ms) FROM subscriptions",
+            &[],
+        )
+        .await?;
+    let mut delays: Vec<u64> = rows.iter().map(|r| r.get::<_, i32>(0) as u64).collect();
+    delays.extend(LADDER_MS);
+    delays.sort_unstable();
+    delays.dedup();
+    Ok(delays)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let (schema, topology, amqp_url, database_url) = (
+            self.schema.clone(),
+            self.topology.clone(),
+            self.amqp_url.clone(),
+            self.database_url.clone(),
+        );
+        // Drop cannot await; clean up on a thread of our own so it also runs after a panic.
+        let cleaned = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let store = Store::connect(&database_url, 1)?;
+                let subs = store.all_subscription_ids().await.unwrap_or_default();
+                let rungs = rung_delays(&database_url).await.unwrap_or_default();
+                let amqp = hookfleet_bus::connect(&amqp_url, "test-cleanup").await?;
+                let ch = amqp.create_channel().await?;
+                hookfleet_bus::topology::delete_namespace(&ch, &topology, &subs, &rungs).await?;
+                let _ = amqp.close(200, "".into()).await;
+                let (db, conn) =
+                    tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                // Roles still running in the test's runtime are frozen while this thread
+                // runs (Drop blocks that runtime), and one may be mid-transaction holding
+                // locks the DROP needs: end this app's other connections first.
+                db.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    &[&schema],
+                )
+                .await?;
+                db.batch_execute(&format!(
+                    "SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+                ))
+                .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = cleaned {
+            eprintln!("test cleanup failed: {e:#}");
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! `hookfleet bench`: end-to-end throughput and latency on this machine. It runs the whole
+//! fleet in this process against the local RabbitMQ and PostgreSQL (in a namespace and schema
+//! of its own, removed afterwards), subscribes a loopback receiver N times, posts events over
+//! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
+//! receiver getting each copy. Traffic goes only to 127.0.0.1.
+use crate::{
+    fleet::{self, Roles},
+    settings::Common,
+};
+use anyhow::Context;
+use axum::{Router, body::Bytes, extract::State, routing::post};
+use hookfleet_core::EventId;
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Subscription counts to measure, one scenario each.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    subscriptions: Vec<usize>,
+    /// Events posted per scenario (after a warm-up of 500).
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Concurrent `POST /v1/events` requests.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Post at this many events/s (0: as fast as the concurrency allows). A rate below capacity
+    /// shows the latency of a fleet that keeps up; unlimited shows throughput under backlog.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Also subscribe this many endpoints that never answer (isolation: the measured endpoint
+    /// should keep its throughput while they hold their in-flight slots until the timeout).
+    #[arg(long, default_value_t = 0)]
+    hanging: usize,
+    /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
+    #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
+    delivery_timeout: Duration,
+    /// Give up on a scenario after this many seconds.
+    #[arg(long, default_value_t = 180)]
+    timeout_secs: u64,
+    #[arg(
+        long,
+        env = "HOOKFLEET_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+    /// Database in which each scenario gets a schema of its own (created if missing).
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/hookfleet_bench"
+    )]
+    database_url: String,
+}
+
+#[derive(Default)]
+struct Tally {
+    started: HashMap<String, Instant>,
+    latencies_us: Vec<u64>,
+    last: Option<Instant>,
+}
+
+struct Rx {
+    tally: Mutex<Tally>,
+    count: AtomicUsize,
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+}
+
+async fn receive(State(rx): State<Arc<Rx>>, body: Bytes) -> &'static str {
+    let now = Instant::now();
+    if let Ok(b) = serde_json::from_slice::<IdOnly>(&body) {
+        let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(start) = t.started.get(b.id).copied() {
+            t.latencies_us
+                .push(now.duration_since(start).as_micros() as u64);
+        }
+        t.last = Some(now);
+    }
+    rx.count.fetch_add(1, Ordering::Relaxed);
+    "ok"
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    hookfleet_store::ensure_database(&args.database_url)
+        .await
+        .context("Failed to create the benchmark database")?;
+    let pace = if args.rate == 0 {
+        "unpaced".to_owned()
+    } else {
+        format!("paced at {} events/s", args.rate)
+    };
+    println!(
+        "hookfleet bench: {} events per scenario, {} concurrent POSTs {pace}, fleet in-process, loopback receiver",
+        args.events, args.concurrency
+    );
+    for &subs in &args.subscriptions {
+        scenario(&args, subs)
+            .await
+            .with_context(|| format!("The {subs}-subscription scenario failed"))?;
+    }
+    Ok(())
+}
+
+async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
+    let tag = EventId::random().as_str()[24..].to_owned();
+    let schema = format!("bench_{tag}");
+    let (admin, conn) = tokio_postgres::connect(&args.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await?;
+    let sep = if args.database_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let common = Common {
+        amqp_url: args.amqp_url.clone(),
+        database_url: format!("{}{sep}options=-csearch_path%3D{schema}", args.database_url),
+        namespace: format!("{schema}."),
+        metrics_addr: "127.0.0.1:0".parse()?,
+        allow_private_targets: true,
+        db_pool_size: 16,
+    };
+    let result = measure(args, subs, &common).await;
+
+    // Leave nothing behind, whatever happened.
+    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
+    let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
+    let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
+    let ch = amqp.create_channel().await?;
+    hookfleet_bus::topology::delete_namespace(
+        &ch,
+        &hookfleet_bus::Topology::new(common.namespace.clone()),
+        &sub_ids,
+        &[],
+    )
+    .await?;
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await?;
+    result
+}
+
+async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Result<()> {
+    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
+    store.migrate().await?;
+
+    let rx = Arc::new(Rx {
+        tally: Mutex::new(Tally::default()),
+        count: AtomicUsize::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/hook", listener.local_addr()?);
+    let app = Router::new()
+        .route("/hook", post(receive))
+        // Never answers: the client's timeout ends each request.
+        .route("/hang", post(std::future::pending::<&'static str>))
+        .with_state(rx.clone());
+    let shutdown = CancellationToken::new();
+    let receiver_stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(receiver_stop.cancelled_owned())
+            .await
+    });
+
+    let token = crate::generate_token();
+    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = format!("http://{}", api_listener.local_addr()?);
+    let roles = Roles {
+        producer: Some((
+            api_listener,
+            hookfleet_producer::Settings {
+                admin_tokens: vec![token.clone()],
+                allow_private_targets: true,
+                publisher_channels: 4,
+            },
+        )),
+        router: Some(hookfleet_router::Settings::default()),
+        delivery: Some(hookfleet_delivery::Settings {
+            timeout: args.delivery_timeout,
+            allow_private_targets: true,
+            ..hookfleet_delivery::Settings::default()
+        }),
+    };
+    let fleet_common = common.clone();
+    let fleet_stop = shutdown.clone();
+    let fleet_task =
+        tokio::spawn(async move { fleet::run(&fleet_common, roles, None, fleet_stop).await });
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{api}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(Instant::now() < deadline, "the fleet did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..subs {
+        http.post(format!("{api}/v1/subscriptions"))
+            .bearer_auth(&token)
+            // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
+            .json(&json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64}))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let hang_url = receiver_url.replace("/hook", "/hang");
+    for _ in 0..args.hanging {
+        http.post(format!("{api}/v1/subscriptions"))
+            .bearer_auth(&token)
+            .json(&json!({"url": hang_url, "event_types": ["#"], "retry_ladder": []}))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    // Let workers pick the subscriptions up before timing starts.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let warmup = 500;
+    let poster = Poster {
+        http: http.clone(),
+        api: api.clone(),
+        token: token.clone(),
+        run_id: EventId::random().as_str()[20..].to_owned(),
+        concurrency: args.concurrency,
+        rate: args.rate,
+        rx: rx.clone(),
+    };
+    poster.post(0..warmup).await?;
+    wait_for(&rx, warmup * subs, Duration::from_secs(60)).await?;
+    {
+        let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.latencies_us.clear();
+        t.started.clear();
+    }
+    rx.count.store(0, Ordering::SeqCst);
+
+    let started = Instant::now();
+    let posted = poster.post(warmup..warmup + args.events).await?;
+    let expected = args.events * subs;
+    wait_for(&rx, expected, Duration::from_secs(args.timeout_secs)).await?;
+    let (mut lat, last) = {
+        let t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
+        (t.latencies_us.clone(), t.last.unwrap_or_else(Instant::now))
+    };
+    let elapsed = last.duration_since(started).as_secs_f64();
+    lat.sort_unstable();
+    let hanging = if args.hanging > 0 {
+        format!(" (+{} hanging)", args.hanging)
+    } else {
+        String::new()
+    };
+    println!(
+        "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        args.events,
+        rx.count.load(Ordering::SeqCst),
+        args.events as f64 / posted.as_secs_f64(),
+        args.events as f64 / elapsed,
+        expected as f64 / elapsed,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0),
+    );
+    shutdown.cancel();
+    fleet_task.await.context("The fleet task panicked")??;
+    Ok(())
+}
+
+/// Posts events over HTTP as the benchmark client.
+#[derive(Clone)]
+struct Poster {
+    http: reqwest::Client,
+    api: String,
+    token: String,
+    run_id: String,
+    concurrency: usize,
+    /// Events/s; 0 posts as fast as `concurrency` allows.
+    rate: u64,
+    rx: Arc<Rx>,
+}
+
+impl Poster {
+    /// Posts events `range` with `concurrency` requests in flight; returns how long it took.
+    async fn post(&self, range: std::ops::Range<usize>) -> anyhow::Result<Duration> {
+        let first = range.start;
+        let next = Arc::new(AtomicUsize::new(range.start));
+        let started = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.concurrency {
+            let (me, next, end) = (self.clone(), next.clone(), range.end);
+            workers.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        return anyhow::Ok(());
+                    }
+                    if me.rate > 0 {
+                        // Open loop: event i is due at i/rate seconds, whatever earlier ones did.
+                        let due = started + Duration::from_secs_f64((i - first) as f64 / me.rate as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let key = format!("bench-{}-{i}", me.run_id);
+                    let id = EventId::for_idempotency_key(&key);
+                    me.rx
+                        .tally
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .started
+                        .insert(id.to_string(), Instant::now());
+                    me.http
+                        .post(format!("{}/v1/events", me.api))
+                        .bearer_auth(&me.token)
+                        .json(&json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}))
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                }
+            });
+        }
+        while let Some(r) = workers.join_next().await {
+            r??;
+        }
+        Ok(started.elapsed())
+    }
+}
+
+async fn wait_for(rx: &Rx, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while rx.count.load(Ordering::SeqCst) < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {n} deliveries arrived within {timeout:?}",
+            rx.count.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}

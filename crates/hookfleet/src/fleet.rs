@@ -1,0 +1,109 @@
+//! Starting roles side by side in one process (`all`, `demo`, `bench`) or alone, under one
+//! shutdown token: if any role fails, the others are stopped and the error is returned.
+use crate::settings::Common;
+use anyhow::Context;
+use hookfleet_bus::Topology;
+use hookfleet_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default)]
+pub struct Roles {
+    pub producer: Option<(TcpListener, hookfleet_producer::Settings)>,
+    pub router: Option<hookfleet_router::Settings>,
+    pub delivery: Option<hookfleet_delivery::Settings>,
+}
+
+async fn connect(common: &Common, role: &str) -> anyhow::Result<hookfleet_bus::lapin::Connection> {
+    // The URL may hold a password, so the error names the variable rather than the value.
+    hookfleet_bus::connect(&common.amqp_url, role)
+        .await
+        .with_context(|| format!("Failed to connect the {role} to RabbitMQ (HOOKFLEET_AMQP_URL)"))
+}
+
+/// Runs `roles` and the metrics server until `shutdown` is cancelled or a role fails.
+pub async fn run(
+    common: &Common,
+    roles: Roles,
+    metrics: Option<PrometheusHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&common.database_url, common.db_pool_size)
+        .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?;
+    let topology = Topology::new(common.namespace.clone());
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    let mut probe_connection = None;
+    if let Some((listener, settings)) = roles.producer {
+        let conn = connect(common, "producer").await?;
+        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            (
+                "producer",
+                hookfleet_producer::run(listener, store, conn, topology, settings, token).await,
+            )
+        });
+    }
+    if let Some(settings) = roles.router {
+        let conn = connect(common, "router").await?;
+        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            (
+                "router",
+                hookfleet_router::run(conn, store, topology, settings, token).await,
+            )
+        });
+    }
+    if let Some(settings) = roles.delivery {
+        let conn = connect(common, "delivery").await?;
+        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            (
+                "delivery",
+                hookfleet_delivery::run(conn, store, topology, settings, token).await,
+            )
+        });
+    }
+    if let (Some(handle), Some(conn)) = (metrics, probe_connection) {
+        let (addr, store, token) = (common.metrics_addr, store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            (
+                "metrics",
+                crate::telemetry::serve(addr, handle, store, conn, token).await,
+            )
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (role, result) = joined.context("A role panicked")?;
+        match result {
+            Ok(()) if shutdown.is_cancelled() => {}
+            Ok(()) => {
+                first_error.get_or_insert(anyhow::anyhow!("The {role} stopped unexpectedly"));
+                shutdown.cancel();
+            }
+            Err(e) => {
+                tracing::error!(
+                    role,
+                    error = format!("{e:#}"),
+                    "A role failed; stopping the others"
+                );
+                first_error.get_or_insert(e.context(format!("The {role} failed")));
+                shutdown.cancel();
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("Failed to bind HOOKFLEET_HTTP_ADDR {addr}"))
+}

@@ -1,0 +1,173 @@
+//! The `hookfleet` binary: loads settings, starts telemetry and runs one role (`producer`,
+//! `router`, `delivery`), every role in one process (`all`), the database migrations
+//! (`migrate`), a self-contained demonstration (`demo`) or the end-to-end benchmark (`bench`).
+#![forbid(unsafe_code)]
+
+mod bench;
+mod demo;
+mod fleet;
+mod settings;
+mod telemetry;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fleet::Roles;
+use settings::{Common, DeliveryArgs, ProducerArgs};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookfleet",
+    version,
+    about = "Signed, retried, recorded webhook delivery on RabbitMQ and PostgreSQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the database if missing and apply pending migrations.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Serve the HTTP API (intake and management).
+    Producer {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        producer: ProducerArgs,
+    },
+    /// Record and fan out ingested events.
+    Router {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Deliver subscription queues to their endpoints.
+    Delivery {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+    },
+    /// Migrate, then run every role in one process (a laptop's fleet).
+    All {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        producer: ProducerArgs,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+    },
+    /// Run the whole fleet, deliver an event to a local receiver and show it, then keep running.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        producer: ProducerArgs,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+        /// Stop after the demonstration instead of leaving the fleet running.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Measure end-to-end deliveries/s and latency on this machine (loopback only).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_logs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the async runtime")?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    telemetry::cancel_on_signal(shutdown.clone());
+    match command {
+        Command::Migrate { common } => migrate(&common).await,
+        Command::Producer { common, producer } => {
+            let tokens = producer.tokens();
+            anyhow::ensure!(
+                !tokens.is_empty(),
+                "HOOKFLEET_ADMIN_TOKEN must be set for the producer"
+            );
+            let roles = Roles {
+                producer: Some((
+                    fleet::bind(producer.http_addr).await?,
+                    producer.settings(&common, tokens),
+                )),
+                ..Roles::default()
+            };
+            fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
+        }
+        Command::Router { common } => {
+            let roles = Roles {
+                router: Some(hookfleet_router::Settings::default()),
+                ..Roles::default()
+            };
+            fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
+        }
+        Command::Delivery { common, delivery } => {
+            let roles = Roles {
+                delivery: Some(delivery.settings(&common)?),
+                ..Roles::default()
+            };
+            fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
+        }
+        Command::All {
+            common,
+            producer,
+            delivery,
+        } => {
+            migrate(&common).await?;
+            let mut tokens = producer.tokens();
+            if tokens.is_empty() {
+                let generated = generate_token();
+                println!("HOOKFLEET_ADMIN_TOKEN was not set; this run's API token is: {generated}");
+                tokens.push(generated);
+            }
+            let roles = Roles {
+                producer: Some((
+                    fleet::bind(producer.http_addr).await?,
+                    producer.settings(&common, tokens),
+                )),
+                router: Some(hookfleet_router::Settings::default()),
+                delivery: Some(delivery.settings(&common)?),
+            };
+            fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
+        }
+        Command::Demo {
+            common,
+            producer,
+            delivery,
+            exit,
+        } => {
+            migrate(&common).await?;
+            demo::run(common, producer, delivery, exit, shutdown).await
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn migrate(common: &Common) -> anyhow::Result<()> {
+    hookfleet_store::migrate(&common.database_url)
+        .await
+        .context("Failed to migrate the database at HOOKFLEET_DATABASE_URL")?;
+    tracing::info!("Database is migrated");
+    Ok(())
+}
+
+/// A random API token for `all` and `demo` when none is configured.
+pub(crate) fn generate_token() -> String {
+    hookfleet_core::Secret::generate()
+        .expose()
+        .trim_start_matches(hookfleet_core::signing::SECRET_PREFIX)
+        .replace(['+', '/', '='], "")
+}

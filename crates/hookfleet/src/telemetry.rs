@@ -1,0 +1,99 @@
+//! Logs, the Prometheus recorder, and the small HTTP server every role runs for `/metrics`,
+//! `/healthz` and `/readyz`.
+use anyhow::Context;
+use axum::{Router, http::StatusCode, routing::get};
+use hookfleet_bus::lapin::ConnectionStatus;
+use hookfleet_store::Store;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
+
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Installs the process-wide recorder with explicit buckets, so histograms render as
+/// Prometheus histograms (not summaries), and describes every metric for `# HELP`.
+pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ],
+        )
+        .context("Failed to configure duration buckets")?
+        .set_buckets(&[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0])
+        .context("Failed to configure size buckets")?
+        .install_recorder()
+        .context("Failed to install the metrics recorder")?;
+    hookfleet_producer::describe_metrics();
+    hookfleet_router::describe_metrics();
+    hookfleet_delivery::describe_metrics();
+    Ok(handle)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown`.
+pub async fn serve(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+    store: Store,
+    connection: ConnectionStatus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let h = handle.clone();
+                async move {
+                    h.run_upkeep();
+                    h.render()
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let (store, connection) = (store.clone(), connection.clone());
+                async move {
+                    if hookfleet_producer::ready(&store, &connection).await {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("Failed to bind HOOKFLEET_METRICS_ADDR {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "Serving /metrics, /healthz and /readyz");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("The metrics server failed")
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "Failed to listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("Shutdown requested; draining");
+        token.cancel();
+    });
+}

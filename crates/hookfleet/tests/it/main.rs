@@ -1,0 +1,7 @@
+//! End-to-end tests of the fleet against the real RabbitMQ, PostgreSQL and loopback receivers.
+mod bad_input;
+mod crash;
+mod delivery;
+mod fanout;
+mod poison;
+mod retries;
