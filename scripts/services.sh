@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Makes RabbitMQ answer on 127.0.0.1:5672 (guest/guest) and PostgreSQL on 127.0.0.1:5432 (trust
+# for user postgres, database `test` present). Idempotent; runs as root; a running service is left
+# alone. `--ci-tools` also installs, if missing, `prometheus` (promtool) and `docker-compose`.
+set -euo pipefail
+
+WAIT_SECS=${WAIT_SECS:-60}          # how long a service may take to accept connections
+APT_LOCK_WAIT=${APT_LOCK_WAIT:-600} # how long to wait for another apt/dpkg to finish
+export PGCONNECT_TIMEOUT=5
+
+ci_tools=false
+case "${1:-}" in
+  '') ;;
+  --ci-tools) ci_tools=true ;;
+  *) echo "usage: $0 [--ci-tools]" >&2; exit 2 ;;
+esac
+
+die() { echo "services.sh: $*" >&2; exit 1; }
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == 'install ok installed' ]]; }
+rabbit_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null; }
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+pg_version() { ls /etc/postgresql | sort -V | tail -n1; }
+# The postgresql-client package alone also brings pg_ctlcluster: a server means a cluster exists.
+pg_installed() { [[ -d /etc/postgresql && -n $(ls /etc/postgresql) ]] && command -v pg_ctlcluster >/dev/null; }
+
+# apt-get, retried while another apt/dpkg holds a lock: DPkg::Lock::Timeout covers only dpkg's
+# lock, not the lists lock that `apt-get update` takes.
+apt_get() {
+  local deadline=$((SECONDS + APT_LOCK_WAIT)) err said=false
+  err=$(mktemp)
+  until DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=60 "$@" 2>"$err"; do
+    if ! grep -q 'Could not get lock' "$err"; then cat "$err" >&2; rm -f "$err"; die "apt-get $* failed"; fi
+    ((SECONDS < deadline)) || { cat "$err" >&2; rm -f "$err"; die "apt/dpkg lock still held after ${APT_LOCK_WAIT}s"; }
+    $said || echo "services.sh: another apt/dpkg holds its lock; waiting up to ${APT_LOCK_WAIT}s" >&2
+    said=true; sleep 5
+  done
+  cat "$err" >&2; rm -f "$err"
+}
+
+wait_for() { # NAME COMMAND...
+  local name=$1 deadline=$((SECONDS + WAIT_SECS)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "$name does not accept connections on 127.0.0.1 after ${WAIT_SECS}s"
+    sleep 1
+  done
+}
+
+# One apt run for everything missing.
+missing=()
+command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
+pg_installed || missing+=(postgresql)
+if $ci_tools; then
+  for pkg in prometheus docker-compose; do installed "$pkg" || missing+=("$pkg"); done
+fi
+if ((${#missing[@]})); then
+  [[ $EUID -eq 0 ]] || die "must run as root to install: ${missing[*]}"
+  apt_get update -q
+  apt_get install -y -q "${missing[@]}"
+fi
+[[ " ${missing[*]} " == *' rabbitmq-server '* ]] && rabbit_did=installed || rabbit_did=
+[[ " ${missing[*]} " == *' postgresql '* ]] && pg_did=installed || pg_did=
+
+# RabbitMQ. The package's postinst may already have started it.
+if rabbit_up; then
+  rabbit_did=${rabbit_did:-already running}
+elif timeout 30 rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+  rabbit_did=${rabbit_did:-was booting} # node is up, listener not yet: a second start would fail
+else
+  rabbitmq-server -detached
+  rabbit_did="${rabbit_did:+$rabbit_did, }started"
+fi
+wait_for RabbitMQ rabbit_up
+
+# PostgreSQL. Only a cluster this script created gets its pg_hba.conf changed.
+pgv=$(pg_version)
+if [[ -n $pg_did ]]; then
+  hba=/etc/postgresql/$pgv/main/pg_hba.conf
+  # First matching line wins, so trust lines put on top override the packaged peer/scram ones.
+  if ! grep -q '^# hookfleet: trust' "$hba"; then
+    printf '%s\n' '# hookfleet: trust local connections (dev/CI only)' \
+      'local all all trust' 'host all all 127.0.0.1/32 trust' 'host all all ::1/128 trust' \
+      | cat - "$hba" >"$hba.new"
+    chown --reference="$hba" "$hba.new"; chmod --reference="$hba" "$hba.new"; mv "$hba.new" "$hba"
+  fi
+  if pg_ctlcluster "$pgv" main status >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$pgv" main reload
+  fi
+fi
+if pg_up; then
+  pg_did=${pg_did:-already running}
+elif pg_ctlcluster "$pgv" main status >/dev/null 2>&1; then
+  pg_did=${pg_did:-was starting}
+else
+  pg_ctlcluster --skip-systemctl-redirect "$pgv" main start
+  pg_did="${pg_did:+$pg_did, }started"
+fi
+wait_for PostgreSQL pg_up
+
+# -w: fail instead of prompting when the server does not trust user postgres.
+psql_q() { psql -h 127.0.0.1 -U postgres -w -d postgres -v ON_ERROR_STOP=1 -tAc "$1"; }
+has_test=$(psql_q "SELECT 1 FROM pg_database WHERE datname = 'test'") \
+  || die "cannot connect to PostgreSQL as postgres without a password (pg_hba.conf must trust 127.0.0.1)"
+if [[ $has_test == 1 ]]; then
+  pg_did+="; database test present"
+else
+  psql_q 'CREATE DATABASE test' >/dev/null
+  pg_did+="; database test created"
+fi
+
+echo "rabbitmq: $rabbit_did (127.0.0.1:5672)"
+echo "postgres: $pg_did (127.0.0.1:5432)"
+if $ci_tools; then
+  tools=()
+  for pkg in prometheus docker-compose; do
+    [[ " ${missing[*]} " == *" $pkg "* ]] && tools+=("$pkg installed") || tools+=("$pkg present")
+  done
+  echo "ci-tools: ${tools[*]}"
+fi
