@@ -8,8 +8,10 @@ bin=target/debug/hookfleet
 [ -x "$bin" ] || cargo build -p hookfleet
 work=$(mktemp -d)
 db=hookfleet_ci_metrics
+# A vhost of its own, removed with everything in it when the check ends.
+vhost="hookfleet-ci-metrics-$$"
+export HOOKFLEET_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
 export HOOKFLEET_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-export HOOKFLEET_NAMESPACE="ci-metrics."
 export HOOKFLEET_ADMIN_TOKEN="ci-token"
 export HOOKFLEET_ALLOW_PRIVATE_TARGETS=true
 export HOOKFLEET_HTTP_ADDR=127.0.0.1:18080
@@ -19,12 +21,12 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rabbitmqctl -q list_queues name 2>/dev/null | grep '^ci-metrics\.' | while read -r q; do
-        rabbitmqctl -q delete_queue "$q" </dev/null >/dev/null 2>&1 || true
-    done
+    rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+rabbitmqctl -q add_vhost "$vhost" >/dev/null
+rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 "$bin" migrate
 

@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 
 pub mod publish;
+pub mod supervise;
 pub mod topology;
 
 pub use lapin;
 pub use publish::{Publisher, persistent};
+pub use supervise::{Backoff, Broker, Link, supervise};
 pub use topology::Topology;
 
 use lapin::{Connection, ConnectionProperties};

@@ -218,20 +218,22 @@ pub async fn run(
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut tick = tokio::time::interval(shared.settings.reconcile_interval);
     tracing::info!("Delivery worker started");
-    loop {
+    // A lost control consumer means a lost connection (or channel): drain what is in hand the
+    // same way as on shutdown, then report it so the role reconnects.
+    let result = loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break Ok(()),
             _ = tick.tick() => {
                 sweep_health(&shared).await;
                 reconcile(&shared, &mut running).await;
             }
             notice = notices.next() => match notice {
                 Some(Ok(_)) => reconcile(&shared, &mut running).await,
-                Some(Err(e)) => return Err(e).context("The control consumer failed"),
-                None => anyhow::bail!("The broker cancelled the control consumer"),
+                Some(Err(e)) => break Err(anyhow::Error::new(e).context("The control consumer failed")),
+                None => break Err(anyhow::anyhow!("The broker cancelled the control consumer")),
             },
         }
-    }
+    };
     tracing::info!(subscriptions = running.len(), "Delivery worker draining");
     for r in running.values() {
         r.stop.cancel();
@@ -243,7 +245,7 @@ pub async fn run(
     let _ = batcher.await;
     let _ = control.close(200, "shutdown".into()).await;
     tracing::info!("Delivery worker stopped");
-    Ok(())
+    result
 }
 
 /// Disables subscriptions failing for too long and reports the age of the oldest waiting retry.

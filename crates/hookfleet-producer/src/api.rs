@@ -99,7 +99,7 @@ async fn authenticate(State(state): State<Arc<AppState>>, req: Request, next: Ne
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if crate::ready(&state.store, state.connection.status()).await {
+    if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
         (StatusCode::OK, "ready").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
@@ -128,6 +128,7 @@ async fn create_event(
     // mandatory: if the ingest queue is missing the broker returns the message and we say 503
     // rather than answering success for an event nobody will route.
     state
+        .bus()?
         .publisher
         .publish(
             "",
@@ -189,7 +190,13 @@ fn subscription_view(row: &SubscriptionRow) -> Value {
 
 /// Tells running delivery workers to reconcile now rather than at their next periodic pass.
 pub(crate) async fn notify_workers(state: &AppState) {
-    let result = state
+    let Ok(bus) = state.bus() else {
+        tracing::warn!(
+            "The broker is away; delivery workers pick the subscription change up at their next reconcile"
+        );
+        return;
+    };
+    let result = bus
         .publisher
         .publish(
             &state.topology.control(),
@@ -237,12 +244,13 @@ async fn create_subscription(
     };
     let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
     let keys = spec.binding_keys();
+    let bus = state.bus()?;
     let declared = state
         .store
         .create_subscription(
             &row,
             topology::declare_subscription(
-                &state.admin_channel,
+                &bus.admin_channel,
                 &state.topology,
                 &row.id,
                 &keys,
@@ -252,7 +260,7 @@ async fn create_subscription(
         .await?;
     if let Err(e) = declared {
         // The row was rolled back; remove a half-declared queue so nothing is left behind.
-        let _ = topology::delete_subscription(&state.admin_channel, &state.topology, &row.id).await;
+        let _ = topology::delete_subscription(&bus.admin_channel, &state.topology, &row.id).await;
         return Err(ApiError::unavailable(
             "Failed to declare a subscription queue",
             &e,
@@ -370,10 +378,11 @@ async fn delete_subscription(
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     let row = load_subscription(&state, &id).await?;
+    let bus = state.bus()?;
     if !state.store.delete_subscription(&row.id).await? {
         return Err(ApiError::not_found("subscription"));
     }
-    topology::delete_subscription(&state.admin_channel, &state.topology, &row.id)
+    topology::delete_subscription(&bus.admin_channel, &state.topology, &row.id)
         .await
         .map_err(|e| ApiError::unavailable("Failed to delete a subscription queue", &e))?;
     notify_workers(&state).await;

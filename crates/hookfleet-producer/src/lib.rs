@@ -11,9 +11,16 @@ pub mod extract;
 mod replay;
 pub mod targets;
 
-use hookfleet_bus::{Publisher, Topology, lapin::Connection};
+use hookfleet_bus::{
+    Backoff, Broker, Link, Publisher, Topology,
+    lapin::{Channel, Connection},
+    supervise::{STABLE, connect_until},
+};
 use hookfleet_store::Store;
-use std::sync::Arc;
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -38,15 +45,76 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-pub(crate) struct AppState {
-    pub store: Store,
-    pub connection: Connection,
+/// One broker session of the producer. It is replaced as a whole when the connection or any
+/// of its channels is lost, so a handler holds either a working set or a 503.
+pub(crate) struct Bus {
+    connection: Connection,
     pub publisher: Publisher,
     /// Channel for topology changes (declares, deletes), kept apart from publishing.
-    pub admin_channel: hookfleet_bus::lapin::Channel,
+    pub admin_channel: Channel,
+}
+
+impl Bus {
+    async fn open(
+        connection: Connection,
+        topology: &Topology,
+        channels: usize,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let admin_channel = connection
+            .create_channel()
+            .await
+            .context("Failed to open the producer's admin channel")?;
+        hookfleet_bus::topology::declare_topology(&admin_channel, topology)
+            .await
+            .context("Failed to declare the broker topology")?;
+        let publisher = Publisher::new(&connection, channels)
+            .await
+            .context("Failed to open publisher channels")?;
+        Ok(Self {
+            connection,
+            publisher,
+            admin_channel,
+        })
+    }
+
+    fn healthy(&self) -> bool {
+        self.connection.status().connected()
+            && self.publisher.is_connected()
+            && self.admin_channel.status().connected()
+    }
+}
+
+pub(crate) struct AppState {
+    pub store: Store,
+    bus: RwLock<Option<Arc<Bus>>>,
+    pub link: Link,
     pub topology: Topology,
     pub settings: Settings,
     pub recover_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// The current broker session, or 503 while the producer is reconnecting.
+    pub(crate) fn bus(&self) -> Result<Arc<Bus>, error::ApiError> {
+        self.bus
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                error::ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the message broker is unreachable; nothing was changed, retry later",
+                )
+            })
+    }
+
+    fn set_bus(&self, bus: Option<Arc<Bus>>) {
+        self.link
+            .set(bus.as_ref().map(|b| b.connection.status().clone()));
+        *self.bus.write().unwrap_or_else(|p| p.into_inner()) = bus;
+    }
 }
 
 /// Registers the producer's metric descriptions (for `# HELP` lines).
@@ -61,45 +129,87 @@ pub fn describe_metrics() {
     );
 }
 
-/// Whether the broker connection is up and the database answers.
-pub async fn ready(store: &Store, connection: &hookfleet_bus::lapin::ConnectionStatus) -> bool {
-    connection.connected() && store.ping().await.is_ok()
+/// Whether every role's broker connection is up and the database answers.
+pub async fn ready(store: &Store, links: &[Link]) -> bool {
+    links.iter().all(Link::is_up) && store.ping().await.is_ok()
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then drains in-flight requests.
+/// The broker connection is kept in the background: the API answers 503 for anything that
+/// needs the broker while it is away, and carries on once it is back.
 pub async fn run(
     listener: TcpListener,
     store: Store,
-    connection: Connection,
+    broker: Broker,
     topology: Topology,
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let admin_channel = connection
-        .create_channel()
-        .await
-        .context("Failed to open the producer's admin channel")?;
-    hookfleet_bus::topology::declare_topology(&admin_channel, &topology)
-        .await
-        .context("Failed to declare the broker topology")?;
-    let publisher = Publisher::new(&connection, settings.publisher_channels)
-        .await
-        .context("Failed to open publisher channels")?;
     let state = Arc::new(AppState {
         store,
-        connection,
-        publisher,
-        admin_channel,
+        bus: RwLock::new(None),
+        link: broker.link.clone(),
         topology,
         settings,
         recover_lock: tokio::sync::Mutex::new(()),
     });
+    let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
     let app = api::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
-        .context("The producer's HTTP server failed")?;
-    Ok(())
+        .context("The producer's HTTP server failed");
+    keeper.abort();
+    served
+}
+
+/// Holds a working broker session in `state` until `shutdown`: connects, opens the channels,
+/// watches them, and starts over when any is lost.
+async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        let Some(connection) =
+            connect_until(&broker.url, &broker.name, &mut backoff, &shutdown).await
+        else {
+            return;
+        };
+        match Bus::open(
+            connection,
+            &state.topology,
+            state.settings.publisher_channels,
+        )
+        .await
+        {
+            Ok(bus) => {
+                let bus = Arc::new(bus);
+                state.set_bus(Some(bus.clone()));
+                let started = Instant::now();
+                // lapin offers no "closed" future for a channel; a quarter second of polling
+                // bounds how long requests meet a dead session before it is replaced.
+                while bus.healthy() {
+                    tokio::select! {
+                        // The session stays in place so requests still draining can finish.
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    }
+                }
+                state.set_bus(None);
+                metrics::counter!("hookfleet_role_restarts_total", "role" => "producer")
+                    .increment(1);
+                tracing::warn!("The producer lost the broker; reconnecting");
+                if started.elapsed() >= STABLE {
+                    backoff.reset();
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "Failed to set up the producer's broker session; reconnecting"
+            ),
+        }
+        if !backoff.wait(&shutdown).await {
+            return;
+        }
+    }
 }

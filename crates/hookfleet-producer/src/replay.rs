@@ -130,6 +130,7 @@ fn replay_headers(attempt: i32, is_test: bool) -> FieldTable {
 /// Puts a recorded delivery back on its subscription's queue as its next attempt.
 async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
     state
+        .bus()?
         .publisher
         .publish(
             "",
@@ -193,17 +194,19 @@ pub(crate) async fn recover(
         .transpose()?;
     // One recovery at a time per producer: each walks the whole dead queue.
     let _guard = state.recover_lock.lock().await;
+    // Take the broker session first: a claim made while the broker is away would strand rows.
+    let bus = state.bus()?;
     let claimed = state.store.claim_recoverable(&sub.id, since, until).await?;
     let wanted: HashSet<&str> = claimed.iter().map(|r| r.delivery_id.as_str()).collect();
 
     // Walk the dead queue once: drop the parked copies being recovered, put the rest back.
     let dead = state.topology.dead();
-    let depth = hookfleet_bus::topology::queue_depth(&state.admin_channel, &dead)
+    let depth = hookfleet_bus::topology::queue_depth(&bus.admin_channel, &dead)
         .await
         .map_err(|e| ApiError::unavailable("Failed to read the dead queue", &e))?;
     let mut removed = 0u32;
     for _ in 0..depth {
-        let got = state
+        let got = bus
             .admin_channel
             .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: false })
             .await
@@ -215,8 +218,7 @@ pub(crate) async fn recover(
         if ours {
             removed += 1;
         } else {
-            state
-                .publisher
+            bus.publisher
                 .publish(
                     "",
                     &dead,

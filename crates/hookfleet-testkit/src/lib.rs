@@ -9,7 +9,7 @@ mod receiver;
 
 pub use receiver::{Received, Receiver, Reply};
 
-use hookfleet_bus::{Topology, lapin};
+use hookfleet_bus::{Broker, Topology, lapin, supervise};
 use hookfleet_store::Store;
 use serde_json::Value;
 use std::time::Duration;
@@ -111,48 +111,65 @@ async fn start_roles(
         allow_private_targets: opts.allow_private_targets,
         publisher_channels: 2,
     };
-    let conn = hookfleet_bus::connect(amqp_url, "producer")
-        .await
-        .expect("connect producer");
+    // Connection names carry the app's prefix, so a test can find (and close) its own.
+    let broker = |role: &str| Broker::new(amqp_url, format!("{}{role}", topology.prefix()));
     tasks.push((
         "producer",
         tokio::spawn(hookfleet_producer::run(
             listener,
             store.clone(),
-            conn,
+            broker("producer"),
             topology.clone(),
             producer_settings,
             shutdown.clone(),
         )),
     ));
     if opts.run_router {
-        let conn = hookfleet_bus::connect(amqp_url, "router")
-            .await
-            .expect("connect router");
+        let (broker, store, topology, token) = (
+            broker("router"),
+            store.clone(),
+            topology.clone(),
+            shutdown.clone(),
+        );
         tasks.push((
             "router",
-            tokio::spawn(hookfleet_router::run(
-                conn,
-                store.clone(),
-                topology.clone(),
-                hookfleet_router::Settings::default(),
-                shutdown.clone(),
-            )),
+            tokio::spawn(async move {
+                supervise(&broker, token.clone(), |conn| {
+                    let (store, topology, token) = (store.clone(), topology.clone(), token.clone());
+                    hookfleet_router::run(
+                        conn,
+                        store,
+                        topology,
+                        hookfleet_router::Settings::default(),
+                        token,
+                    )
+                })
+                .await
+            }),
         ));
     }
     if opts.run_delivery {
-        let conn = hookfleet_bus::connect(amqp_url, "delivery")
-            .await
-            .expect("connect delivery");
+        let (broker, store, topology, token, settings) = (
+            broker("delivery"),
+            store.clone(),
+            topology.clone(),
+            shutdown.clone(),
+            opts.delivery.clone(),
+        );
         tasks.push((
             "delivery",
-            tokio::spawn(hookfleet_delivery::run(
-                conn,
-                store.clone(),
-                topology.clone(),
-                opts.delivery.clone(),
-                shutdown.clone(),
-            )),
+            tokio::spawn(async move {
+                supervise(&broker, token.clone(), |conn| {
+                    let (store, topology, token, settings) = (
+                        store.clone(),
+                        topology.clone(),
+                        token.clone(),
+                        settings.clone(),
+                    );
+                    hookfleet_delivery::run(conn, store, topology, settings, token)
+                })
+                .await
+            }),
         ));
     }
     (api, tasks)
@@ -344,6 +361,48 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Has the broker close every connection of this app's roles (`rabbitmqctl
+    /// close_connection`, as an operator or a broker failover would) and returns how many it
+    /// closed. The test's own inspection connection is left open.
+    pub async fn close_role_connections(&self) -> usize {
+        let marker = format!("hookfleet-{}", self.topology.prefix());
+        tokio::task::spawn_blocking(move || {
+            let listed = std::process::Command::new("rabbitmqctl")
+                .args([
+                    "-q",
+                    "list_connections",
+                    "--no-table-headers",
+                    "pid",
+                    "client_properties",
+                ])
+                .output()
+                .expect("rabbitmqctl runs (it comes with RabbitMQ; scripts/services.sh)");
+            assert!(
+                listed.status.success(),
+                "rabbitmqctl list_connections failed: {listed:?}"
+            );
+            let mut closed = 0;
+            for line in String::from_utf8_lossy(&listed.stdout).lines() {
+                if !line.contains(&marker) {
+                    continue;
+                }
+                let pid = line.split_whitespace().next().expect("a pid column");
+                let status = std::process::Command::new("rabbitmqctl")
+                    .args(["-q", "close_connection", pid, "closed by a hookfleet test"])
+                    .status()
+                    .expect("rabbitmqctl runs");
+                assert!(
+                    status.success(),
+                    "rabbitmqctl close_connection {pid} failed"
+                );
+                closed += 1;
+            }
+            closed
+        })
+        .await
+        .expect("the rabbitmqctl task did not panic")
     }
 
     /// Environment for a `hookfleet` child process joining this app's fleet.

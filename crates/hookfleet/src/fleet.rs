@@ -2,7 +2,7 @@
 //! shutdown token: if any role fails, the others are stopped and the error is returned.
 use crate::settings::Common;
 use anyhow::Context;
-use hookfleet_bus::Topology;
+use hookfleet_bus::{Broker, Topology, supervise};
 use hookfleet_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::{net::TcpListener, task::JoinSet};
@@ -15,14 +15,9 @@ pub struct Roles {
     pub delivery: Option<hookfleet_delivery::Settings>,
 }
 
-async fn connect(common: &Common, role: &str) -> anyhow::Result<hookfleet_bus::lapin::Connection> {
-    // The URL may hold a password, so the error names the variable rather than the value.
-    hookfleet_bus::connect(&common.amqp_url, role)
-        .await
-        .with_context(|| format!("Failed to connect the {role} to RabbitMQ (HOOKFLEET_AMQP_URL)"))
-}
-
-/// Runs `roles` and the metrics server until `shutdown` is cancelled or a role fails.
+/// Runs `roles` and the metrics server until `shutdown` is cancelled or a role fails. Roles
+/// ride out broker outages on their own (see `hookfleet_bus::supervise`); a failure here is
+/// one they cannot recover from.
 pub async fn run(
     common: &Common,
     roles: Roles,
@@ -33,46 +28,62 @@ pub async fn run(
         .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?;
     let topology = Topology::new(common.namespace.clone());
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-    let mut probe_connection = None;
+    let mut links = Vec::new();
+    let mut broker = |name: &str| {
+        let b = Broker::new(&common.amqp_url, name);
+        links.push(b.link.clone());
+        b
+    };
     if let Some((listener, settings)) = roles.producer {
-        let conn = connect(common, "producer").await?;
-        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let broker = broker("producer");
         let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
         tasks.spawn(async move {
             (
                 "producer",
-                hookfleet_producer::run(listener, store, conn, topology, settings, token).await,
+                hookfleet_producer::run(listener, store, broker, topology, settings, token).await,
             )
         });
     }
     if let Some(settings) = roles.router {
-        let conn = connect(common, "router").await?;
-        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let broker = broker("router");
         let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
         tasks.spawn(async move {
-            (
-                "router",
-                hookfleet_router::run(conn, store, topology, settings, token).await,
-            )
+            let result = supervise(&broker, token.clone(), |conn| {
+                let (store, topology, settings, token) = (
+                    store.clone(),
+                    topology.clone(),
+                    settings.clone(),
+                    token.clone(),
+                );
+                hookfleet_router::run(conn, store, topology, settings, token)
+            })
+            .await;
+            ("router", result)
         });
     }
     if let Some(settings) = roles.delivery {
-        let conn = connect(common, "delivery").await?;
-        probe_connection.get_or_insert_with(|| conn.status().clone());
+        let broker = broker("delivery");
         let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
         tasks.spawn(async move {
-            (
-                "delivery",
-                hookfleet_delivery::run(conn, store, topology, settings, token).await,
-            )
+            let result = supervise(&broker, token.clone(), |conn| {
+                let (store, topology, settings, token) = (
+                    store.clone(),
+                    topology.clone(),
+                    settings.clone(),
+                    token.clone(),
+                );
+                hookfleet_delivery::run(conn, store, topology, settings, token)
+            })
+            .await;
+            ("delivery", result)
         });
     }
-    if let (Some(handle), Some(conn)) = (metrics, probe_connection) {
+    if let Some(handle) = metrics {
         let (addr, store, token) = (common.metrics_addr, store.clone(), shutdown.clone());
         tasks.spawn(async move {
             (
                 "metrics",
-                crate::telemetry::serve(addr, handle, store, conn, token).await,
+                crate::telemetry::serve(addr, handle, store, links, token).await,
             )
         });
     }

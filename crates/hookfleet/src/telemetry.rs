@@ -2,7 +2,7 @@
 //! `/healthz` and `/readyz`.
 use anyhow::Context;
 use axum::{Router, http::StatusCode, routing::get};
-use hookfleet_bus::lapin::ConnectionStatus;
+use hookfleet_bus::Link;
 use hookfleet_store::Store;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
@@ -40,7 +40,7 @@ pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
     store: Store,
-    connection: ConnectionStatus,
+    links: Vec<Link>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let app = Router::new()
@@ -58,9 +58,9 @@ pub async fn serve(
         .route(
             "/readyz",
             get(move || {
-                let (store, connection) = (store.clone(), connection.clone());
+                let (store, links) = (store.clone(), links.clone());
                 async move {
-                    if hookfleet_producer::ready(&store, &connection).await {
+                    if hookfleet_producer::ready(&store, &links).await {
                         (StatusCode::OK, "ready")
                     } else {
                         (StatusCode::SERVICE_UNAVAILABLE, "not ready")

@@ -4,4 +4,5 @@ mod crash;
 mod delivery;
 mod fanout;
 mod poison;
+mod reconnect;
 mod retries;

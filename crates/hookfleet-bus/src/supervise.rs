@@ -1,0 +1,191 @@
+//! Keeping a role on the broker. A broker restart, a failover or a connection closed by the
+//! broker (for instance `INTERNAL_ERROR` from a quorum queue still electing its leader) must not
+//! end a role: it reconnects with a capped, growing pause and starts over. Starting over is safe
+//! because every role acks only what it has finished; whatever was unacked on the lost
+//! connection returns to its queue.
+use crate::connect;
+use anyhow::Context;
+use lapin::{Connection, ConnectionStatus};
+use std::{
+    future::Future,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+use tokio_util::sync::CancellationToken;
+
+/// The broker connection a role holds right now, if any; `/readyz` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Link(Arc<RwLock<Option<ConnectionStatus>>>);
+
+impl Link {
+    pub fn set(&self, status: Option<ConnectionStatus>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// Whether the role holds a connection and the broker still has it open.
+    pub fn is_up(&self) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(ConnectionStatus::connected)
+    }
+}
+
+/// Where and as whom a role connects, and the [`Link`] it reports through.
+#[derive(Clone)]
+pub struct Broker {
+    /// `HOOKFLEET_AMQP_URL`; may hold a password, so it is never printed.
+    pub url: String,
+    /// The connection name the broker shows (`hookfleet-<name>`).
+    pub name: String,
+    pub link: Link,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    pub fn new(url: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            link: Link::default(),
+        }
+    }
+}
+
+/// Pauses between reconnects: doubling from `initial` up to `max`, back to `initial` after a
+/// connection that lasted, so one blip costs a short pause and an outage is not hammered.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(200), Duration::from_secs(10))
+    }
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max,
+            next: initial,
+        }
+    }
+
+    /// The pause to take now; the one after it is twice as long, up to `max`.
+    pub fn next_pause(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = (self.next * 2).min(self.max);
+        pause
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+
+    /// Sleeps for the next pause; false if `shutdown` came first.
+    pub async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+        let pause = self.next_pause();
+        tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = tokio::time::sleep(pause) => true,
+        }
+    }
+}
+
+/// A connection that stayed up this long counts as healthy: the next failure pauses briefly.
+pub const STABLE: Duration = Duration::from_secs(30);
+
+/// Connects with a pause between failed tries until it succeeds or `shutdown` is cancelled.
+pub async fn connect_until(
+    url: &str,
+    name: &str,
+    backoff: &mut Backoff,
+    shutdown: &CancellationToken,
+) -> Option<Connection> {
+    loop {
+        match connect(url, name).await {
+            Ok(c) => return Some(c),
+            // The URL may hold a password: the error names the variable, not the value.
+            Err(e) => tracing::warn!(
+                role = name,
+                error = %anyhow::Error::new(e).context("HOOKFLEET_AMQP_URL"),
+                "Failed to connect to RabbitMQ; trying again"
+            ),
+        }
+        if !backoff.wait(shutdown).await {
+            return None;
+        }
+    }
+}
+
+/// Runs `role` on a fresh connection, again and again, until `shutdown` is cancelled. `role`
+/// must return when `shutdown` is cancelled (its own drain done) and may fail at any time; a
+/// failure is logged and the role starts over on a new connection after a pause. Returns the
+/// role's result once `shutdown` is cancelled.
+pub async fn supervise<F, Fut>(
+    broker: &Broker,
+    shutdown: CancellationToken,
+    mut role: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Connection) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let (name, link) = (broker.name.as_str(), &broker.link);
+    let mut backoff = Backoff::default();
+    loop {
+        let Some(connection) = connect_until(&broker.url, name, &mut backoff, &shutdown).await
+        else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        link.set(Some(connection.status().clone()));
+        let result = role(connection).await;
+        link.set(None);
+        if shutdown.is_cancelled() {
+            return result.with_context(|| format!("The {name} failed while shutting down"));
+        }
+        if started.elapsed() >= STABLE {
+            backoff.reset();
+        }
+        match result {
+            Ok(()) => tracing::warn!(role = name, "Role stopped on its own; starting it again"),
+            Err(e) => tracing::warn!(
+                role = name,
+                error = format!("{e:#}"),
+                "Role lost the broker or failed; reconnecting"
+            ),
+        }
+        metrics::counter!("hookfleet_role_restarts_total", "role" => name.to_owned()).increment(1);
+        if !backoff.wait(&shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        let pauses: Vec<_> = (0..4).map(|_| b.next_pause().as_millis()).collect();
+        assert_eq!(pauses, [100, 200, 350, 350]);
+        b.reset();
+        assert_eq!(b.next_pause(), Duration::from_millis(100));
+    }
+}
