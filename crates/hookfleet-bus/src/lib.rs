@@ -36,6 +36,14 @@ pub enum BusError {
 
 pub type Result<T, E = BusError> = std::result::Result<T, E>;
 
+/// Registers the bus's metric descriptions (for `# HELP` lines).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "hookfleet_role_restarts_total",
+        "Times a role lost its broker connection (or failed) and started again on a new one."
+    );
+}
+
 /// Opens a connection named after the role, so operators can tell roles apart in the broker UI.
 pub async fn connect(url: &str, role: &str) -> Result<Connection> {
     let props =

@@ -131,17 +131,19 @@ pub async fn connect_until(
     }
 }
 
-/// Runs `role` on a fresh connection, again and again, until `shutdown` is cancelled. `role`
-/// must return when `shutdown` is cancelled (its own drain done) and may fail at any time; a
-/// failure is logged and the role starts over on a new connection after a pause. Returns the
-/// role's result once `shutdown` is cancelled.
-pub async fn supervise<F, Fut>(
+/// Runs `role` on a fresh connection (with a clone of `context`), again and again, until
+/// `shutdown` is cancelled. `role` must return when `shutdown` is cancelled (its own drain
+/// done) and may fail at any time; a failure is logged and the role starts over on a new
+/// connection after a pause. Returns the role's result once `shutdown` is cancelled.
+pub async fn supervise<C, F, Fut>(
     broker: &Broker,
     shutdown: CancellationToken,
+    context: C,
     mut role: F,
 ) -> anyhow::Result<()>
 where
-    F: FnMut(Connection) -> Fut,
+    C: Clone,
+    F: FnMut(Connection, C) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let (name, link) = (broker.name.as_str(), &broker.link);
@@ -153,7 +155,7 @@ where
         };
         let started = Instant::now();
         link.set(Some(connection.status().clone()));
-        let result = role(connection).await;
+        let result = role(connection, context.clone()).await;
         link.set(None);
         if shutdown.is_cancelled() {
             return result.with_context(|| format!("The {name} failed while shutting down"));

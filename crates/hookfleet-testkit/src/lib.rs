@@ -125,48 +125,33 @@ async fn start_roles(
         )),
     ));
     if opts.run_router {
-        let (broker, store, topology, token) = (
-            broker("router"),
-            store.clone(),
-            topology.clone(),
-            shutdown.clone(),
-        );
+        let broker = broker("router");
+        let context = (store.clone(), topology.clone(), shutdown.clone());
+        let token = shutdown.clone();
         tasks.push((
             "router",
             tokio::spawn(async move {
-                supervise(&broker, token.clone(), |conn| {
-                    let (store, topology, token) = (store.clone(), topology.clone(), token.clone());
-                    hookfleet_router::run(
-                        conn,
-                        store,
-                        topology,
-                        hookfleet_router::Settings::default(),
-                        token,
-                    )
+                supervise(&broker, token, context, |conn, (s, t, token)| {
+                    hookfleet_router::run(conn, s, t, hookfleet_router::Settings::default(), token)
                 })
                 .await
             }),
         ));
     }
     if opts.run_delivery {
-        let (broker, store, topology, token, settings) = (
-            broker("delivery"),
+        let broker = broker("delivery");
+        let context = (
             store.clone(),
             topology.clone(),
-            shutdown.clone(),
             opts.delivery.clone(),
+            shutdown.clone(),
         );
+        let token = shutdown.clone();
         tasks.push((
             "delivery",
             tokio::spawn(async move {
-                supervise(&broker, token.clone(), |conn| {
-                    let (store, topology, token, settings) = (
-                        store.clone(),
-                        topology.clone(),
-                        token.clone(),
-                        settings.clone(),
-                    );
-                    hookfleet_delivery::run(conn, store, topology, settings, token)
+                supervise(&broker, token, context, |conn, (s, t, settings, token)| {
+                    hookfleet_delivery::run(conn, s, t, settings, token)
                 })
                 .await
             }),

@@ -46,16 +46,11 @@ pub async fn run(
     }
     if let Some(settings) = roles.router {
         let broker = broker("router");
-        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
+        let context = (store.clone(), topology.clone(), settings, shutdown.clone());
+        let token = shutdown.clone();
         tasks.spawn(async move {
-            let result = supervise(&broker, token.clone(), |conn| {
-                let (store, topology, settings, token) = (
-                    store.clone(),
-                    topology.clone(),
-                    settings.clone(),
-                    token.clone(),
-                );
-                hookfleet_router::run(conn, store, topology, settings, token)
+            let result = supervise(&broker, token, context, |conn, (s, t, settings, token)| {
+                hookfleet_router::run(conn, s, t, settings, token)
             })
             .await;
             ("router", result)
@@ -63,16 +58,11 @@ pub async fn run(
     }
     if let Some(settings) = roles.delivery {
         let broker = broker("delivery");
-        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
+        let context = (store.clone(), topology.clone(), settings, shutdown.clone());
+        let token = shutdown.clone();
         tasks.spawn(async move {
-            let result = supervise(&broker, token.clone(), |conn| {
-                let (store, topology, settings, token) = (
-                    store.clone(),
-                    topology.clone(),
-                    settings.clone(),
-                    token.clone(),
-                );
-                hookfleet_delivery::run(conn, store, topology, settings, token)
+            let result = supervise(&broker, token, context, |conn, (s, t, settings, token)| {
+                hookfleet_delivery::run(conn, s, t, settings, token)
             })
             .await;
             ("delivery", result)

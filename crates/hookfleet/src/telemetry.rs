@@ -29,6 +29,7 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         .context("Failed to configure size buckets")?
         .install_recorder()
         .context("Failed to install the metrics recorder")?;
+    hookfleet_bus::describe_metrics();
     hookfleet_producer::describe_metrics();
     hookfleet_router::describe_metrics();
     hookfleet_delivery::describe_metrics();
