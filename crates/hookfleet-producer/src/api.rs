@@ -2,7 +2,7 @@
 use crate::{
     AppState,
     error::ApiError,
-    extract::{ApiJson, BODY_LIMIT},
+    extract::{ApiJson, ApiJsonOrDefault, ApiQuery, BODY_LIMIT},
 };
 use axum::{
     Json, Router,
@@ -25,7 +25,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/v1/events", post(create_event))
         .route("/v1/events/{id}/deliveries", get(event_deliveries))
-        .route("/v1/subscriptions", post(create_subscription))
+        .route(
+            "/v1/subscriptions",
+            post(create_subscription).get(list_subscriptions),
+        )
         .route(
             "/v1/subscriptions/{id}",
             get(get_subscription)
@@ -33,6 +36,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .patch(update_subscription),
         )
         .route("/v1/subscriptions/{id}/secret", get(get_secret))
+        .route("/v1/subscriptions/{id}/secret/rotate", post(rotate_secret))
         .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
         .route(
             "/v1/subscriptions/{id}/test",
@@ -188,6 +192,51 @@ fn subscription_view(row: &SubscriptionRow) -> Value {
     })
 }
 
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/subscriptions`: every subscription not deleted, newest first, without secrets;
+/// `next_cursor` until the last page.
+async fn list_subscriptions(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Value>> {
+    use crate::replay::{DEFAULT_PAGE, MAX_PAGE};
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
+            "limit",
+            format!("must be 1 to {MAX_PAGE}"),
+        )));
+    }
+    // The cursor is the last id of the previous page; ids sort by creation time.
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            SubscriptionId::parse(c).ok_or_else(|| {
+                ApiError::invalid(hookfleet_core::Invalid::new(
+                    "cursor",
+                    "is not a cursor this API issued",
+                ))
+            })
+        })
+        .transpose()?;
+    let mut rows = state
+        .store
+        .list_subscriptions(limit + 1, after.as_ref().map(SubscriptionId::as_str))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+    let data: Vec<Value> = rows.iter().map(subscription_view).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+}
+
 /// Tells running delivery workers to reconcile now rather than at their next periodic pass.
 pub(crate) async fn notify_workers(state: &AppState) {
     let Ok(bus) = state.bus() else {
@@ -241,6 +290,7 @@ async fn create_subscription(
         rate_limit_per_s: spec.rate_limit_per_s.map(|r| r as i32),
         ordering: spec.ordering.as_str().into(),
         disabled_reason: None,
+        previous_secrets_expire_at: None,
     };
     let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
     let keys = spec.binding_keys();
@@ -367,10 +417,59 @@ async fn get_secret(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
+    Ok(Json(secret_view(&load_subscription(&state, &id).await?)))
+}
+
+/// How long the replaced secret keeps signing after a rotation, unless the request says.
+const DEFAULT_ROTATION_GRACE: &str = "24h";
+/// Longest grace a rotation may give the replaced secret.
+const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateSecret {
+    /// How long the replaced secret keeps signing beside the new one (`0s`: stop at once).
+    previous_valid_for: Option<String>,
+}
+
+/// `POST /v1/subscriptions/{id}/secret/rotate`: a new signing secret at once; deliveries carry
+/// a signature from each valid secret, so receivers switch without rejecting anything.
+async fn rotate_secret(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<RotateSecret>,
+) -> AppResult<Json<Value>> {
+    let grace = body
+        .previous_valid_for
+        .as_deref()
+        .unwrap_or(DEFAULT_ROTATION_GRACE);
+    let grace = hookfleet_core::parse_duration(grace)
+        .map_err(|m| ApiError::invalid(hookfleet_core::Invalid::new("previous_valid_for", m)))?;
+    if grace > MAX_ROTATION_GRACE {
+        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
+            "previous_valid_for",
+            "must be at most 7d",
+        )));
+    }
     let row = load_subscription(&state, &id).await?;
-    Ok(Json(
-        json!({ "key": row.secrets.first(), "keys": row.secrets }),
-    ))
+    let secret = Secret::generate();
+    let rotated = state
+        .store
+        .rotate_secret(&row.id, &secret.expose(), grace)
+        .await?
+        .ok_or_else(|| ApiError::not_found("subscription"))?;
+    notify_workers(&state).await;
+    Ok(Json(secret_view(&rotated)))
+}
+
+fn secret_view(row: &SubscriptionRow) -> Value {
+    json!({
+        "key": row.secrets.first(),
+        "keys": row.secrets,
+        "previous_keys_expire_at": row
+            .previous_secrets_expire_at
+            .and_then(|t| t.format(&Rfc3339).ok()),
+    })
 }
 
 async fn delete_subscription(

@@ -5,11 +5,11 @@ use crate::{
     AppState,
     api::{load_subscription, notify_workers},
     error::ApiError,
-    extract::ApiJson,
+    extract::{ApiJson, ApiQuery},
 };
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
 };
 use hookfleet_bus::{
@@ -29,8 +29,8 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 type AppResult<T> = Result<T, ApiError>;
 
-const DEFAULT_PAGE: i64 = 100;
-const MAX_PAGE: i64 = 1_000;
+pub(crate) const DEFAULT_PAGE: i64 = 100;
+pub(crate) const MAX_PAGE: i64 = 1_000;
 
 fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339)
@@ -51,7 +51,7 @@ pub(crate) struct LogQuery {
 pub(crate) async fn subscription_deliveries(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Query(q): Query<LogQuery>,
+    ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = load_subscription(&state, &id).await?;
     let status = match q.status.as_deref() {

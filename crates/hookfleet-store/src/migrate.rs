@@ -11,6 +11,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "retries",
         include_str!("../../../migrations/0002_retries.sql"),
     ),
+    (
+        3,
+        "secret_rotation",
+        include_str!("../../../migrations/0003_secret_rotation.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -21,11 +21,17 @@ pub struct SubscriptionRow {
     /// `unordered` or `fifo`.
     pub ordering: String,
     pub disabled_reason: Option<String>,
+    /// Until when the secrets after the first still sign deliveries (a rotation's grace).
+    pub previous_secrets_expire_at: Option<time::OffsetDateTime>,
 }
 
-const COLUMNS: &str =
-    "id, url, description, event_types, organizations, partitions, secrets, state, created_at,
-     retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering, disabled_reason";
+/// `secrets` as read: the previous secret only while its rotation grace lasts, so an expired
+/// one stops signing at the workers' next reconcile without any clean-up job.
+const COLUMNS: &str = "id, url, description, event_types, organizations, partitions,
+     CASE WHEN previous_secrets_expire_at > now() THEN secrets ELSE secrets[1:1] END,
+     state, created_at, retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering,
+     disabled_reason,
+     CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END";
 
 /// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]
@@ -54,6 +60,7 @@ impl SubscriptionRow {
             rate_limit_per_s: r.get(11),
             ordering: r.get(12),
             disabled_reason: r.get(13),
+            previous_secrets_expire_at: r.get(14),
         }
     }
 }
@@ -150,6 +157,57 @@ impl Store {
             )
             .await?;
         Ok(row.as_ref().map(SubscriptionRow::from_row))
+    }
+
+    /// Makes `secret` the subscription's signing secret. The one it replaces keeps signing
+    /// (beside the new one) for `previous_valid_for`; zero drops it at once. Secrets older than
+    /// the replaced one are dropped. Returns the subscription as it is now.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        previous_valid_for: std::time::Duration,
+    ) -> Result<Option<SubscriptionRow>> {
+        let secs = previous_valid_for.as_secs_f64();
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "UPDATE subscriptions SET
+                         secrets = CASE WHEN $3::float8 > 0 THEN ARRAY[$2, secrets[1]] ELSE ARRAY[$2] END,
+                         previous_secrets_expire_at = CASE WHEN $3::float8 > 0
+                             THEN now() + make_interval(secs => $3::float8) END,
+                         updated_at = now()
+                     WHERE id = $1 AND state <> 'deleted'
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id, &secret, &secs],
+            )
+            .await?;
+        Ok(row.as_ref().map(SubscriptionRow::from_row))
+    }
+
+    /// Subscriptions not deleted, newest first (ids are time-ordered), `limit` of them after
+    /// the id `after` (the last of the previous page).
+    pub async fn list_subscriptions(
+        &self,
+        limit: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<SubscriptionRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM subscriptions
+                     WHERE state <> 'deleted' AND ($1::text IS NULL OR id < $1)
+                     ORDER BY id DESC LIMIT $2"
+                ),
+                &[&after, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(SubscriptionRow::from_row).collect())
     }
 
     /// Re-enables a disabled subscription; false if it is not disabled.

@@ -6,3 +6,4 @@ mod fanout;
 mod poison;
 mod reconnect;
 mod retries;
+mod subscriptions;
