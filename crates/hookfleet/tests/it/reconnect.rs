@@ -1,4 +1,5 @@
-//! Roles ride out the broker closing their connections: nothing is lost, nothing needs a restart.
+//! Roles ride out the broker closing their connections and the database ending their sessions:
+//! nothing is lost, nothing is recorded twice, nothing needs a restart.
 use hookfleet_testkit::{Receiver, TOKEN, spawn_app};
 use serde_json::json;
 use std::time::Duration;
@@ -48,4 +49,88 @@ async fn roles_reconnect_after_the_broker_closes_their_connections() {
     app.wait_for_deliveries(&after, 1).await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 200, "the producer reports ready again");
+}
+
+#[tokio::test]
+async fn deliveries_survive_the_database_dropping_every_connection_mid_flow() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.reply(hookfleet_testkit::Reply::Slow(
+        Duration::from_millis(5),
+        200,
+    ));
+    app.subscribe(json!({"url": rx.url, "event_types": ["#"]}))
+        .await;
+    let schema = app.topology.prefix().trim_end_matches('.').to_owned();
+    let own: i32 = app
+        .db
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    const EVENTS: usize = 200;
+    let mut accepted = Vec::new();
+    let mut ended = 0;
+    for i in 0..EVENTS {
+        accepted.push(
+            app.publish(json!({"type": "load.db", "organization_ids": ["a"], "data": {"i": i}}))
+                .await,
+        );
+        // Three times while events are being routed and delivered, the database ends every
+        // session of this fleet (as a failover or a restart would), except the test's own.
+        if i % 60 == 30 {
+            ended += app
+                .db
+                .query_one(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1 AND pid <> $2) t",
+                    &[&schema, &own],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0);
+        }
+    }
+    // A round may find every role between sessions (backing off after the previous one).
+    assert!(ended > 0, "the fleet had database sessions to end");
+
+    // Every event reaches the endpoint, and each delivery is recorded once as delivered.
+    app.wait_until(
+        Duration::from_secs(60),
+        "every delivery is recorded delivered",
+        || async {
+            app.db
+                .query_one(
+                    &format!("SELECT count(*) FROM {schema}.deliveries WHERE status = 'delivered'"),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                == EVENTS as i64
+        },
+    )
+    .await;
+    let ids: std::collections::HashSet<i64> = rx
+        .received()
+        .iter()
+        .map(|r| r.json()["data"]["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), EVENTS, "every event reached the endpoint");
+    let row = app
+        .db
+        .query_one(
+            &format!(
+                "SELECT count(*), count(DISTINCT delivery_id) FROM {schema}.delivery_attempts"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let (attempts, distinct): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(distinct, EVENTS as i64);
+    assert_eq!(attempts, EVENTS as i64, "no attempt recorded twice");
+    assert_eq!(app.count("events").await, EVENTS as i64);
+    assert_eq!(accepted.len(), EVENTS);
 }
