@@ -60,8 +60,9 @@ async fn a_receiver_failing_four_times_gets_five_attempts_at_the_ladder_spacing(
             .all(|r| r.header("webhook-id") == got[0].header("webhook-id")),
         "one webhook-id for all"
     );
-    // Tolerance: a rung never fires early; it may fire up to 500 ms late (expiry is checked at
+    // Tolerance: a rung never fires early; it may fire up to 1 s late (expiry is checked at
     // the queue head, then dead-lettering, consumption and the outcome batch add their share).
+    // With two whole suites sharing the 2 cores, one gap was seen 710 ms late.
     for (i, pair) in got.windows(2).enumerate() {
         let gap = pair[1].at.duration_since(pair[0].at);
         let rung = Duration::from_millis(ladder_ms[i]);
@@ -70,7 +71,7 @@ async fn a_receiver_failing_four_times_gets_five_attempts_at_the_ladder_spacing(
             "gap {i} was {gap:?}, shorter than its rung {rung:?}"
         );
         assert!(
-            gap <= rung + Duration::from_millis(500),
+            gap <= rung + Duration::from_millis(1_000),
             "gap {i} was {gap:?}, rung {rung:?}"
         );
     }
