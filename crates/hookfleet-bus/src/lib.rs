@@ -44,9 +44,33 @@ pub fn describe_metrics() {
     );
 }
 
+/// Checks that `url` is an AMQP URL lapin can use, so a typo stops start-up with a sentence
+/// instead of a role retrying forever. The reason never repeats the URL (it may hold a
+/// password).
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    url.parse::<lapin::uri::AMQPUri>().map(|_| ())
+}
+
 /// Opens a connection named after the role, so operators can tell roles apart in the broker UI.
 pub async fn connect(url: &str, role: &str) -> Result<Connection> {
     let props =
         ConnectionProperties::default().with_connection_name(format!("hookfleet-{role}").into());
     Ok(Connection::connect(url, props).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_url_accepts_amqp_urls_and_refuses_others_without_repeating_them() {
+        assert!(super::check_url("amqp://guest:guest@127.0.0.1:5672/%2f").is_ok());
+        assert!(super::check_url("amqps://u:p@broker.example:5671/prod").is_ok());
+        for bad in [
+            "amqp://u:hunter2@h:port/x",
+            "hunter2",
+            "http://u:hunter2@h/",
+        ] {
+            let reason = super::check_url(bad).expect_err(bad);
+            assert!(!reason.contains("hunter2"), "{bad}: {reason}");
+        }
+    }
 }

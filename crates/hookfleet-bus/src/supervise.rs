@@ -118,11 +118,11 @@ pub async fn connect_until(
     loop {
         match connect(url, name).await {
             Ok(c) => return Some(c),
-            // The URL may hold a password: the error names the variable, not the value.
+            // The URL may hold a password: the message names the variable, not the value.
             Err(e) => tracing::warn!(
                 role = name,
-                error = %anyhow::Error::new(e).context("HOOKFLEET_AMQP_URL"),
-                "Failed to connect to RabbitMQ; trying again"
+                error = format!("{:#}", anyhow::Error::new(e)),
+                "Failed to connect to RabbitMQ (HOOKFLEET_AMQP_URL); trying again"
             ),
         }
         if !backoff.wait(shutdown).await {

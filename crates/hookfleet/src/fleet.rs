@@ -24,6 +24,9 @@ pub async fn run(
     metrics: Option<PrometheusHandle>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    hookfleet_bus::check_url(&common.amqp_url).map_err(|reason| {
+        anyhow::anyhow!("HOOKFLEET_AMQP_URL is not a valid AMQP URL: {reason}")
+    })?;
     let store = Store::connect(&common.database_url, common.db_pool_size)
         .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?;
     let topology = Topology::new(common.namespace.clone());
