@@ -197,6 +197,17 @@ pub async fn declare_subscription(
     channel
         .queue_declare(queue.clone(), durable(), args)
         .await?;
+    bind_subscription(channel, topology, subscription_id, binding_keys).await
+}
+
+/// Binds a subscription's queue to `hookfleet.events` with each key. Idempotent.
+pub async fn bind_subscription(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+    binding_keys: &[String],
+) -> Result<()> {
+    let queue: ShortString = topology.subscription_queue(subscription_id).into();
     for key in binding_keys {
         channel
             .queue_bind(
@@ -204,6 +215,27 @@ pub async fn declare_subscription(
                 topology.events().into(),
                 key.as_str().into(),
                 QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes these bindings of a subscription's queue; what they already routed stays queued.
+pub async fn unbind_subscription(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+    binding_keys: &[String],
+) -> Result<()> {
+    let queue: ShortString = topology.subscription_queue(subscription_id).into();
+    for key in binding_keys {
+        channel
+            .queue_unbind(
+                queue.clone(),
+                topology.events().into(),
+                key.as_str().into(),
                 FieldTable::default(),
             )
             .await?;

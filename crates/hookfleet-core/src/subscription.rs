@@ -43,6 +43,82 @@ pub struct SubscriptionUpdate {
     pub max_in_flight: Option<u32>,
     #[serde(default, deserialize_with = "double_option")]
     pub rate_limit_per_s: Option<Option<u32>>,
+    /// New type patterns (replacing the old ones; at least one).
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// New organization scope; `null` means every organization.
+    #[serde(default, deserialize_with = "double_option")]
+    pub organizations: Option<Option<Vec<String>>>,
+    /// New partition scope; `null` means every partition.
+    #[serde(default, deserialize_with = "double_option")]
+    pub partitions: Option<Option<Vec<String>>>,
+}
+
+impl SubscriptionUpdate {
+    pub fn changes_filters(&self) -> bool {
+        self.event_types.is_some() || self.organizations.is_some() || self.partitions.is_some()
+    }
+}
+
+/// Which copies a subscription receives: type patterns, and the organizations and partitions
+/// it is limited to (`None`: all). Valid by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filters {
+    pub event_types: Vec<String>,
+    pub organizations: Option<Vec<String>>,
+    pub partitions: Option<Vec<String>>,
+}
+
+impl Filters {
+    /// Checks every pattern and scope value, drops repeats, and refuses a combination that
+    /// would need more bindings, or longer binding keys, than the broker should carry.
+    pub fn new(
+        event_types: Vec<String>,
+        organizations: Option<Vec<String>>,
+        partitions: Option<Vec<String>>,
+    ) -> Result<Self, Invalid> {
+        if event_types.is_empty() || event_types.len() > MAX_PATTERNS {
+            return Err(Invalid::new(
+                "event_types",
+                format!("give 1 to {MAX_PATTERNS} patterns"),
+            ));
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        for p in event_types {
+            validate_pattern(&p)?;
+            if !patterns.contains(&p) {
+                patterns.push(p);
+            }
+        }
+        let filters = Self {
+            event_types: patterns,
+            organizations: validate_scope("organizations", organizations)?,
+            partitions: validate_scope("partitions", partitions)?,
+        };
+        let keys = filters.binding_keys();
+        if keys.len() > MAX_BINDINGS {
+            return Err(Invalid::new(
+                "event_types",
+                format!("patterns × organizations × partitions must not exceed {MAX_BINDINGS}"),
+            ));
+        }
+        if keys.iter().any(|k| k.len() > routing::MAX_KEY_LEN) {
+            return Err(Invalid::new(
+                "event_types",
+                "a pattern with its scope is too long to bind",
+            ));
+        }
+        Ok(filters)
+    }
+
+    /// One binding key per pattern × partition × organization.
+    pub fn binding_keys(&self) -> Vec<String> {
+        routing::binding_keys(
+            &self.event_types,
+            self.partitions.as_deref(),
+            self.organizations.as_deref(),
+        )
+    }
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -127,24 +203,12 @@ pub struct NewSubscription {
 #[derive(Debug, Clone)]
 pub struct SubscriptionSpec {
     pub url: url::Url,
-    pub event_types: Vec<String>,
-    pub organizations: Option<Vec<String>>,
-    pub partitions: Option<Vec<String>>,
+    pub filters: Filters,
     pub description: Option<String>,
     pub retry_ladder_ms: Option<Vec<u32>>,
     pub max_in_flight: u32,
     pub rate_limit_per_s: Option<u32>,
     pub ordering: Ordering,
-}
-
-impl SubscriptionSpec {
-    pub fn binding_keys(&self) -> Vec<String> {
-        routing::binding_keys(
-            &self.event_types,
-            self.partitions.as_deref(),
-            self.organizations.as_deref(),
-        )
-    }
 }
 
 /// A pattern is dot-separated words, each a literal word, `*` (one word) or `#` (any number).
@@ -169,38 +233,9 @@ pub fn validate_pattern(p: &str) -> Result<(), Invalid> {
 
 impl NewSubscription {
     pub fn validate(self) -> Result<SubscriptionSpec, Invalid> {
-        if self.url.len() > MAX_URL_LEN {
-            return Err(Invalid::new(
-                "url",
-                format!("at most {MAX_URL_LEN} characters"),
-            ));
-        }
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| Invalid::new("url", format!("is not an absolute URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Invalid::new(
-                "url",
-                "must be an http or https URL with a host",
-            ));
-        }
-        if self.event_types.is_empty() || self.event_types.len() > MAX_PATTERNS {
-            return Err(Invalid::new(
-                "event_types",
-                format!("give 1 to {MAX_PATTERNS} patterns"),
-            ));
-        }
-        let mut patterns: Vec<String> = Vec::new();
-        for p in self.event_types {
-            validate_pattern(&p)?;
-            if !patterns.contains(&p) {
-                patterns.push(p);
-            }
-        }
-        let spec = SubscriptionSpec {
-            url,
-            event_types: patterns,
-            organizations: validate_scope("organizations", self.organizations)?,
-            partitions: validate_scope("partitions", self.partitions)?,
+        Ok(SubscriptionSpec {
+            url: validate_url(&self.url)?,
+            filters: Filters::new(self.event_types, self.organizations, self.partitions)?,
             description: self.description,
             retry_ladder_ms: self
                 .retry_ladder
@@ -212,21 +247,7 @@ impl NewSubscription {
             )?,
             rate_limit_per_s: self.rate_limit_per_s.map(validate_rate_limit).transpose()?,
             ordering: self.ordering.unwrap_or(Ordering::Unordered),
-        };
-        let keys = spec.binding_keys();
-        if keys.len() > MAX_BINDINGS {
-            return Err(Invalid::new(
-                "event_types",
-                format!("patterns × organizations × partitions must not exceed {MAX_BINDINGS}"),
-            ));
-        }
-        if keys.iter().any(|k| k.len() > routing::MAX_KEY_LEN) {
-            return Err(Invalid::new(
-                "event_types",
-                "a pattern with its scope is too long to bind",
-            ));
-        }
-        Ok(spec)
+        })
     }
 }
 

@@ -276,9 +276,9 @@ async fn create_subscription(
         id: SubscriptionId::random().to_string(),
         url: spec.url.to_string(),
         description: spec.description.clone(),
-        event_types: spec.event_types.clone(),
-        organizations: spec.organizations.clone(),
-        partitions: spec.partitions.clone(),
+        event_types: spec.filters.event_types.clone(),
+        organizations: spec.filters.organizations.clone(),
+        partitions: spec.filters.partitions.clone(),
         secrets: vec![secret.expose()],
         state: "active".into(),
         created_at: hookfleet_core::now_utc(),
@@ -293,7 +293,7 @@ async fn create_subscription(
         previous_secrets_expire_at: None,
     };
     let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
-    let keys = spec.binding_keys();
+    let keys = spec.filters.binding_keys();
     let bus = state.bus()?;
     let declared = state
         .store
@@ -353,7 +353,36 @@ async fn update_subscription(
                 .collect(),
         )),
     };
+    // Filters are checked as they will be after the change (the binding limit spans all three).
+    let filters = update
+        .changes_filters()
+        .then(|| {
+            sub::Filters::new(
+                update
+                    .event_types
+                    .clone()
+                    .unwrap_or(row.event_types.clone()),
+                update
+                    .organizations
+                    .clone()
+                    .unwrap_or(row.organizations.clone()),
+                update.partitions.clone().unwrap_or(row.partitions.clone()),
+            )
+        })
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let (event_types, organizations, partitions) = match filters {
+        Some(f) => (
+            Some(f.event_types),
+            Some(f.organizations),
+            Some(f.partitions),
+        ),
+        None => (None, None, None),
+    };
     let changes = hookfleet_store::SubscriptionChanges {
+        event_types,
+        organizations,
+        partitions,
         url: url.map(|u| u.to_string()),
         description: update.description,
         retry_ladder_ms: ladder,
@@ -371,13 +400,59 @@ async fn update_subscription(
             )),
         },
     };
+    // Only a filter change touches the broker; then the session is needed up front.
+    let bus = if changes.event_types.is_some() {
+        Some(state.bus()?)
+    } else {
+        None
+    };
     let updated = state
         .store
-        .update_subscription(&row.id, &changes)
+        .update_subscription(&row.id, &changes, |before, after| {
+            rebind(bus, &state.topology, before, after)
+        })
         .await?
+        .map_err(|e| ApiError::unavailable("Failed to change a subscription's bindings", &e))?
         .ok_or_else(|| ApiError::not_found("subscription"))?;
     notify_workers(&state).await;
     Ok(Json(subscription_view(&updated)))
+}
+
+fn binding_keys(row: &SubscriptionRow) -> Vec<String> {
+    hookfleet_core::routing::binding_keys(
+        &row.event_types,
+        row.partitions.as_deref(),
+        row.organizations.as_deref(),
+    )
+}
+
+/// Moves a subscription's bindings from `before`'s filters to `after`'s: new keys are bound
+/// first, so a type kept across the change never misses a copy, then stale ones are removed.
+/// On failure it puts back what it can and reports the error (the row change rolls back).
+async fn rebind(
+    bus: Option<Arc<crate::Bus>>,
+    topology: &hookfleet_bus::Topology,
+    before: SubscriptionRow,
+    after: SubscriptionRow,
+) -> Result<(), hookfleet_bus::BusError> {
+    let (old, new) = (binding_keys(&before), binding_keys(&after));
+    let added: Vec<String> = new.iter().filter(|k| !old.contains(k)).cloned().collect();
+    let removed: Vec<String> = old.iter().filter(|k| !new.contains(k)).cloned().collect();
+    let Some(bus) = bus.filter(|_| !added.is_empty() || !removed.is_empty()) else {
+        return Ok(());
+    };
+    let ch = &bus.admin_channel;
+    let id = after.id.as_str();
+    let moved = async {
+        topology::bind_subscription(ch, topology, id, &added).await?;
+        topology::unbind_subscription(ch, topology, id, &removed).await
+    }
+    .await;
+    if moved.is_err() {
+        let _ = topology::bind_subscription(ch, topology, id, &removed).await;
+        let _ = topology::unbind_subscription(ch, topology, id, &added).await;
+    }
+    moved
 }
 
 async fn enable_subscription(

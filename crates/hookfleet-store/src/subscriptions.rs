@@ -41,6 +41,11 @@ pub struct SubscriptionChanges {
     pub retry_ladder_ms: Option<Option<Vec<i32>>>,
     pub max_in_flight: Option<i32>,
     pub rate_limit_per_s: Option<Option<i32>>,
+    pub event_types: Option<Vec<String>>,
+    /// `Some(None)`: every organization.
+    pub organizations: Option<Option<Vec<String>>>,
+    /// `Some(None)`: every partition.
+    pub partitions: Option<Option<Vec<String>>>,
 }
 
 impl SubscriptionRow {
@@ -123,16 +128,35 @@ impl Store {
         Ok(row.as_ref().map(SubscriptionRow::from_row))
     }
 
-    /// Applies `changes` to a subscription that has not been deleted; returns it as it is now.
-    pub async fn update_subscription(
+    /// Applies `changes` to a subscription that has not been deleted, holding its row locked
+    /// while `rebind(before, after)` brings the broker's bindings in line; commits only if
+    /// that succeeds. `Ok(None)`: no such subscription.
+    pub async fn update_subscription<F, Fut, E>(
         &self,
         id: &str,
         changes: &SubscriptionChanges,
-    ) -> Result<Option<SubscriptionRow>> {
-        let row = self
-            .client()
-            .await?
+        rebind: F,
+    ) -> Result<std::result::Result<Option<SubscriptionRow>, E>>
+    where
+        F: FnOnce(SubscriptionRow, SubscriptionRow) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), E>>,
+    {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let before = tx
             .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM subscriptions
+                     WHERE id = $1 AND state <> 'deleted' FOR UPDATE"
+                ),
+                &[&id],
+            )
+            .await?;
+        let Some(before) = before.as_ref().map(SubscriptionRow::from_row) else {
+            return Ok(Ok(None));
+        };
+        let after = tx
+            .query_one(
                 &format!(
                     "UPDATE subscriptions SET
                          url = COALESCE($2, url),
@@ -140,8 +164,11 @@ impl Store {
                          retry_ladder_ms = CASE WHEN $4 THEN $5 ELSE retry_ladder_ms END,
                          max_in_flight = COALESCE($6, max_in_flight),
                          rate_limit_per_s = CASE WHEN $7 THEN $8 ELSE rate_limit_per_s END,
+                         event_types = COALESCE($9, event_types),
+                         organizations = CASE WHEN $10 THEN $11 ELSE organizations END,
+                         partitions = CASE WHEN $12 THEN $13 ELSE partitions END,
                          updated_at = now()
-                     WHERE id = $1 AND state <> 'deleted'
+                     WHERE id = $1
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -153,10 +180,21 @@ impl Store {
                     &changes.max_in_flight,
                     &changes.rate_limit_per_s.is_some(),
                     &changes.rate_limit_per_s.flatten(),
+                    &changes.event_types,
+                    &changes.organizations.is_some(),
+                    &changes.organizations.clone().flatten(),
+                    &changes.partitions.is_some(),
+                    &changes.partitions.clone().flatten(),
                 ],
             )
             .await?;
-        Ok(row.as_ref().map(SubscriptionRow::from_row))
+        let after = SubscriptionRow::from_row(&after);
+        if let Err(e) = rebind(before, after.clone()).await {
+            tx.rollback().await?;
+            return Ok(Err(e));
+        }
+        tx.commit().await?;
+        Ok(Ok(Some(after)))
     }
 
     /// Makes `secret` the subscription's signing secret. The one it replaces keeps signing

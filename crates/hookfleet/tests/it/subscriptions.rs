@@ -218,3 +218,118 @@ async fn subscriptions_are_listed_newest_first_without_secrets_page_by_page() {
         assert_eq!(err["error"]["code"], code, "{query}: {err}");
     }
 }
+
+#[tokio::test]
+async fn changing_a_subscriptions_filters_rebinds_its_queue() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let sub = app
+        .subscribe(json!({"url": rx.url, "event_types": ["a.*"]}))
+        .await;
+    let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    let send = |t: &'static str, org: &'static str, n: i64| {
+        let app = &app;
+        async move {
+            app.publish(json!({"type": t, "organization_ids": [org], "data": {"n": n}}))
+                .await
+        }
+    };
+    // Publishes a sentinel the subscription receives under every filter below, waits for it,
+    // and returns the `n` of everything received since `from`. Copies published before the
+    // sentinel are routed before it; deliveries run concurrently, so allow them a moment more.
+    let seen_after = |from: usize, sentinel: i64| {
+        let (app, rx) = (&app, &rx);
+        async move {
+            app.publish(
+                json!({"type": "a.sentinel", "organization_ids": ["o1"], "data": {"n": sentinel}}),
+            )
+            .await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let got: Vec<i64> = rx.received()[from..]
+                    .iter()
+                    .map(|r| r.json()["data"]["n"].as_i64().unwrap())
+                    .collect();
+                if got.contains(&sentinel) {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    return rx.received()[from..]
+                        .iter()
+                        .map(|r| r.json()["data"]["n"].as_i64().unwrap())
+                        .filter(|n| *n != sentinel)
+                        .collect::<Vec<_>>();
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the sentinel never arrived"
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    };
+
+    send("a.x", "o2", 1).await;
+    send("b.y", "o1", 2).await;
+    let mut got = seen_after(0, 100).await;
+    assert_eq!(got, [1]);
+
+    let res = app
+        .http
+        .patch(app.url(&path))
+        .bearer_auth(hookfleet_testkit::TOKEN)
+        .json(&json!({"event_types": ["a.*", "b.#"], "organizations": ["o1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let view: Value = res.json().await.unwrap();
+    assert_eq!(view["event_types"], json!(["a.*", "b.#"]));
+    assert_eq!(view["organizations"], json!(["o1"]));
+
+    let from = rx.count();
+    send("a.x", "o2", 3).await; // organization no longer in scope
+    send("b.y.z", "o1", 4).await; // newly bound type
+    send("a.y", "o1", 5).await; // kept type, in scope
+    send("c.d", "o1", 6).await; // never subscribed
+    got = seen_after(from, 101).await;
+    got.sort();
+    assert_eq!(got, [4, 5]);
+
+    // Bad filters get 422 and change nothing, on the broker or in the record.
+    for bad in [
+        json!({"event_types": []}),
+        json!({"event_types": ["a*"]}),
+        json!({"organizations": []}),
+        json!({"partitions": [""]}),
+    ] {
+        let res = app
+            .http
+            .patch(app.url(&path))
+            .bearer_auth(hookfleet_testkit::TOKEN)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let view: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(view["event_types"], json!(["a.*", "b.#"]));
+    assert_eq!(view["organizations"], json!(["o1"]));
+    let from = rx.count();
+    send("b.q", "o1", 7).await;
+    send("b.q", "o3", 8).await;
+    assert_eq!(seen_after(from, 102).await, [7]);
+
+    // `null` widens a scope back to everything.
+    let res = app
+        .http
+        .patch(app.url(&path))
+        .bearer_auth(hookfleet_testkit::TOKEN)
+        .json(&json!({"organizations": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let from = rx.count();
+    send("a.x", "o9", 9).await;
+    assert_eq!(seen_after(from, 103).await, [9]);
+}
