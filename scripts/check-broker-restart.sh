@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Promise 1 through a real broker restart: runs the fleet (`hookfleet all`) in a vhost and
+# database of its own, posts events while RabbitMQ's application is stopped and started again
+# under it, and requires every event delivered and recorded, with no process restarted.
+# It stops the broker for everyone on this machine for a few seconds: run it alone (CI runs it
+# after the tests). Ports 18070/19470 on 127.0.0.1. Uses the debug binary (or builds it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/debug/hookfleet
+[ -x "$bin" ] || cargo build -p hookfleet
+EVENTS=${EVENTS:-300}
+work=$(mktemp -d)
+db=hookfleet_ci_restart
+vhost="hookfleet-ci-restart-$$"
+export HOOKFLEET_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
+export HOOKFLEET_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+export HOOKFLEET_ADMIN_TOKEN="ci-token"
+export HOOKFLEET_ALLOW_PRIVATE_TARGETS=true
+export HOOKFLEET_HTTP_ADDR=127.0.0.1:18070
+export HOOKFLEET_METRICS_ADDR=127.0.0.1:19470
+export HOOKFLEET_RETRY_LADDER=200ms,500ms,1s,2s
+export RUST_LOG=warn,lapin=off
+pids=()
+say() { echo "check-broker-restart: $*"; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    # Whatever happened, leave the broker running.
+    rabbitmqctl -q start_app >/dev/null 2>&1 || true
+    rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+rabbitmqctl -q add_vhost "$vhost" >/dev/null
+rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+
+# A receiver that answers 200 and writes each body's `data.i` on a line.
+python3 - "$work/received" <<'PY' > "$work/receiver.port" &
+import http.server, json, socketserver, sys, threading
+out = open(sys.argv[1], "a", buffering=1)
+lock = threading.Lock()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        with lock:
+            out.write("%s\n" % json.loads(body)["data"]["i"])
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+pids+=($!)
+
+"$bin" all > "$work/fleet.log" 2>&1 &
+fleet=$!
+pids+=($fleet)
+for _ in $(seq 150); do curl -fs http://127.0.0.1:19470/readyz >/dev/null && break; sleep 0.2; done
+curl -fs http://127.0.0.1:19470/readyz >/dev/null || { cat "$work/fleet.log" >&2; say "the fleet never became ready"; exit 1; }
+for _ in $(seq 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
+port=$(cat "$work/receiver.port")
+
+api=http://127.0.0.1:18070
+auth=(-H "Authorization: Bearer ci-token" -H "Content-Type: application/json")
+curl -fs "${auth[@]}" -d "{\"url\":\"http://127.0.0.1:$port/hook\",\"event_types\":[\"#\"]}" "$api/v1/subscriptions" >/dev/null
+
+# Posts event i until the API accepts it. The idempotency key makes a repeat after a lost
+# answer the same event, so the count below is exact.
+post() {
+    local i=$1 code deadline=$((SECONDS + 60))
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" \
+            -d "{\"type\":\"ci.restart\",\"data\":{\"i\":$i},\"idempotency_key\":\"restart-$i\"}" \
+            "$api/v1/events") || code=000
+        [ "$code" = 202 ] && return 0
+        ((SECONDS < deadline)) || { say "event $i still refused ($code) after 60 s"; return 1; }
+        sleep 0.1
+    done
+}
+(
+    for i in $(seq 1 "$EVENTS"); do post "$i" || exit 1; sleep 0.01; done
+) &
+poster=$!
+
+# Restart the broker's application while events flow.
+sleep 1
+say "stopping RabbitMQ with $(sort -u "$work/received" | wc -l) events delivered"
+rabbitmqctl -q stop_app
+sleep 3
+rabbitmqctl -q start_app
+say "RabbitMQ started again"
+wait "$poster" || { tail -20 "$work/fleet.log" >&2; exit 1; }
+
+deadline=$((SECONDS + 90))
+until [ "$(sort -u "$work/received" | wc -l)" -ge "$EVENTS" ]; do
+    if ((SECONDS >= deadline)); then
+        say "only $(sort -u "$work/received" | wc -l) of $EVENTS events delivered"; tail -20 "$work/fleet.log" >&2; exit 1
+    fi
+    sleep 0.5
+done
+recorded=$(psql -h 127.0.0.1 -U postgres -d "$db" -tAc \
+    "SELECT count(*) FROM deliveries WHERE status = 'delivered'")
+kill -0 "$fleet" || { say "the fleet process died"; exit 1; }
+restarts=$(curl -fs http://127.0.0.1:19470/metrics | awk '/^hookfleet_role_restarts_total/ {s+=$2} END {print s+0}')
+say "$EVENTS events delivered ($(wc -l < "$work/received") requests), $recorded recorded delivered, $restarts role reconnects, one process throughout"
+[ "$recorded" -eq "$EVENTS" ] || { say "expected $EVENTS deliveries recorded delivered"; exit 1; }
+[ "$restarts" -ge 2 ] || { say "the roles did not reconnect (the restart proved nothing)"; exit 1; }
