@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Promise 1 through a real broker restart: runs the fleet (`hookfleet all`) in a vhost and
-# database of its own, posts events while RabbitMQ's application is stopped and started again
-# under it, and requires every event delivered and recorded, with no process restarted.
-# It stops the broker for everyone on this machine for a few seconds: run it alone (CI runs it
-# after the tests). Ports 18070/19470 on 127.0.0.1. Uses the debug binary (or builds it).
+# Promise 1 through real restarts: runs the fleet (`hookfleet all`) in a vhost and database of
+# its own, posts events while RabbitMQ's application is stopped and started again under it and
+# then PostgreSQL is restarted, and requires every event delivered and recorded, with no
+# process restarted. It stops both services for everyone on this machine for a few seconds:
+# run it alone (CI runs it after the tests). Ports 18070/19470 on 127.0.0.1. Uses the debug binary (or builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/debug/hookfleet
@@ -21,12 +21,13 @@ export HOOKFLEET_METRICS_ADDR=127.0.0.1:19470
 export HOOKFLEET_RETRY_LADDER=200ms,500ms,1s,2s
 export RUST_LOG=warn,lapin=off
 pids=()
-say() { echo "check-broker-restart: $*"; }
+say() { echo "check-restarts: $*"; }
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    # Whatever happened, leave the broker running.
+    # Whatever happened, leave both services running.
     rabbitmqctl -q start_app >/dev/null 2>&1 || true
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start >/dev/null 2>&1 || true
     rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -91,6 +92,11 @@ rabbitmqctl -q stop_app
 sleep 3
 rabbitmqctl -q start_app
 say "RabbitMQ started again"
+# And the database, for promise 1's other half.
+sleep 1
+say "restarting PostgreSQL with $(sort -u "$work/received" | wc -l) events delivered"
+pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main restart
+say "PostgreSQL started again"
 wait "$poster" || { tail -20 "$work/fleet.log" >&2; exit 1; }
 
 deadline=$((SECONDS + 90))
