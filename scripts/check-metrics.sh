@@ -21,12 +21,11 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+    bash scripts/vhost.sh delete "$vhost"
     rm -rf "$work"
 }
 trap cleanup EXIT
-rabbitmqctl -q add_vhost "$vhost" >/dev/null
-rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+bash scripts/vhost.sh add "$vhost"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 "$bin" migrate
 

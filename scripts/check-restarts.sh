@@ -28,13 +28,12 @@ cleanup() {
     # Whatever happened, leave both services running.
     rabbitmqctl -q start_app >/dev/null 2>&1 || true
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start >/dev/null 2>&1 || true
-    rabbitmqctl -q delete_vhost "$vhost" >/dev/null 2>&1 || true
+    bash scripts/vhost.sh delete "$vhost"
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-rabbitmqctl -q add_vhost "$vhost" >/dev/null
-rabbitmqctl -q set_permissions -p "$vhost" guest '.*' '.*' '.*' >/dev/null
+bash scripts/vhost.sh add "$vhost"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 
 # A receiver that answers 200 and writes each body's `data.i` on a line.

@@ -205,14 +205,7 @@ async fn list_subscriptions(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    use crate::replay::{DEFAULT_PAGE, MAX_PAGE};
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        )));
-    }
+    let limit = crate::replay::page_limit(q.limit)?;
     // The cursor is the last id of the previous page; ids sort by creation time.
     let after = q
         .cursor

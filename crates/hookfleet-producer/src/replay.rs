@@ -29,8 +29,20 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 type AppResult<T> = Result<T, ApiError>;
 
-pub(crate) const DEFAULT_PAGE: i64 = 100;
-pub(crate) const MAX_PAGE: i64 = 1_000;
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1_000;
+
+/// A listing's `limit`: 1 to 1,000, 100 when absent.
+pub(crate) fn page_limit(limit: Option<i64>) -> AppResult<i64> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(Invalid::new(
+            "limit",
+            format!("must be 1 to {MAX_PAGE}"),
+        )));
+    }
+    Ok(limit)
+}
 
 fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339)
@@ -79,13 +91,7 @@ pub(crate) async fn subscription_deliveries(
             .map(|s| parse_time("until", s))
             .transpose()?,
     };
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(Invalid::new(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        )));
-    }
+    let limit = page_limit(q.limit)?;
     let cursor = q
         .cursor
         .as_deref()

@@ -257,6 +257,17 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// PATCHes JSON with the admin token.
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.http
             .delete(self.url(path))

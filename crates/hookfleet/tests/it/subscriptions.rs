@@ -273,13 +273,11 @@ async fn changing_a_subscriptions_filters_rebinds_its_queue() {
     assert_eq!(got, [1]);
 
     let res = app
-        .http
-        .patch(app.url(&path))
-        .bearer_auth(hookfleet_testkit::TOKEN)
-        .json(&json!({"event_types": ["a.*", "b.#"], "organizations": ["o1"]}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &path,
+            &json!({"event_types": ["a.*", "b.#"], "organizations": ["o1"]}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let view: Value = res.json().await.unwrap();
     assert_eq!(view["event_types"], json!(["a.*", "b.#"]));
@@ -301,14 +299,7 @@ async fn changing_a_subscriptions_filters_rebinds_its_queue() {
         json!({"organizations": []}),
         json!({"partitions": [""]}),
     ] {
-        let res = app
-            .http
-            .patch(app.url(&path))
-            .bearer_auth(hookfleet_testkit::TOKEN)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+        let res = app.patch(&path, &bad).await;
         assert_eq!(res.status(), 422, "{bad}");
     }
     let view: Value = app.get(&path).await.json().await.unwrap();
@@ -320,14 +311,7 @@ async fn changing_a_subscriptions_filters_rebinds_its_queue() {
     assert_eq!(seen_after(from, 102).await, [7]);
 
     // `null` widens a scope back to everything.
-    let res = app
-        .http
-        .patch(app.url(&path))
-        .bearer_auth(hookfleet_testkit::TOKEN)
-        .json(&json!({"organizations": null}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch(&path, &json!({"organizations": null})).await;
     assert_eq!(res.status(), 200);
     let from = rx.count();
     send("a.x", "o9", 9).await;
