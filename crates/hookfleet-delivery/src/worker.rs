@@ -463,6 +463,8 @@ async fn consume_loop(
     }
     debug_assert!(acks.idle(), "every ready tag was acked");
     // Every message taken is now settled; closing returns nothing half-done to the queue.
+    // (A quorum queue may still requeue a few messages acked just before a close,
+    // rabbitmq-server#10327; their redelivery is settled from the record without re-sending.)
     let _ = channel.close(200, "subscription stopped".into()).await;
     tracing::debug!(subscription = %sub_id, "Stopped consuming subscription queue");
 }

@@ -13,9 +13,9 @@ use axum::{
     http::StatusCode,
 };
 use hookfleet_bus::{
-    HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_SUBSCRIPTION, HEADER_TEST,
+    BusError, HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_SUBSCRIPTION, HEADER_TEST,
     lapin::{
-        options::{BasicAckOptions, BasicGetOptions},
+        options::{BasicAckOptions, BasicGetOptions, BasicNackOptions},
         types::{AMQPValue, FieldTable},
     },
     persistent,
@@ -135,16 +135,7 @@ fn replay_headers(attempt: i32, is_test: bool) -> FieldTable {
 
 /// Puts a recorded delivery back on its subscription's queue as its next attempt.
 async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
-    state
-        .bus()?
-        .publisher
-        .publish(
-            "",
-            &state.topology.subscription_queue(&row.subscription_id),
-            true,
-            &row.body(),
-            persistent().with_headers(replay_headers(row.attempts + 1, row.is_test)),
-        )
+    enqueue_all(&*state.bus()?, &state.topology, std::slice::from_ref(row))
         .await
         .map_err(|e| ApiError::unavailable("Failed to enqueue a replay", &e))
 }
@@ -200,55 +191,149 @@ pub(crate) async fn recover(
         .transpose()?;
     // One recovery at a time per producer: each walks the whole dead queue.
     let _guard = state.recover_lock.lock().await;
-    // Take the broker session first: a claim made while the broker is away would strand rows.
     let bus = state.bus()?;
-    let claimed = state.store.claim_recoverable(&sub.id, since, until).await?;
+    // The replays are confirmed on the subscription's queue before the claim commits, and the
+    // parked copies are removed only after that: a failure at any point loses nothing.
+    let claimed = state
+        .store
+        .claim_recoverable(&sub.id, since, until, |rows| async {
+            enqueue_all(&bus, &state.topology, &rows).await?;
+            Ok::<_, BusError>(rows)
+        })
+        .await?
+        .map_err(|e| ApiError::unavailable("Failed to enqueue the recovered deliveries", &e))?;
     let wanted: HashSet<&str> = claimed.iter().map(|r| r.delivery_id.as_str()).collect();
-
-    // Walk the dead queue once: drop the parked copies being recovered, put the rest back.
-    let dead = state.topology.dead();
-    let depth = hookfleet_bus::topology::queue_depth(&bus.admin_channel, &dead)
-        .await
-        .map_err(|e| ApiError::unavailable("Failed to read the dead queue", &e))?;
-    let mut removed = 0u32;
-    for _ in 0..depth {
-        let got = bus
-            .admin_channel
-            .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .map_err(|e| ApiError::unavailable("Failed to read the dead queue", &e))?;
-        let Some(msg) = got else { break };
-        let headers = msg.delivery.properties.headers();
-        let ours = header_str(headers, HEADER_SUBSCRIPTION) == Some(sub.id.as_str())
-            && header_str(headers, HEADER_DELIVERY).is_some_and(|d| wanted.contains(d));
-        if ours {
-            removed += 1;
-        } else {
-            bus.publisher
-                .publish(
-                    "",
-                    &dead,
-                    true,
-                    &msg.delivery.data,
-                    msg.delivery.properties.clone(),
-                )
-                .await
-                .map_err(|e| ApiError::unavailable("Failed to put a parked message back", &e))?;
+    let removed = if wanted.is_empty() {
+        0
+    } else {
+        match remove_parked(&bus, &state.topology.dead(), &sub.id, &wanted).await {
+            Ok(n) => n,
+            Err(e) => {
+                // The recovery happened; a parked copy left behind is an archive entry that
+                // nothing delivers on its own. Say so rather than answer 503 for a done job.
+                tracing::warn!(error = %crate::error::error_chain(&e), subscription = %sub.id, "Recovered deliveries, but failed to take every parked copy out of the dead queue");
+                0
+            }
         }
-        msg.delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map_err(|e| ApiError::unavailable("Failed to settle a parked message", &e))?;
-    }
-    for row in &claimed {
-        enqueue(&state, row).await?;
-    }
+    };
     notify_workers(&state).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"recovered": claimed.len(), "removed_from_dead": removed})),
     ))
+}
+
+/// Publishes every row's next attempt to its subscription's queue and waits for the broker
+/// to confirm them all (sent together, confirmed together).
+async fn enqueue_all(
+    bus: &crate::Bus,
+    topology: &hookfleet_bus::Topology,
+    rows: &[ReplayRow],
+) -> Result<(), BusError> {
+    let mut pending = Vec::with_capacity(rows.len());
+    for row in rows {
+        pending.push(
+            bus.publisher
+                .send(
+                    "",
+                    &topology.subscription_queue(&row.subscription_id),
+                    true,
+                    &row.body(),
+                    persistent().with_headers(replay_headers(row.attempts + 1, row.is_test)),
+                )
+                .await?,
+        );
+    }
+    for confirm in pending {
+        hookfleet_bus::publish::confirmed(confirm).await?;
+    }
+    Ok(())
+}
+
+/// Messages taken from the dead queue per round: their put-back copies are confirmed together,
+/// then the round is acked with one `multiple` ack.
+const WALK_CHUNK: u32 = 500;
+
+/// Walks `hookfleet.dead` once: drops the parked copies of `wanted` deliveries of
+/// `subscription_id` and puts every other message back at the tail. A message is acked only
+/// after its put-back copy is confirmed, so nothing is lost (at worst, after an error, a
+/// message is parked twice). The walk uses the session's long-lived admin channel (recoveries
+/// are serialized by `recover_lock`): a quorum queue may requeue messages acked just before
+/// their channel closes (rabbitmq-server#10327), so a channel of its own closed at the end
+/// would bring some removed copies back.
+async fn remove_parked(
+    bus: &crate::Bus,
+    dead: &str,
+    subscription_id: &str,
+    wanted: &HashSet<&str>,
+) -> Result<u32, BusError> {
+    let channel = &bus.admin_channel;
+    let mut left = hookfleet_bus::topology::queue_depth(channel, dead).await?;
+    let mut removed = 0u32;
+    while left > 0 {
+        let mut last_tag = None;
+        let round = async {
+            let mut put_back = Vec::new();
+            for _ in 0..left.min(WALK_CHUNK) {
+                let got = channel
+                    .basic_get(dead.into(), BasicGetOptions { no_ack: false })
+                    .await?;
+                let Some(msg) = got else {
+                    left = 0;
+                    break;
+                };
+                left -= 1;
+                last_tag = Some(msg.delivery.delivery_tag);
+                let headers = msg.delivery.properties.headers();
+                let ours = header_str(headers, HEADER_SUBSCRIPTION) == Some(subscription_id)
+                    && header_str(headers, HEADER_DELIVERY).is_some_and(|d| wanted.contains(d));
+                if ours {
+                    removed += 1;
+                } else {
+                    put_back.push(
+                        bus.publisher
+                            .send(
+                                "",
+                                dead,
+                                true,
+                                &msg.delivery.data,
+                                msg.delivery.properties.clone(),
+                            )
+                            .await?,
+                    );
+                }
+            }
+            for confirm in put_back {
+                hookfleet_bus::publish::confirmed(confirm).await?;
+            }
+            if let Some(tag) = last_tag {
+                channel
+                    .basic_ack(tag, BasicAckOptions { multiple: true })
+                    .await?;
+            }
+            Ok::<_, BusError>(())
+        }
+        .await;
+        if let Err(e) = round {
+            // Hand this round back to the queue rather than leave it unacked on a live channel.
+            if let Some(tag) = last_tag {
+                let _ = channel
+                    .basic_nack(
+                        tag,
+                        BasicNackOptions {
+                            multiple: true,
+                            requeue: true,
+                        },
+                    )
+                    .await;
+            }
+            return Err(e);
+        }
+        if last_tag.is_none() {
+            break;
+        }
+    }
+    Ok(removed)
 }
 
 #[derive(Debug, Deserialize)]

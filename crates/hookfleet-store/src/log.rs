@@ -248,16 +248,23 @@ impl Store {
 
     /// Claims every failed or exhausted delivery of a subscription created in
     /// [`since`, `until`) for re-sending, moving it to `pending` so that a concurrent or
-    /// repeated recovery cannot claim it twice.
-    pub async fn claim_recoverable(
+    /// repeated recovery cannot claim it twice, and runs `enqueue` on the claimed rows before
+    /// committing: if enqueueing fails, the claim rolls back and every row keeps its status
+    /// (its parked or waiting copy is still where it was), so a failed recovery strands nothing.
+    pub async fn claim_recoverable<F, Fut, E>(
         &self,
         subscription_id: &str,
         since: OffsetDateTime,
         until: Option<OffsetDateTime>,
-    ) -> Result<Vec<ReplayRow>> {
-        let rows = self
-            .client()
-            .await?
+        enqueue: F,
+    ) -> Result<std::result::Result<Vec<ReplayRow>, E>>
+    where
+        F: FnOnce(Vec<ReplayRow>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<Vec<ReplayRow>, E>>,
+    {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rows = tx
             .query(
                 &format!(
                     "WITH claimed AS (
@@ -270,7 +277,16 @@ impl Store {
                 &[&subscription_id, &since, &until],
             )
             .await?;
-        Ok(rows.iter().map(ReplayRow::from_row).collect())
+        match enqueue(rows.iter().map(ReplayRow::from_row).collect()).await {
+            Ok(rows) => {
+                tx.commit().await?;
+                Ok(Ok(rows))
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Ok(Err(e))
+            }
+        }
     }
 }
 

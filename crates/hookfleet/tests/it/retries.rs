@@ -204,7 +204,11 @@ async fn recover_delivers_exactly_the_failed_deliveries_of_its_window_once_each(
     let until = time::OffsetDateTime::now_utc();
     let after = app.publish(json!({"type": "w.after", "data": {}})).await;
     wait_status(&app, &after, "exhausted").await;
-    assert_eq!(app.queue_depth(&app.topology.dead()).await, Some(5));
+    // An outcome is committed before its message is parked: wait for the last park.
+    app.wait_until(Duration::from_secs(10), "5 messages parked", || async {
+        app.queue_depth(&app.topology.dead()).await == Some(5)
+    })
+    .await;
 
     rx.reply(Reply::Status(200));
     let fmt = |t: time::OffsetDateTime| {
@@ -252,6 +256,87 @@ async fn recover_delivers_exactly_the_failed_deliveries_of_its_window_once_each(
         Some(2),
         "the others stay parked"
     );
+}
+
+#[tokio::test]
+async fn recover_walks_a_dead_queue_longer_than_one_round() {
+    // 600 parked messages: the walk takes them in rounds of 500, puts back the 300 outside the
+    // window, and removes the 300 inside it.
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.reply(Reply::Status(500));
+    let sub = app
+        .subscribe(
+            json!({"url": rx.url, "event_types": ["#"], "retry_ladder": [], "max_in_flight": 64}),
+        )
+        .await;
+    let sub_id = sub["id"].as_str().unwrap();
+    let exhausted = || async {
+        app.db
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}.deliveries WHERE status = 'exhausted'",
+                    app.topology.prefix().trim_end_matches('.')
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    for i in 0..300 {
+        app.publish(json!({"type": "w.old", "data": {"i": i}}))
+            .await;
+    }
+    app.wait_until(
+        Duration::from_secs(30),
+        "300 deliveries exhausted",
+        || async { exhausted().await == 300 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let since = time::OffsetDateTime::now_utc();
+    for i in 0..300 {
+        app.publish(json!({"type": "w.new", "data": {"i": i}}))
+            .await;
+    }
+    app.wait_until(
+        Duration::from_secs(30),
+        "600 deliveries exhausted",
+        || async { exhausted().await == 600 },
+    )
+    .await;
+    // An outcome is committed before its message is parked: wait for the last parks.
+    app.wait_until(Duration::from_secs(10), "600 messages parked", || async {
+        app.queue_depth(&app.topology.dead()).await == Some(600)
+    })
+    .await;
+
+    rx.reply(Reply::Status(200));
+    let since = since
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/v1/subscriptions/{sub_id}/recover"),
+            &json!({"since": since}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["recovered"], 300, "{body}");
+    assert_eq!(body["removed_from_dead"], 300, "{body}");
+    assert_eq!(app.queue_depth(&app.topology.dead()).await, Some(300));
+    let got = rx.wait_for(600 + 300, Duration::from_secs(30)).await;
+    let recovered: std::collections::HashSet<i64> = got
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| {
+            assert_eq!(r.json()["type"], "w.new", "only the window is recovered");
+            r.json()["data"]["i"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(recovered.len(), 300);
 }
 
 #[tokio::test]
