@@ -887,40 +887,24 @@ async fn attempt_and_submit(
     } else {
         settle
     };
-    match retry_in_place {
-        Some((next_attempt, w)) => {
-            let data = delivery.data.clone();
-            submit(
-                shared,
-                Pending {
-                    outcome: Some(outcome),
-                    poison: None,
-                    settle,
-                    tag,
-                    data,
-                    done,
-                },
-            )
-            .await;
-            Some((next_attempt, w, delivery))
-        }
-        None => {
-            let data = delivery.data;
-            submit(
-                shared,
-                Pending {
-                    outcome: Some(outcome),
-                    poison: None,
-                    settle,
-                    tag,
-                    data,
-                    done,
-                },
-            )
-            .await;
-            None
-        }
-    }
+    // A FIFO retry keeps the message to send again in place; otherwise the body moves on.
+    let (data, kept) = match retry_in_place {
+        Some((next_attempt, w)) => (delivery.data.clone(), Some((next_attempt, w, delivery))),
+        None => (delivery.data, None),
+    };
+    submit(
+        shared,
+        Pending {
+            outcome: Some(outcome),
+            poison: None,
+            settle,
+            tag,
+            data,
+            done,
+        },
+    )
+    .await;
+    kept
 }
 
 /// Unordered delivery of one message.
