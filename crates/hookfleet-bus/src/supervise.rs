@@ -110,13 +110,13 @@ pub const STABLE: Duration = Duration::from_secs(30);
 
 /// Connects with a pause between failed tries until it succeeds or `shutdown` is cancelled.
 pub async fn connect_until(
-    url: &str,
-    name: &str,
+    broker: &Broker,
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
 ) -> Option<Connection> {
+    let name = broker.name.as_str();
     loop {
-        match connect(url, name).await {
+        match connect(&broker.url, name).await {
             Ok(c) => return Some(c),
             // The URL may hold a password: the message names the variable, not the value.
             Err(e) => tracing::warn!(
@@ -129,6 +129,11 @@ pub async fn connect_until(
             return None;
         }
     }
+}
+
+/// Counts one lost broker session of a role (`hookfleet_role_restarts_total`).
+pub fn count_restart(role: &str) {
+    metrics::counter!("hookfleet_role_restarts_total", "role" => role.to_owned()).increment(1);
 }
 
 /// Runs `role` on a fresh connection (with a clone of `context`), again and again, until
@@ -149,8 +154,7 @@ where
     let (name, link) = (broker.name.as_str(), &broker.link);
     let mut backoff = Backoff::default();
     loop {
-        let Some(connection) = connect_until(&broker.url, name, &mut backoff, &shutdown).await
-        else {
+        let Some(connection) = connect_until(broker, &mut backoff, &shutdown).await else {
             return Ok(());
         };
         let started = Instant::now();
@@ -171,7 +175,7 @@ where
                 "Role lost the broker or failed; reconnecting"
             ),
         }
-        metrics::counter!("hookfleet_role_restarts_total", "role" => name.to_owned()).increment(1);
+        count_restart(name);
         if !backoff.wait(&shutdown).await {
             return Ok(());
         }

@@ -170,9 +170,7 @@ pub async fn run(
 async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(connection) =
-            connect_until(&broker.url, &broker.name, &mut backoff, &shutdown).await
-        else {
+        let Some(connection) = connect_until(&broker, &mut backoff, &shutdown).await else {
             return;
         };
         match Bus::open(
@@ -196,8 +194,7 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
                     }
                 }
                 state.set_bus(None);
-                metrics::counter!("hookfleet_role_restarts_total", "role" => "producer")
-                    .increment(1);
+                hookfleet_bus::supervise::count_restart("producer");
                 tracing::warn!("The producer lost the broker; reconnecting");
                 if started.elapsed() >= STABLE {
                     backoff.reset();
