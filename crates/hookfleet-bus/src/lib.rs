@@ -21,8 +21,54 @@ pub const HEADER_ATTEMPT: &str = "x-hookfleet-attempt";
 pub const HEADER_SUBSCRIPTION: &str = "x-hookfleet-subscription";
 pub const HEADER_DELIVERY: &str = "x-hookfleet-delivery";
 pub const HEADER_REASON: &str = "x-hookfleet-reason";
+/// Header naming the queue a poison message was taken from.
+pub const HEADER_QUEUE: &str = "x-hookfleet-queue";
 /// Header marking a test send (`POST /v1/subscriptions/{id}/test`).
 pub const HEADER_TEST: &str = "x-hookfleet-test";
+
+/// How much of a reason travels in a header; the record keeps the same cut.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// Parks a message a stage cannot process in `hookfleet.dead`, with where it came from and why,
+/// and returns the pending confirm: the caller acks the original only once it is confirmed.
+pub async fn park_poison(
+    publisher: &Publisher,
+    topology: &Topology,
+    queue: &str,
+    reason: &str,
+    body: &[u8],
+) -> Result<lapin::PublisherConfirm> {
+    let mut headers = lapin::types::FieldTable::default();
+    headers.insert(
+        HEADER_QUEUE.into(),
+        lapin::types::AMQPValue::LongString(queue.into()),
+    );
+    headers.insert(
+        HEADER_REASON.into(),
+        lapin::types::AMQPValue::LongString(truncate(reason, MAX_REASON_LEN).into()),
+    );
+    publisher
+        .send(
+            "",
+            &topology.dead(),
+            true,
+            body,
+            persistent().with_headers(headers),
+        )
+        .await
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

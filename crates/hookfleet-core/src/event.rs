@@ -4,6 +4,7 @@
 use crate::{EventId, Invalid, routing};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use time::OffsetDateTime;
 
 /// Limits on what one event may ask for; each bounds work the fleet does per request.
@@ -45,16 +46,18 @@ pub struct IngestEvent {
 /// The JSON body POSTed to subscribers; copies differ only in the two scope fields.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeliveredBody<'a> {
+    // `Cow`, not `&str`: a value with an escape (`"` or `\` in an organization id) cannot be
+    // borrowed from the message and must still decode.
     #[serde(borrow)]
-    pub id: &'a str,
+    pub id: Cow<'a, str>,
     #[serde(rename = "type", borrow)]
-    pub event_type: &'a str,
+    pub event_type: Cow<'a, str>,
     #[serde(borrow)]
-    pub timestamp: &'a str,
+    pub timestamp: Cow<'a, str>,
     #[serde(borrow)]
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub service_partition: Option<&'a str>,
+    pub service_partition: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub data: &'a RawValue,
 }
@@ -133,6 +136,7 @@ impl NewEvent {
         if !self.data.get().trim_start().starts_with('{') {
             return Err(Invalid::new("data", "must be a JSON object"));
         }
+        crate::storable::check_json("data", self.data.get())?;
         let key = match (self.idempotency_key, header_key) {
             (Some(b), Some(h)) if b != h => {
                 return Err(Invalid::new(
@@ -144,11 +148,13 @@ impl NewEvent {
             (None, h) => h.map(str::to_owned),
         };
         if let Some(k) = &key
-            && (k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN)
+            && (k.is_empty()
+                || k.len() > MAX_IDEMPOTENCY_KEY_LEN
+                || k.chars().any(char::is_control))
         {
             return Err(Invalid::new(
                 "idempotency_key",
-                format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"),
+                format!("must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
             ));
         }
         // Every copy's routing key must fit in an AMQP short string.
@@ -197,11 +203,11 @@ impl IngestEvent {
         for org in as_options(&self.organization_ids) {
             for part in as_options(&self.service_partitions) {
                 let body = DeliveredBody {
-                    id: self.id.as_str(),
-                    event_type: &self.event_type,
-                    timestamp: &timestamp,
-                    organization_id: org.as_deref(),
-                    service_partition: part.as_deref(),
+                    id: self.id.as_str().into(),
+                    event_type: self.event_type.as_str().into(),
+                    timestamp: timestamp.as_str().into(),
+                    organization_id: org.as_deref().map(Cow::Borrowed),
+                    service_partition: part.as_deref().map(Cow::Borrowed),
                     data: &self.data,
                 };
                 copies.push(EventCopy {

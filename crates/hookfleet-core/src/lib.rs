@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod routing;
 pub mod signing;
+pub mod storable;
 pub mod subscription;
 pub mod targets;
 

@@ -1,6 +1,9 @@
 //! One delivery attempt: sign, POST, classify. No broker or database here, so the step can be
 //! called and tested on its own.
-use hookfleet_core::{Secret, signing};
+use hookfleet_core::{
+    Secret, signing,
+    storable::{lossy, lossy_str},
+};
 use std::time::{Duration, Instant};
 
 /// Bytes of the response body kept for the delivery log.
@@ -74,15 +77,15 @@ pub async fn deliver_one(
                 status_code: Some(status.as_u16()),
                 duration: started.elapsed(),
                 error: (!delivered).then(|| format!("endpoint answered {status}")),
-                response_excerpt: (!excerpt.is_empty())
-                    .then(|| String::from_utf8_lossy(&excerpt).into_owned()),
+                // The receiver's bytes are anyone's: never trusted to be storable text.
+                response_excerpt: (!excerpt.is_empty()).then(|| lossy(&excerpt)),
             }
         }
         Err(e) => AttemptResult {
             delivered: false,
             status_code: None,
             duration: started.elapsed(),
-            error: Some(describe(&e, timeout)),
+            error: Some(lossy_str(&describe(&e, timeout)).into_owned()),
             response_excerpt: None,
         },
     }

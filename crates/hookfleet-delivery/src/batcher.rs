@@ -1,6 +1,6 @@
 //! The outcome batcher: collects attempt outcomes from every subscription consumer, writes
 //! them in one transaction, and only then decides each message's verdict: ack when delivered,
-//! park in `hookfleet.dead` then ack when failed, reject (dead-letter) when poison. Verdicts go
+//! park in `hookfleet.dead` then ack when failed or poison. Verdicts go
 //! back to the consumer owning the message's channel, which settles them with the broker.
 use futures_util::future::join_all;
 use hookfleet_bus::{
@@ -31,7 +31,11 @@ pub(crate) enum Settle {
         delivery_id: String,
         reason: String,
     },
-    Reject,
+    /// Park it in `hookfleet.dead` with where it came from and why, then ack.
+    Poison {
+        queue: String,
+        reason: String,
+    },
     /// FIFO: the attempt is recorded; the consumer keeps the message and retries it in place.
     Hold,
 }
@@ -42,8 +46,6 @@ pub(crate) enum Verdict {
     Ack,
     /// Give it back to the queue, to be delivered again (nothing was committed or parked).
     Requeue,
-    /// Dead-letter it (poison).
-    Reject,
 }
 
 #[derive(Debug)]
@@ -101,28 +103,16 @@ impl Batcher {
         }
     }
 
-    async fn flush(&self, batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
-        let outcomes: Vec<OutcomeRow> = batch.iter().filter_map(|p| p.outcome.clone()).collect();
-        let poison: Vec<PoisonRow> = batch.iter().filter_map(|p| p.poison.clone()).collect();
-        let mut failures = 0u32;
-        loop {
-            match self.store.record_outcomes(&outcomes, &poison).await {
-                Ok(()) => break,
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "Failed to record an outcome batch; retrying");
-                    if self.shutdown.is_cancelled() && failures >= 3 {
-                        // Shutting down with the database away: hand the messages back to the
-                        // broker unrecorded, to be delivered again later. Nothing is lost.
-                        for p in batch {
-                            p.complete(Verdict::Requeue);
-                        }
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100u64 << failures.min(6))).await;
-                }
+    async fn flush(&self, mut batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
+        if !self.record(&mut batch).await {
+            // Shutting down with the database away: hand the messages back to the broker
+            // unrecorded, to be delivered again later. Nothing is lost.
+            for p in batch {
+                p.complete(Verdict::Requeue);
             }
+            return;
         }
+        let outcomes: Vec<&OutcomeRow> = batch.iter().filter_map(|p| p.outcome.as_ref()).collect();
         metrics::histogram!("hookfleet_outcome_batch_size").record(batch.len() as f64);
         let disabled = outcomes
             .iter()
@@ -135,13 +125,92 @@ impl Batcher {
         self.settle(batch, rungs).await;
     }
 
+    /// Commits the batch's outcomes and poison notes. An outage is waited out. A row PostgreSQL
+    /// refuses for what it carries is isolated (the batch is split until it stands alone), and
+    /// its message is parked as poison instead, so one bad outcome never stops the others.
+    /// False only when shutting down with the database still away.
+    async fn record(&self, batch: &mut [Pending]) -> bool {
+        let isolated = self
+            .through_outage(|| {
+                let batch = &*batch;
+                hookfleet_store::isolate_refused(batch.len(), move |range| {
+                    let part = &batch[range];
+                    let outcomes: Vec<OutcomeRow> =
+                        part.iter().filter_map(|p| p.outcome.clone()).collect();
+                    let poison: Vec<PoisonRow> =
+                        part.iter().filter_map(|p| p.poison.clone()).collect();
+                    async move { self.store.record_outcomes(&outcomes, &poison).await }
+                })
+            })
+            .await;
+        let Some((_, refused)) = isolated else {
+            return false;
+        };
+        if refused.is_empty() {
+            return true;
+        }
+        let mut notes = Vec::with_capacity(refused.len());
+        for (i, e) in refused {
+            let p = &mut batch[i];
+            let queue = p.outcome.as_ref().map_or_else(
+                || "unknown".to_owned(),
+                |o| self.topology.subscription_queue(&o.subscription_id),
+            );
+            let reason = format!("unstorable outcome: {e}");
+            tracing::warn!(%queue, %reason, "Parking a message whose outcome the record refused");
+            metrics::counter!("hookfleet_poison_messages_total", "queue" => "subscription")
+                .increment(1);
+            let note = PoisonRow::new(&queue, &reason, &p.data);
+            p.outcome = None;
+            p.poison = Some(note.clone());
+            p.settle = Settle::Poison { queue, reason };
+            notes.push(note);
+        }
+        self.through_outage(|| self.store.record_outcomes(&[], &notes))
+            .await
+            .is_some()
+    }
+
+    /// Runs a database write until it passes, backing off while the database is away. `None`
+    /// when shutting down and it failed three times.
+    async fn through_outage<T, F, Fut>(&self, mut write: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = hookfleet_store::Result<T>>,
+    {
+        let mut failures = 0u32;
+        loop {
+            match write().await {
+                Ok(t) => return Some(t),
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "Failed to record an outcome batch; retrying");
+                    if self.shutdown.is_cancelled() && failures >= 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100u64 << failures.min(6))).await;
+                }
+            }
+        }
+    }
+
     async fn settle(&self, batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
         // Send every parked or rescheduled copy first, then await their confirms together.
         let mut parked = Vec::new();
         for p in batch {
             match &p.settle {
                 Settle::Ack => p.complete(Verdict::Ack),
-                Settle::Reject => p.complete(Verdict::Reject),
+                Settle::Poison { queue, reason } => {
+                    let sent = hookfleet_bus::park_poison(
+                        &self.publisher,
+                        &self.topology,
+                        queue,
+                        reason,
+                        &p.data,
+                    )
+                    .await;
+                    parked.push((p, sent));
+                }
                 Settle::Hold => p.complete(Verdict::Requeue),
                 Settle::Retry {
                     queue,

@@ -14,7 +14,7 @@ use hookfleet_bus::{
         message::Delivery,
         options::{
             BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-            BasicQosOptions, BasicRejectOptions, QueueBindOptions, QueueDeclareOptions,
+            BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
         },
         types::{AMQPValue, FieldTable},
     },
@@ -469,7 +469,7 @@ async fn consume_loop(
     tracing::debug!(subscription = %sub_id, "Stopped consuming subscription queue");
 }
 
-/// Sends a requeue or reject at once; acks wait to be sent together.
+/// Sends a requeue at once; acks wait to be sent together.
 async fn settle_one(channel: &Channel, c: &Completion) {
     let sent = match c.verdict {
         Verdict::Ack => Ok(()),
@@ -482,11 +482,6 @@ async fn settle_one(channel: &Channel, c: &Completion) {
                         requeue: true,
                     },
                 )
-                .await
-        }
-        Verdict::Reject => {
-            channel
-                .basic_reject(c.tag, BasicRejectOptions { requeue: false })
                 .await
         }
     };
@@ -530,11 +525,8 @@ async fn fifo_loop(
                 return;
             };
             match (c.verdict, wait) {
-                (Verdict::Ack, _) | (Verdict::Reject, _) => {
-                    settle_one(channel, &c).await;
-                    if c.verdict == Verdict::Ack {
-                        let _ = channel.basic_ack(tag, BasicAckOptions::default()).await;
-                    }
+                (Verdict::Ack, _) => {
+                    let _ = channel.basic_ack(tag, BasicAckOptions::default()).await;
                     break;
                 }
                 (Verdict::Requeue, Some((next_attempt, wait, retained))) => {
@@ -587,9 +579,9 @@ fn decode(delivery: &Delivery, sub: &SubscriptionId) -> Result<Incoming, String>
     let body =
         serde_json::from_slice::<DeliveredBody>(&delivery.data).map_err(|e| e.to_string())?;
     let event_id =
-        EventId::parse(body.id).ok_or_else(|| "the body's `id` is not an event id".to_owned())?;
-    let organization_id = body.organization_id.map(str::to_owned);
-    let service_partition = body.service_partition.map(str::to_owned);
+        EventId::parse(&body.id).ok_or_else(|| "the body's `id` is not an event id".to_owned())?;
+    let organization_id = body.organization_id.map(std::borrow::Cow::into_owned);
+    let service_partition = body.service_partition.map(std::borrow::Cow::into_owned);
     let delivery_id = DeliveryId::derive(
         &event_id,
         organization_id.as_deref(),
@@ -750,22 +742,17 @@ async fn attempt_and_submit(
     let mut msg = match decode(&delivery, &cfg.id) {
         Ok(m) => m,
         Err(reason) => {
-            tracing::warn!(subscription = %cfg.id, %reason, "Dead-lettering an undecodable message");
+            tracing::warn!(subscription = %cfg.id, %reason, "Parking an undecodable message");
             metrics::counter!("hookfleet_poison_messages_total", "queue" => "subscription")
                 .increment(1);
-            let excerpt = String::from_utf8_lossy(&delivery.data[..delivery.data.len().min(512)])
-                .into_owned();
-            let poison = Some(PoisonRow {
-                queue,
-                reason,
-                excerpt,
-            });
+            let reason = format!("undecodable: {reason}");
+            let poison = Some(PoisonRow::new(&queue, &reason, &delivery.data));
             submit(
                 shared,
                 Pending {
                     outcome: None,
                     poison,
-                    settle: Settle::Reject,
+                    settle: Settle::Poison { queue, reason },
                     tag,
                     data: delivery.data,
                     done,
@@ -955,13 +942,13 @@ mod tests {
             t.received(tag);
         }
         t.settled(&done(2, Verdict::Ack));
-        t.settled(&done(3, Verdict::Reject));
+        t.settled(&done(3, Verdict::Requeue));
         assert_eq!(t.take_ack_point(), None, "tag 1 is still in flight");
         t.settled(&done(1, Verdict::Ack));
         assert_eq!(
             t.take_ack_point(),
             Some(2),
-            "1 and 2 ready; 3 was rejected on its own"
+            "1 and 2 ready; 3 was requeued on its own"
         );
         t.settled(&done(5, Verdict::Ack));
         assert_eq!(t.take_ack_point(), None, "4 is in flight");

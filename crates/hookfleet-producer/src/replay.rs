@@ -341,7 +341,7 @@ async fn remove_parked(
 pub(crate) struct TestRequest {
     event_type: String,
     #[serde(default)]
-    data: Option<Value>,
+    data: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// `POST /v1/subscriptions/{id}/test {event_type}`: a sample event delivered to this
@@ -353,15 +353,17 @@ pub(crate) async fn test_send(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let sub = load_subscription(&state, &id).await?;
     hookfleet_core::event::validate_event_type(&req.event_type).map_err(ApiError::invalid)?;
-    let data = req
-        .data
-        .unwrap_or_else(|| json!({"message": "A test event from hookfleet"}));
-    if !data.is_object() {
+    let data = req.data.map_or_else(
+        || r#"{"message":"A test event from hookfleet"}"#.to_owned(),
+        |d| d.get().to_owned(),
+    );
+    if !data.trim_start().starts_with('{') {
         return Err(ApiError::invalid(Invalid::new(
             "data",
             "must be a JSON object",
         )));
     }
+    hookfleet_core::storable::check_json("data", &data).map_err(ApiError::invalid)?;
     let event_id = EventId::random();
     let timestamp = hookfleet_core::now_millis();
     state

@@ -12,16 +12,13 @@ use hookfleet_bus::{
     lapin::{
         Connection,
         message::Delivery,
-        options::{
-            BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-            BasicRejectOptions,
-        },
+        options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
         types::FieldTable,
     },
     persistent,
 };
-use hookfleet_core::IngestEvent;
-use hookfleet_store::{PoisonRow, Store};
+use hookfleet_core::{IngestEvent, routing::MAX_KEY_LEN};
+use hookfleet_store::{PoisonRow, Store, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +57,7 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         "hookfleet_poison_messages_total",
-        "Messages that could not be decoded and were dead-lettered."
+        "Messages a stage could not decode, store or route, parked in hookfleet.dead with their reason."
     );
 }
 
@@ -158,7 +155,17 @@ async fn requeue(batch: &[Delivery]) {
     }
 }
 
+/// One ingest message the router cannot process, and why.
+struct Poison {
+    index: usize,
+    reason: String,
+}
+
 /// Records, fans out and acks one batch. The unit of work of the router, callable on its own.
+///
+/// A message that cannot be decoded, stored or fanned out is poison: it is parked in
+/// `hookfleet.dead` with its reason, noted in `poison_messages`, and acked, and the rest of
+/// the batch goes on. Only an outage (database or broker away) requeues the whole batch.
 pub async fn route_batch(
     store: &Store,
     publisher: &Publisher,
@@ -167,68 +174,56 @@ pub async fn route_batch(
 ) -> BatchOutcome {
     let mut events: Vec<(IngestEvent, usize)> = Vec::with_capacity(batch.len());
     let mut poison = Vec::new();
-    for (i, d) in batch.iter().enumerate() {
+    for (index, d) in batch.iter().enumerate() {
         match serde_json::from_slice::<IngestEvent>(&d.data) {
-            Ok(ev) if events.iter().all(|(e, _)| e.id != ev.id) => events.push((ev, i)),
+            Ok(ev) if events.iter().all(|(e, _)| e.id != ev.id) => events.push((ev, index)),
             // The same id twice in one batch: the first copy stands for both.
             Ok(_) => {}
-            Err(e) => poison.push((i, e.to_string())),
+            Err(e) => poison.push(Poison {
+                index,
+                reason: format!("undecodable: {e}"),
+            }),
         }
     }
-    if !poison.is_empty() {
-        let rows: Vec<PoisonRow> = poison
-            .iter()
-            .map(|(i, reason)| PoisonRow {
-                queue: topology.ingest(),
-                reason: reason.clone(),
-                excerpt: String::from_utf8_lossy(&batch[*i].data[..batch[*i].data.len().min(512)])
-                    .into_owned(),
-            })
-            .collect();
-        if let Err(e) = store.record_outcomes(&[], &rows).await {
-            tracing::warn!(error = %e, "Failed to record poison messages; requeueing the batch");
-            requeue(&batch).await;
-            return BatchOutcome::Requeued;
+    let to_route = match record_isolating(store, &batch, &events).await {
+        Ok((ids, refused)) => {
+            poison.extend(refused);
+            ids
         }
-        for (i, reason) in &poison {
-            tracing::warn!(%reason, "Dead-lettering an undecodable ingest message");
-            metrics::counter!("hookfleet_poison_messages_total", "queue" => "ingest").increment(1);
-            let _ = batch[*i]
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await;
-        }
-    }
-    let ids: Vec<&str> = events.iter().map(|(e, _)| e.id.as_str()).collect();
-    let json = format!(
-        "[{}]",
-        events
-            .iter()
-            .map(|(_, i)| String::from_utf8_lossy(&batch[*i].data))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let to_route = match store.insert_events(&json, &ids).await {
-        Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "Failed to record an event batch; requeueing it");
             requeue(&batch).await;
             return BatchOutcome::Requeued;
         }
     };
-    let mut pending = Vec::new();
+    let mut copies_out = Vec::new();
     let mut routed_ids = Vec::new();
-    for (event, _) in events
+    for (event, index) in events
         .iter()
         .filter(|(e, _)| to_route.iter().any(|id| id == e.id.as_str()))
     {
-        let copies = match event.fan_out() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(event = %event.id, error = %e, "Failed to encode event copies");
-                continue;
+        match event.fan_out() {
+            Ok(copies) if copies.iter().all(|c| c.routing_key.len() <= MAX_KEY_LEN) => {
+                copies_out.push((event, copies));
+                routed_ids.push(event.id.as_str());
             }
-        };
+            Ok(_) => poison.push(Poison {
+                index: *index,
+                reason: "a routing key is longer than AMQP allows".into(),
+            }),
+            Err(e) => poison.push(Poison {
+                index: *index,
+                reason: format!("cannot encode its copies: {e}"),
+            }),
+        }
+    }
+    if let Err(e) = park(store, publisher, topology, &batch, &poison).await {
+        tracing::warn!(error = %e, "Failed to park poison ingest messages; requeueing the batch");
+        requeue(&batch).await;
+        return BatchOutcome::Requeued;
+    }
+    let mut pending = Vec::new();
+    for (event, copies) in copies_out {
         for copy in copies {
             // Not mandatory: a copy no subscription wants is legitimately dropped by the exchange.
             match publisher
@@ -249,7 +244,6 @@ pub async fn route_batch(
                 }
             }
         }
-        routed_ids.push(event.id.as_str());
     }
     let copies = pending.len();
     if let Err(e) = try_join_all(pending).await {
@@ -267,14 +261,19 @@ pub async fn route_batch(
         .iter()
         .enumerate()
         .rev()
-        .find(|(i, _)| !poison.iter().any(|(p, _)| p == i));
+        .find(|(i, _)| !poison.iter().any(|p| p.index == *i));
     if let Some((_, d)) = last_good {
-        // Rejected poison messages are already settled, so `multiple` acks exactly the rest.
+        // Parked poison messages are already acked, so `multiple` acks exactly the rest.
         if let Err(e) = d.acker.ack(BasicAckOptions { multiple: true }).await {
             tracing::warn!(error = %e, "Failed to ack an ingest batch; it will be redelivered");
         }
     }
-    let duplicates = events.len() - routed_ids.len();
+    let duplicates = events
+        .iter()
+        .filter(|(e, i)| {
+            !to_route.iter().any(|id| id == e.id.as_str()) && !poison.iter().any(|p| p.index == *i)
+        })
+        .count();
     metrics::counter!("hookfleet_messages_routed_total").increment(copies as u64);
     metrics::counter!("hookfleet_events_routed_total").increment(routed_ids.len() as u64);
     metrics::counter!("hookfleet_events_duplicate_total").increment(duplicates as u64);
@@ -283,4 +282,75 @@ pub async fn route_batch(
         copies,
         duplicates,
     }
+}
+
+/// Inserts the decoded events and returns the ids still to fan out, with the events PostgreSQL
+/// refused as poison (the rest of the batch is recorded). Any other error is an outage.
+async fn record_isolating(
+    store: &Store,
+    batch: &[Delivery],
+    events: &[(IngestEvent, usize)],
+) -> Result<(Vec<String>, Vec<Poison>), StoreError> {
+    let (accepted, refused) = hookfleet_store::isolate_refused(events.len(), |range| {
+        let part = &events[range];
+        let ids: Vec<&str> = part.iter().map(|(e, _)| e.id.as_str()).collect();
+        let json = format!(
+            "[{}]",
+            part.iter()
+                .map(|(_, i)| String::from_utf8_lossy(&batch[*i].data))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        async move { store.insert_events(&json, &ids).await }
+    })
+    .await?;
+    let poison = refused
+        .into_iter()
+        .map(|(i, e)| Poison {
+            index: events[i].1,
+            reason: format!("unstorable: {e}"),
+        })
+        .collect();
+    Ok((accepted.into_iter().flatten().collect(), poison))
+}
+
+/// Parks each poison message in the dead queue (confirmed), notes it in the record, then acks it.
+async fn park(
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    batch: &[Delivery],
+    poison: &[Poison],
+) -> anyhow::Result<()> {
+    if poison.is_empty() {
+        return Ok(());
+    }
+    let queue = topology.ingest();
+    let mut confirms = Vec::with_capacity(poison.len());
+    for p in poison {
+        let confirm = hookfleet_bus::park_poison(
+            publisher,
+            topology,
+            &queue,
+            &p.reason,
+            &batch[p.index].data,
+        )
+        .await?;
+        confirms.push(hookfleet_bus::publish::confirmed(confirm));
+    }
+    try_join_all(confirms).await?;
+    let rows: Vec<PoisonRow> = poison
+        .iter()
+        .map(|p| PoisonRow::new(&queue, &p.reason, &batch[p.index].data))
+        .collect();
+    store.record_outcomes(&[], &rows).await?;
+    for p in poison {
+        tracing::warn!(reason = %p.reason, "Parked a poison ingest message in the dead queue");
+        metrics::counter!("hookfleet_poison_messages_total", "queue" => "ingest").increment(1);
+        let _ = batch[p.index]
+            .acker
+            .ack(BasicAckOptions { multiple: false })
+            .await;
+    }
+    Ok(())
 }

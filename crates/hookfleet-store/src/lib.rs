@@ -24,13 +24,72 @@ pub enum StoreError {
     Config(String),
     #[error("no database connection available")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database error")]
+    #[error("database error: {}", db_message(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("failed to encode a batch")]
     Encode(#[from] serde_json::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// PostgreSQL's own message when it gave one (made storable: it may quote the input),
+/// else the driver's.
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => hookfleet_core::storable::lossy_str(db.message()).into_owned(),
+        None => e.to_string(),
+    }
+}
+
+impl StoreError {
+    /// True when PostgreSQL refused a statement for what it carried: SQLSTATE class 22 (data
+    /// exception: a NUL, a bad escape, a number out of range), 23 (integrity constraint) or 54
+    /// (program limit exceeded: too deep, too complex). Sending the same rows again fails again,
+    /// so a caller isolates them; every other error is an outage, to be waited out.
+    pub fn is_refused_input(&self) -> bool {
+        match self {
+            Self::Db(e) => e
+                .as_db_error()
+                .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23" | "54")),
+            Self::Encode(_) => true,
+            Self::Config(_) | Self::Pool(_) => false,
+        }
+    }
+}
+
+/// Writes `len` items through `write`, which is handed a range of them. When PostgreSQL refuses
+/// a write for what it carries ([`StoreError::is_refused_input`]), the range is split in halves
+/// until each refused item stands alone, so one bad row never holds up the others. Returns what
+/// the accepted writes returned, and each refused item's index with its error. Any other error
+/// (an outage) ends the walk and is returned: the caller waits and tries again. Safe only for
+/// writes that are atomic and idempotent, as every batch write of the record is.
+pub async fn isolate_refused<T, F, Fut>(
+    len: usize,
+    mut write: F,
+) -> Result<(Vec<T>, Vec<(usize, StoreError)>)>
+where
+    F: FnMut(std::ops::Range<usize>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    let mut ranges = vec![0..len];
+    while let Some(range) = ranges.pop() {
+        if range.is_empty() {
+            continue;
+        }
+        match write(range.clone()).await {
+            Ok(t) => accepted.push(t),
+            Err(e) if e.is_refused_input() && range.len() == 1 => refused.push((range.start, e)),
+            Err(e) if e.is_refused_input() => {
+                let mid = range.start + range.len() / 2;
+                ranges.push(mid..range.end);
+                ranges.push(range.start..mid);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((accepted, refused))
+}
 
 /// A handle on the record; cheap to clone.
 #[derive(Clone)]
@@ -131,14 +190,14 @@ impl Store {
         id: &str,
         event_type: &str,
         timestamp: &time::OffsetDateTime,
-        data: &serde_json::Value,
+        data: &str,
     ) -> Result<()> {
         self.client()
             .await?
             .execute(
                 r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions, data, is_test, routed_at)
-                   VALUES ($1, $2, $3, '[]', '[]', $4, true, now())"#,
-                &[&id, &event_type, timestamp, data],
+                   VALUES ($1, $2, $3, '[]', '[]', $4::text::jsonb, true, now())"#,
+                &[&id, &event_type, timestamp, &data],
             )
             .await?;
         Ok(())
@@ -151,5 +210,58 @@ impl Store {
             .query_opt("SELECT 1 FROM events WHERE id = $1", &[&id])
             .await?;
         Ok(row.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{cell::RefCell, ops::Range};
+
+    fn refused() -> StoreError {
+        StoreError::Encode(serde_json::from_str::<u8>("x").unwrap_err())
+    }
+
+    /// A write that refuses any range holding a bad item, and records what it accepted.
+    async fn run(
+        len: usize,
+        bad: &[usize],
+        outage_at: Option<usize>,
+    ) -> Result<(Vec<usize>, Vec<usize>)> {
+        let calls = RefCell::new(0usize);
+        let written = RefCell::new(Vec::new());
+        let (_, refused_items) = isolate_refused(len, |r: Range<usize>| {
+            *calls.borrow_mut() += 1;
+            let result = if Some(*calls.borrow()) == outage_at {
+                Err(StoreError::Config("outage".into()))
+            } else if r.clone().any(|i| bad.contains(&i)) {
+                Err(refused())
+            } else {
+                written.borrow_mut().extend(r);
+                Ok(())
+            };
+            async move { result }
+        })
+        .await?;
+        let mut w = written.into_inner();
+        w.sort_unstable();
+        Ok((w, refused_items.into_iter().map(|(i, _)| i).collect()))
+    }
+
+    #[tokio::test]
+    async fn refused_items_are_isolated_and_everything_else_is_written_once() {
+        let (written, mut refused) = run(500, &[0, 17, 18, 499], None).await.unwrap();
+        refused.sort_unstable();
+        assert_eq!(refused, vec![0, 17, 18, 499]);
+        let expected: Vec<usize> = (0..500).filter(|i| ![0, 17, 18, 499].contains(i)).collect();
+        assert_eq!(written, expected, "every other item written exactly once");
+        let (written, refused) = run(1, &[], None).await.unwrap();
+        assert_eq!((written, refused), (vec![0], vec![]));
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_not_poison() {
+        let err = run(100, &[5], Some(2)).await.unwrap_err();
+        assert!(!err.is_refused_input(), "{err}");
     }
 }

@@ -55,7 +55,9 @@ pub struct ReplayRow {
     pub timestamp: OffsetDateTime,
     pub organization_id: Option<String>,
     pub service_partition: Option<String>,
-    pub data: serde_json::Value,
+    /// The event's data as JSON text; kept as text so reading it back never depends on how
+    /// deep it nests.
+    pub data: String,
     pub attempts: i32,
     pub is_test: bool,
 }
@@ -82,15 +84,16 @@ impl ReplayRow {
             .timestamp
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let data = serde_json::value::to_raw_value(&self.data).unwrap_or_else(|_| {
-            serde_json::value::RawValue::from_string("{}".into()).expect("{} is JSON")
-        });
+        let data =
+            serde_json::value::RawValue::from_string(self.data.clone()).unwrap_or_else(|_| {
+                serde_json::value::RawValue::from_string("{}".into()).expect("{} is JSON")
+            });
         let body = hookfleet_core::DeliveredBody {
-            id: &self.event_id,
-            event_type: &self.event_type,
-            timestamp: &timestamp,
-            organization_id: self.organization_id.as_deref(),
-            service_partition: self.service_partition.as_deref(),
+            id: self.event_id.as_str().into(),
+            event_type: self.event_type.as_str().into(),
+            timestamp: timestamp.as_str().into(),
+            organization_id: self.organization_id.as_deref().map(Into::into),
+            service_partition: self.service_partition.as_deref().map(Into::into),
             data: &data,
         };
         serde_json::to_vec(&body).unwrap_or_default()
@@ -98,7 +101,7 @@ impl ReplayRow {
 }
 
 const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.organization_id,
-        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data"#;
+        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text"#;
 
 pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,

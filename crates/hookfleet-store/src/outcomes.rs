@@ -57,12 +57,27 @@ pub struct OutcomeRow {
     pub disable_reason: Option<String>,
 }
 
-/// A message that could not be decoded.
+/// A message a stage could not process (decode, store, route), as the record notes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PoisonRow {
     pub queue: String,
     pub reason: String,
     pub excerpt: String,
+}
+
+/// How much of a poison message the record keeps.
+pub const POISON_EXCERPT_LEN: usize = 512;
+
+impl PoisonRow {
+    /// A row whose every field is storable whatever the message held.
+    pub fn new(queue: &str, reason: &str, body: &[u8]) -> Self {
+        use hookfleet_core::storable::{lossy, lossy_str};
+        Self {
+            queue: lossy_str(queue).into_owned(),
+            reason: lossy_str(reason).chars().take(2_000).collect(),
+            excerpt: lossy(&body[..body.len().min(POISON_EXCERPT_LEN)]),
+        }
+    }
 }
 
 /// What the record already says about a delivery.
