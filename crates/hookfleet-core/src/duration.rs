@@ -11,19 +11,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}` does not start with a whole number"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
+    let secs_per_unit = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
         _ => {
             return Err(format!(
                 "`{s}` has an unknown unit `{unit}` (use ms, s, m, h or d)"
             ));
         }
     };
-    Ok(d)
+    // Checked: `213503982334602d` must be refused, not wrap around to a few hours.
+    n.checked_mul(secs_per_unit)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
 /// Parses a comma-separated ladder such as `5s,30s,5m,30m`: the waits before attempts 2, 3, …
@@ -73,6 +76,11 @@ mod tests {
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("3w").is_err());
+        // u64::MAX / 86_400 + 1 days overflows; it must not wrap to a short duration.
+        assert!(parse_duration("213503982334602d").is_err());
+        assert!(parse_duration("18446744073709551615h").is_err());
+        assert!(parse_duration("99999999999999999999999s").is_err());
+        assert!(parse_ladder("213503982334602d").is_err());
     }
 
     #[test]

@@ -6,6 +6,12 @@ use serde::Deserialize;
 pub const MAX_PATTERNS: usize = 50;
 pub const MAX_BINDINGS: usize = 1_000;
 pub const MAX_URL_LEN: usize = 2_048;
+pub const MAX_DESCRIPTION_LEN: usize = 1_024;
+
+/// Checks a subscription's free-text description.
+pub fn validate_description(d: &str) -> Result<(), Invalid> {
+    crate::storable::check_text("description", d, MAX_DESCRIPTION_LEN)
+}
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 1_000;
 
@@ -95,13 +101,18 @@ impl Filters {
             organizations: validate_scope("organizations", organizations)?,
             partitions: validate_scope("partitions", partitions)?,
         };
-        let keys = filters.binding_keys();
-        if keys.len() > MAX_BINDINGS {
+        // Counted before any key is built: the product of three lists can be large, and a
+        // request refused for it must not cost memory first.
+        let count = |l: &Option<Vec<String>>| l.as_ref().map_or(1, Vec::len);
+        let bindings =
+            filters.event_types.len() * count(&filters.organizations) * count(&filters.partitions);
+        if bindings > MAX_BINDINGS {
             return Err(Invalid::new(
                 "event_types",
                 format!("patterns × organizations × partitions must not exceed {MAX_BINDINGS}"),
             ));
         }
+        let keys = filters.binding_keys();
         if keys.iter().any(|k| k.len() > routing::MAX_KEY_LEN) {
             return Err(Invalid::new(
                 "event_types",
@@ -174,6 +185,14 @@ pub fn validate_url(s: &str) -> Result<url::Url, Invalid> {
             "must be an http or https URL with a host",
         ));
     }
+    // A password in the URL would be shown back by every read of the subscription and sent
+    // as Basic auth without anyone saying so; the signature is how a receiver authenticates.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Invalid::new(
+            "url",
+            "must not carry a user name or password",
+        ));
+    }
     Ok(url)
 }
 
@@ -236,7 +255,10 @@ impl NewSubscription {
         Ok(SubscriptionSpec {
             url: validate_url(&self.url)?,
             filters: Filters::new(self.event_types, self.organizations, self.partitions)?,
-            description: self.description,
+            description: self
+                .description
+                .map(|d| validate_description(&d).map(|()| d))
+                .transpose()?,
             retry_ladder_ms: self
                 .retry_ladder
                 .as_deref()
@@ -288,5 +310,25 @@ mod tests {
                 .field,
             "event_types"
         );
+        assert_eq!(
+            parse(r#"{"url":"http://u:pw@x/","event_types":["a"]}"#)
+                .unwrap_err()
+                .field,
+            "url"
+        );
+        assert_eq!(
+            parse(r#"{"url":"http://x/","event_types":["a"],"description":"a\u0000b"}"#)
+                .unwrap_err()
+                .field,
+            "description"
+        );
+    }
+
+    #[test]
+    fn the_binding_limit_is_checked_before_any_key_is_built() {
+        let types: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+        let scope: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+        let err = Filters::new(types, Some(scope.clone()), Some(scope)).unwrap_err();
+        assert_eq!(err.field, "event_types");
     }
 }

@@ -2,7 +2,7 @@
 //! checked when its subscription was created, but the name it points at may have changed since
 //! (DNS rebinding), so the HTTP client resolves through [`PublicOnly`], and URLs with a literal
 //! IP address, which skip resolution, are checked here.
-use hookfleet_core::targets::is_private;
+use hookfleet_core::targets::refusal;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 
@@ -16,10 +16,8 @@ impl Resolve for PublicOnly {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if let Some(a) = addrs.iter().find(|a| is_private(a.ip())) {
-                return Err(
-                    format!("refused: {host} resolves to the private address {}", a.ip()).into(),
-                );
+            if let Some((a, why)) = addrs.iter().find_map(|a| Some((a, refusal(a.ip())?))) {
+                return Err(format!("refused: {host} resolves to {}, {why}", a.ip()).into());
             }
             if addrs.is_empty() {
                 return Err(format!("{host} does not resolve").into());
@@ -37,7 +35,7 @@ pub(crate) fn literal_private(url: &str) -> Option<String> {
         url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
         url::Host::Domain(_) => return None,
     };
-    is_private(ip).then(|| format!("refused: {ip} is a private address"))
+    refusal(ip).map(|why| format!("refused: {ip} is {why}"))
 }
 
 #[cfg(test)]
@@ -49,6 +47,9 @@ mod tests {
         assert!(literal_private("http://127.0.0.1:9/x").is_some());
         assert!(literal_private("http://[::1]/x").is_some());
         assert!(literal_private("http://10.0.0.1/").is_some());
+        assert!(literal_private("http://[::127.0.0.1]/").is_some());
+        assert!(literal_private("http://[64:ff9b::127.0.0.1]/").is_some());
+        assert!(literal_private("http://198.18.0.1/").is_some());
         assert!(literal_private("https://93.184.216.34/").is_none());
         assert!(literal_private("https://example.com/").is_none());
     }

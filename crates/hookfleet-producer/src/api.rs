@@ -2,11 +2,11 @@
 use crate::{
     AppState,
     error::ApiError,
-    extract::{ApiJson, ApiJsonOrDefault, ApiQuery, BODY_LIMIT},
+    extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, BODY_LIMIT},
 };
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, MatchedPath, Path, Request, State},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -61,7 +61,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(
+            crate::extract::refuse_declared_oversize,
+        ))
         .layer(middleware::from_fn(count_requests))
         .with_state(state)
 }
@@ -83,13 +93,24 @@ fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of `Bearer <token>`: the scheme in any case, one space, then a token with no
+/// white space (RFC 6750's form). Anything looser is no credential at all.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = value.split_at_checked(7)?;
+    let well_formed = scheme.eq_ignore_ascii_case("bearer ")
+        && !token.is_empty()
+        && !token
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    well_formed.then_some(token)
+}
+
 async fn authenticate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| bearer_token(v.as_bytes()));
     let ok = presented.is_some_and(|p| {
         state.settings.admin_tokens.iter().fold(false, |acc, t| {
             acc | tokens_equal(p.as_bytes(), t.as_bytes())
@@ -159,7 +180,7 @@ async fn create_event(
 
 async fn event_deliveries(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let deliveries = state
@@ -317,7 +338,7 @@ async fn create_subscription(
 
 async fn update_subscription(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(update): ApiJson<hookfleet_core::subscription::SubscriptionUpdate>,
 ) -> AppResult<Json<Value>> {
     use hookfleet_core::subscription as sub;
@@ -377,7 +398,11 @@ async fn update_subscription(
         organizations,
         partitions,
         url: url.map(|u| u.to_string()),
-        description: update.description,
+        description: update
+            .description
+            .map(|d| sub::validate_description(&d).map(|()| d))
+            .transpose()
+            .map_err(ApiError::invalid)?,
         retry_ladder_ms: ladder,
         max_in_flight: update
             .max_in_flight
@@ -450,7 +475,7 @@ async fn rebind(
 
 async fn enable_subscription(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let row = load_subscription(&state, &id).await?;
     if row.state == "active" {
@@ -474,7 +499,7 @@ pub(crate) async fn load_subscription(state: &AppState, id: &str) -> AppResult<S
 
 async fn get_subscription(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(subscription_view(
         &load_subscription(&state, &id).await?,
@@ -483,7 +508,7 @@ async fn get_subscription(
 
 async fn get_secret(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(secret_view(&load_subscription(&state, &id).await?)))
 }
@@ -504,7 +529,7 @@ struct RotateSecret {
 /// a signature from each valid secret, so receivers switch without rejecting anything.
 async fn rotate_secret(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJsonOrDefault(body): ApiJsonOrDefault<RotateSecret>,
 ) -> AppResult<Json<Value>> {
     let grace = body
@@ -542,7 +567,7 @@ fn secret_view(row: &SubscriptionRow) -> Value {
 
 async fn delete_subscription(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let row = load_subscription(&state, &id).await?;
     let bus = state.bus()?;
@@ -554,4 +579,25 @@ async fn delete_subscription(
         .map_err(|e| ApiError::unavailable("Failed to delete a subscription queue", &e))?;
     notify_workers(&state).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bearer_takes_exactly_one_space_and_a_whole_token() {
+        use super::bearer_token as b;
+        assert_eq!(b(b"Bearer abc"), Some("abc"));
+        assert_eq!(b(b"bearer abc"), Some("abc"));
+        for bad in [
+            &b"Bearer  abc"[..],
+            b"Bearer abc ",
+            b"Bearer ",
+            b"Bearer",
+            b"Basic abc",
+            b"Bearer a\tb",
+            b"Bearer \xff",
+        ] {
+            assert_eq!(b(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
 }

@@ -1,11 +1,15 @@
-//! Extractors that answer in the API's envelope: 413 over the body limit, 400 for bodies that
-//! are not JSON of the expected shape (unknown fields included), 400 for query strings with
-//! unknown parameters or values of the wrong type.
-use crate::error::ApiError;
+//! Extractors that answer in the API's envelope: 413 over the body limit (at once when the
+//! declared length says so), 408 for a body not sent in time, 415 for a body that is not
+//! declared JSON, 400 for bodies that are not a JSON object of the expected shape (unknown
+//! fields included), 400 for query strings with unknown parameters or values of the wrong
+//! type, and 400 for a path segment that is not text.
+use crate::{error::ApiError, serve::BODY_READ_TIMEOUT};
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Query, Request},
-    http::{StatusCode, request::Parts},
+    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 
@@ -18,21 +22,81 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        parse(&body(req, state).await?).map(ApiJson)
+        let (json, bytes) = body(req, state).await?;
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        parse(&bytes).map(ApiJson)
     }
 }
 
-async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
+/// Refuses a request whose declared `Content-Length` is over the limit before reading any of
+/// it, so a client cannot make the server wait for (or hold) a body it will refuse anyway.
+pub async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::too_large(BODY_LIMIT).into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether the request says its body is JSON (`application/json` or any `+json` type).
+fn declares_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.to_ascii_lowercase().ends_with("+json")
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as JSON with `Content-Type: application/json`",
+    )
+}
+
+/// The body, read within [`BODY_READ_TIMEOUT`] and [`BODY_LIMIT`].
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
+    let json = declares_json(req.headers());
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+    let bytes = read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(BODY_LIMIT)
         } else {
             ApiError::invalid_json(e.body_text())
         }
-    })
+    })?;
+    Ok((json, bytes))
 }
 
+/// Parses a JSON object into `T`. serde would also fill a struct from an array, taking fields
+/// by position; the API documents objects, so anything else is refused first.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid_json("the body must be a JSON object"));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(e.to_string()))
 }
 
@@ -44,9 +108,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for ApiJsonOr
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = body(req, state).await?;
+        let (json, bytes) = body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
+        }
+        if !json {
+            return Err(unsupported_media_type());
         }
         parse(&bytes).map(Self)
     }
@@ -64,5 +131,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|Query(q)| Self(q))
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}
+
+/// A path parameter; a segment that does not decode to text (`%ff`) is a 400 in the envelope
+/// rather than axum's plain-text answer.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| Self(p))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
     }
 }

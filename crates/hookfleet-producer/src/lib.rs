@@ -9,6 +9,7 @@ mod api;
 pub mod error;
 pub mod extract;
 mod replay;
+pub mod serve;
 pub mod targets;
 
 use hookfleet_bus::{
@@ -145,7 +146,6 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     let state = Arc::new(AppState {
         store,
         bus: RwLock::new(None),
@@ -157,12 +157,9 @@ pub async fn run(
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
     let app = api::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("The producer's HTTP server failed");
+    serve::serve(listener, app, shutdown).await;
     keeper.abort();
-    served
+    Ok(())
 }
 
 /// Holds a working broker session in `state` until `shutdown`: connects, opens the channels,

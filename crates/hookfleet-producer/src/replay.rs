@@ -5,13 +5,9 @@ use crate::{
     AppState,
     api::{load_subscription, notify_workers},
     error::ApiError,
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
 };
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use hookfleet_bus::{
     BusError, HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_SUBSCRIPTION, HEADER_TEST,
     lapin::{
@@ -62,7 +58,7 @@ pub(crate) struct LogQuery {
 /// `GET /v1/subscriptions/{id}/deliveries`: newest first, `next_cursor` until the last page.
 pub(crate) async fn subscription_deliveries(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = load_subscription(&state, &id).await?;
@@ -113,7 +109,7 @@ pub(crate) async fn subscription_deliveries(
 /// `GET /v1/deliveries/{id}`: one delivery, every attempt with its response excerpt.
 pub(crate) async fn get_delivery(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
     let d = state
@@ -143,7 +139,7 @@ async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
 /// `POST /v1/deliveries/{id}/retry`: one more attempt now, on the same `webhook-id`.
 pub(crate) async fn retry_delivery(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
     let row = state
@@ -179,7 +175,7 @@ fn header_str<'a>(h: &'a Option<FieldTable>, name: &str) -> Option<&'a str> {
 /// so the recovery itself delivers nothing twice.
 pub(crate) async fn recover(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<RecoverRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let sub = load_subscription(&state, &id).await?;
@@ -348,7 +344,7 @@ pub(crate) struct TestRequest {
 /// subscription only, through its queue and workers, marked as a test in the log.
 pub(crate) async fn test_send(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TestRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let sub = load_subscription(&state, &id).await?;

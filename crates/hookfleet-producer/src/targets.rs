@@ -1,6 +1,6 @@
 //! Refusing subscription URLs that resolve into the operator's network when they are created
 //! or changed. The delivery role checks again at send time (its DNS may have changed since).
-use hookfleet_core::targets::is_private;
+use hookfleet_core::targets::refusal;
 
 /// Resolves the URL's host and returns an explanation if any address is not public.
 pub async fn check_public(url: &url::Url) -> Result<(), String> {
@@ -14,9 +14,9 @@ pub async fn check_public(url: &url::Url) -> Result<(), String> {
     if addrs.is_empty() {
         return Err(format!("url: the host `{host}` does not resolve"));
     }
-    if let Some(a) = addrs.iter().find(|a| is_private(a.ip())) {
+    if let Some((a, why)) = addrs.iter().find_map(|a| Some((a, refusal(a.ip())?))) {
         return Err(format!(
-            "url: `{host}` resolves to {}, a loopback, private or link-local address, which this fleet does not deliver to",
+            "url: `{host}` resolves to {}, {why}, which this fleet does not deliver to",
             a.ip()
         ));
     }

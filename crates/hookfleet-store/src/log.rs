@@ -30,7 +30,13 @@ impl Cursor {
     pub fn decode(s: &str) -> Option<Self> {
         let (micros, id) = s.split_once('_')?;
         let micros: i128 = micros.parse().ok()?;
-        let created_at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).ok()?;
+        let created_at =
+            OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1_000)?).ok()?;
+        // Only times PostgreSQL can compare against: a crafted cursor far outside its range
+        // would fail the query (a 503) instead of being refused as a bad cursor.
+        if !(1970..=9999).contains(&created_at.year()) {
+            return None;
+        }
         hookfleet_core::DeliveryId::parse(id)?;
         Some(Self {
             created_at,
@@ -310,8 +316,16 @@ mod tests {
             )
             .to_string(),
         };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode(&c.encode()), Some(c.clone()));
         assert_eq!(Cursor::decode("junk"), None);
         assert_eq!(Cursor::decode("12_dlv_nothex"), None);
+        let id = c.id.clone();
+        for micros in [
+            "-300000000000000000",
+            "253402300800000000",
+            "99999999999999999999999999999999999999",
+        ] {
+            assert_eq!(Cursor::decode(&format!("{micros}_{id}")), None, "{micros}");
+        }
     }
 }

@@ -73,10 +73,8 @@ pub async fn serve(
         .await
         .with_context(|| format!("Failed to bind HOOKFLEET_METRICS_ADDR {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "Serving /metrics, /healthz and /readyz");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("The metrics server failed")
+    hookfleet_producer::serve::serve(listener, app, shutdown).await;
+    Ok(())
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.
