@@ -3,7 +3,10 @@
 //! declared JSON, 400 for bodies that are not a JSON object of the expected shape (unknown
 //! fields included), 400 for query strings with unknown parameters or values of the wrong
 //! type, and 400 for a path segment that is not text.
-use crate::{error::ApiError, serve::BODY_READ_TIMEOUT};
+use crate::{
+    error::ApiError,
+    serve::{BodyReadTimeout, Timeouts},
+};
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Path, Query, Request},
@@ -65,19 +68,20 @@ fn unsupported_media_type() -> ApiError {
     )
 }
 
-/// The body, read within [`BODY_READ_TIMEOUT`] and [`BODY_LIMIT`].
+/// The body, read within the server's body deadline and [`BODY_LIMIT`].
 async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
     let json = declares_json(req.headers());
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+    let deadline = req
+        .extensions()
+        .get::<BodyReadTimeout>()
+        .map_or(Timeouts::default().body_read, |t| t.0);
+    let read = tokio::time::timeout(deadline, Bytes::from_request(req, state))
         .await
         .map_err(|_| {
             ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "request_timeout",
-                format!(
-                    "the body did not arrive within {} s",
-                    BODY_READ_TIMEOUT.as_secs()
-                ),
+                format!("the body did not arrive within {} ms", deadline.as_millis()),
             )
         })?;
     let bytes = read.map_err(|e| {

@@ -34,6 +34,8 @@ pub struct Settings {
     pub allow_private_targets: bool,
     /// Confirm-mode channels for publishing: 4 keeps two cores busy without frame contention.
     pub publisher_channels: usize,
+    /// How long a client may take to send its request.
+    pub timeouts: serve::Timeouts,
 }
 
 impl std::fmt::Debug for Settings {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Settings {
             .field("admin_tokens", &"[redacted]")
             .field("allow_private_targets", &self.allow_private_targets)
             .field("publisher_channels", &self.publisher_channels)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -155,9 +158,10 @@ pub async fn run(
         recover_lock: tokio::sync::Mutex::new(()),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
+    let timeouts = state.settings.timeouts;
     let app = api::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
-    serve::serve(listener, app, shutdown).await;
+    serve::serve(listener, app, timeouts, shutdown).await;
     keeper.abort();
     Ok(())
 }

@@ -46,6 +46,7 @@ pub struct Options {
     pub run_delivery: bool,
     pub allow_private_targets: bool,
     pub delivery: hookfleet_delivery::Settings,
+    pub timeouts: hookfleet_producer::serve::Timeouts,
 }
 
 impl Default for Options {
@@ -66,6 +67,7 @@ impl Default for Options {
                 allow_private_targets: true,
                 ..hookfleet_delivery::Settings::default()
             },
+            timeouts: Default::default(),
         }
     }
 }
@@ -110,6 +112,7 @@ async fn start_roles(
         admin_tokens: vec![TOKEN.to_owned()],
         allow_private_targets: opts.allow_private_targets,
         publisher_channels: 2,
+        timeouts: opts.timeouts,
     };
     // Connection names carry the app's prefix, so a test can find (and close) its own.
     let broker = |role: &str| Broker::new(amqp_url, format!("{}{role}", topology.prefix()));
@@ -243,6 +246,19 @@ impl TestApp {
             .post(self.url(path))
             .bearer_auth(TOKEN)
             .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// POSTs these exact bytes as `application/json` with the admin token, for bodies
+    /// `serde_json` would never write (lone surrogates, NUL escapes, deep nesting).
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
             .send()
             .await
             .expect("request sent")

@@ -20,6 +20,8 @@ pub enum Reply {
     Slow(Duration, u16),
     /// Never answer (until the client gives up).
     Hang,
+    /// Answer with this status and exactly these body bytes (anything a hostile receiver might).
+    Body(u16, &'static [u8]),
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +65,7 @@ async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, &'static str) {
+) -> (StatusCode, &'static [u8]) {
     let reply = {
         let mut i = inner.lock().unwrap_or_else(|p| p.into_inner());
         let default = i.default.unwrap_or(Reply::Status(200));
@@ -78,7 +80,7 @@ async fn handle(
             }
         }
         let status = match reply {
-            Reply::Status(c) | Reply::Slow(_, c) => c,
+            Reply::Status(c) | Reply::Slow(_, c) | Reply::Body(c, _) => c,
             Reply::Hang => 0,
         };
         i.received.push(Received {
@@ -90,6 +92,10 @@ async fn handle(
         reply
     };
     let code = match reply {
+        Reply::Body(c, body) => {
+            let status = StatusCode::from_u16(c).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return (status, body);
+        }
         Reply::Status(c) => c,
         Reply::Slow(d, c) => {
             tokio::time::sleep(d).await;
@@ -102,7 +108,14 @@ async fn handle(
     };
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     // A short body, so the delivery log's response excerpt has something to show.
-    (status, if status.is_success() { "ok" } else { "failed" })
+    (
+        status,
+        if status.is_success() {
+            b"ok"
+        } else {
+            b"failed"
+        },
+    )
 }
 
 impl Receiver {

@@ -195,6 +195,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
                 admin_tokens: vec![token.clone()],
                 allow_private_targets: true,
                 publisher_channels: 4,
+                timeouts: Default::default(),
             },
         )),
         router: Some(hookfleet_router::Settings::default()),

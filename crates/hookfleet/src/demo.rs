@@ -90,7 +90,7 @@ pub async fn run(
     let listener = fleet::bind(producer.http_addr).await?;
     let api = format!("http://{}", listener.local_addr()?);
     let roles = Roles {
-        producer: Some((listener, producer.settings(&common, tokens))),
+        producer: Some((listener, producer.settings(&common, tokens)?)),
         router: Some(hookfleet_router::Settings::default()),
         delivery: Some(delivery.settings(&common)?),
     };

@@ -101,7 +101,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let roles = Roles {
                 producer: Some((
                     fleet::bind(producer.http_addr).await?,
-                    producer.settings(&common, tokens),
+                    producer.settings(&common, tokens)?,
                 )),
                 ..Roles::default()
             };
@@ -136,7 +136,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let roles = Roles {
                 producer: Some((
                     fleet::bind(producer.http_addr).await?,
-                    producer.settings(&common, tokens),
+                    producer.settings(&common, tokens)?,
                 )),
                 router: Some(hookfleet_router::Settings::default()),
                 delivery: Some(delivery.settings(&common)?),

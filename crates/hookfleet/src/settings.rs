@@ -55,6 +55,13 @@ pub struct ProducerArgs {
     /// one is removed. Required by `producer`; `all` generates one when unset.
     #[arg(long, env = "HOOKFLEET_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// How long a client has to send a request's line and headers (also the idle time a
+    /// keep-alive connection is kept); a connection over it is closed.
+    #[arg(long, env = "HOOKFLEET_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body; over it the answer is 408.
+    #[arg(long, env = "HOOKFLEET_BODY_READ_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,12 +108,24 @@ impl DeliveryArgs {
 
 impl ProducerArgs {
     /// The producer's settings; `tokens` are the already-resolved admin tokens.
-    pub fn settings(&self, common: &Common, tokens: Vec<String>) -> hookfleet_producer::Settings {
-        hookfleet_producer::Settings {
+    pub fn settings(
+        &self,
+        common: &Common,
+        tokens: Vec<String>,
+    ) -> anyhow::Result<hookfleet_producer::Settings> {
+        anyhow::ensure!(
+            !self.header_read_timeout.is_zero() && !self.body_read_timeout.is_zero(),
+            "HOOKFLEET_HEADER_READ_TIMEOUT and HOOKFLEET_BODY_READ_TIMEOUT must be longer than zero"
+        );
+        Ok(hookfleet_producer::Settings {
             admin_tokens: tokens,
             allow_private_targets: common.allow_private_targets,
             publisher_channels: 4,
-        }
+            timeouts: hookfleet_producer::serve::Timeouts {
+                header_read: self.header_read_timeout,
+                body_read: self.body_read_timeout,
+            },
+        })
     }
 
     pub fn tokens(&self) -> Vec<String> {

@@ -73,7 +73,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("Failed to bind HOOKFLEET_METRICS_ADDR {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "Serving /metrics, /healthz and /readyz");
-    hookfleet_producer::serve::serve(listener, app, shutdown).await;
+    hookfleet_producer::serve::serve(listener, app, Default::default(), shutdown).await;
     Ok(())
 }
 

@@ -3,6 +3,8 @@ mod bad_input;
 mod crash;
 mod delivery;
 mod fanout;
+mod hostile;
+mod intake_props;
 mod poison;
 mod reconnect;
 mod retries;
