@@ -72,18 +72,19 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
-    let mut ranges = vec![0..len];
-    while let Some(range) = ranges.pop() {
-        if range.is_empty() {
+    // (start, end) pairs still to write; a stack, so the walk goes left to right.
+    let mut ranges = vec![(0, len)];
+    while let Some((start, end)) = ranges.pop() {
+        if start == end {
             continue;
         }
-        match write(range.clone()).await {
+        match write(start..end).await {
             Ok(t) => accepted.push(t),
-            Err(e) if e.is_refused_input() && range.len() == 1 => refused.push((range.start, e)),
+            Err(e) if e.is_refused_input() && end - start == 1 => refused.push((start, e)),
             Err(e) if e.is_refused_input() => {
-                let mid = range.start + range.len() / 2;
-                ranges.push(mid..range.end);
-                ranges.push(range.start..mid);
+                let mid = start + (end - start) / 2;
+                ranges.push((mid, end));
+                ranges.push((start, mid));
             }
             Err(e) => return Err(e),
         }

@@ -357,6 +357,18 @@ async fn half_sent_requests_are_closed_and_an_oversized_declaration_is_refused_a
     assert_eq!(app.queue_depth(&app.topology.ingest()).await, Some(0));
 }
 
+/// (what, method, path, Authorization, Content-Type, body, expected status, expected code)
+type RawCase<'a> = (
+    &'a str,
+    reqwest::Method,
+    String,
+    &'a str,
+    &'a str,
+    String,
+    u16,
+    &'a str,
+);
+
 async fn raw(
     app: &TestApp,
     method: reqwest::Method,
@@ -399,7 +411,7 @@ async fn hostile_api_input_gets_a_4xx_in_the_envelope_and_changes_nothing() {
     let two_spaces = format!("Bearer  {TOKEN}");
     let json_ct = "application/json";
     use reqwest::Method as M;
-    let cases: Vec<(&str, M, String, &str, &str, String, u16, &str)> = vec![
+    let cases: Vec<RawCase> = vec![
         (
             "NUL in a description",
             M::POST,
