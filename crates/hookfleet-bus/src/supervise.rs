@@ -8,27 +8,46 @@ use anyhow::Context;
 use lapin::{Connection, ConnectionStatus};
 use std::{
     future::Future,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 use tokio_util::sync::CancellationToken;
 
 /// The broker connection a role holds right now, if any; `/readyz` reads it.
 #[derive(Debug, Clone, Default)]
-pub struct Link(Arc<RwLock<Option<ConnectionStatus>>>);
+pub struct Link(Arc<LinkState>);
+
+#[derive(Debug, Default)]
+struct LinkState {
+    status: RwLock<Option<ConnectionStatus>>,
+    /// Connections the role has held so far: more than one means it lost the broker.
+    sessions: AtomicU64,
+}
 
 impl Link {
     pub fn set(&self, status: Option<ConnectionStatus>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = status;
+        if status.is_some() {
+            self.0.sessions.fetch_add(1, Ordering::Relaxed);
+        }
+        *self.0.status.write().unwrap_or_else(|p| p.into_inner()) = status;
     }
 
     /// Whether the role holds a connection and the broker still has it open.
     pub fn is_up(&self) -> bool {
         self.0
+            .status
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .is_some_and(ConnectionStatus::connected)
+    }
+
+    /// How many connections the role has held (1 for a role that never lost the broker).
+    pub fn sessions(&self) -> u64 {
+        self.0.sessions.load(Ordering::Relaxed)
     }
 }
 

@@ -13,8 +13,8 @@ use hookfleet_bus::{
         Channel, Connection,
         message::Delivery,
         options::{
-            BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-            BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
+            BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+            QueueBindOptions, QueueDeclareOptions,
         },
         types::{AMQPValue, FieldTable},
     },
@@ -422,7 +422,11 @@ async fn consume_loop(
     loop {
         tokio::select! {
             _ = stop.cancelled(), if consuming => {
-                let _ = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default()).await;
+                // No basic.cancel: when the queue was deleted the broker cancels the consumer
+                // itself, and a cancel of ours crossing its cancel makes lapin fail the whole
+                // connection ("unexpected basic cancel-ok"), every subscription with it. We
+                // stop reading instead; whatever the broker pushed meanwhile stays unacked and
+                // goes back to the queue when the channel closes below.
                 consuming = false;
             }
             next = consumer.next(), if consuming => match next {

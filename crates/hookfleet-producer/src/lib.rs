@@ -8,6 +8,7 @@
 mod api;
 pub mod error;
 pub mod extract;
+mod janitor;
 mod replay;
 pub mod serve;
 pub mod targets;
@@ -36,6 +37,9 @@ pub struct Settings {
     pub publisher_channels: usize,
     /// How long a client may take to send its request.
     pub timeouts: serve::Timeouts,
+    /// How long a deleted subscription's queue is kept before it is removed (see `janitor`);
+    /// well over the workers' reconcile interval.
+    pub deleted_queue_grace: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for Settings {
             .field("allow_private_targets", &self.allow_private_targets)
             .field("publisher_channels", &self.publisher_channels)
             .field("timeouts", &self.timeouts)
+            .field("deleted_queue_grace", &self.deleted_queue_grace)
             .finish()
     }
 }
@@ -158,11 +163,13 @@ pub async fn run(
         recover_lock: tokio::sync::Mutex::new(()),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
+    let janitor = tokio::spawn(janitor::run(state.clone(), shutdown.clone()));
     let timeouts = state.settings.timeouts;
     let app = api::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
     serve::serve(listener, app, timeouts, shutdown).await;
     keeper.abort();
+    janitor.abort();
     Ok(())
 }
 

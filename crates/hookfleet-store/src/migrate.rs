@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "secret_rotation",
         include_str!("../../../migrations/0003_secret_rotation.sql"),
     ),
+    (
+        4,
+        "deferred_queue_delete",
+        include_str!("../../../migrations/0004_deferred_queue_delete.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

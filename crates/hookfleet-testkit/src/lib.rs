@@ -90,10 +90,14 @@ pub struct TestApp {
     schema: String,
     shutdown: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+    /// The router's and delivery role's broker links (to see whether one reconnected).
+    pub links: RoleLinks,
     opts: Options,
 }
 
 type RoleTasks = Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>;
+/// Each running role's broker link, by role name.
+pub type RoleLinks = Vec<(&'static str, hookfleet_bus::Link)>;
 
 /// Starts the roles `opts` asks for; returns the API's base URL and the role tasks.
 async fn start_roles(
@@ -102,8 +106,9 @@ async fn start_roles(
     topology: &Topology,
     amqp_url: &str,
     shutdown: &CancellationToken,
-) -> (String, RoleTasks) {
+) -> (String, RoleTasks, RoleLinks) {
     let mut tasks: RoleTasks = Vec::new();
+    let mut links: RoleLinks = Vec::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the API");
@@ -113,6 +118,9 @@ async fn start_roles(
         allow_private_targets: opts.allow_private_targets,
         publisher_channels: 2,
         timeouts: opts.timeouts,
+        // Short, so a test sees a deleted subscription's queue go; still over the test
+        // workers' 500 ms reconcile.
+        deleted_queue_grace: Duration::from_secs(2),
     };
     // Connection names carry the app's prefix, so a test can find (and close) its own.
     let broker = |role: &str| Broker::new(amqp_url, format!("{}{role}", topology.prefix()));
@@ -129,6 +137,7 @@ async fn start_roles(
     ));
     if opts.run_router {
         let broker = broker("router");
+        links.push(("router", broker.link.clone()));
         let context = (store.clone(), topology.clone(), shutdown.clone());
         let token = shutdown.clone();
         tasks.push((
@@ -143,6 +152,7 @@ async fn start_roles(
     }
     if opts.run_delivery {
         let broker = broker("delivery");
+        links.push(("delivery", broker.link.clone()));
         let context = (
             store.clone(),
             topology.clone(),
@@ -160,7 +170,7 @@ async fn start_roles(
             }),
         ));
     }
-    (api, tasks)
+    (api, tasks, links)
 }
 
 fn random_suffix() -> String {
@@ -204,7 +214,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         .expect("declare topology");
 
     let shutdown = CancellationToken::new();
-    let (api, tasks) = start_roles(&opts, &store, &topology, &amqp_url, &shutdown).await;
+    let (api, tasks, links) = start_roles(&opts, &store, &topology, &amqp_url, &shutdown).await;
     let app = TestApp {
         api,
         http: reqwest::Client::new(),
@@ -218,6 +228,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         schema,
         shutdown,
         tasks,
+        links,
         opts,
     };
     app.wait_until(Duration::from_secs(10), "the producer is ready", || async {
@@ -435,7 +446,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.stop().await;
         self.shutdown = CancellationToken::new();
-        let (api, tasks) = start_roles(
+        let (api, tasks, links) = start_roles(
             &self.opts,
             &self.store,
             &self.topology,
@@ -444,6 +455,7 @@ impl TestApp {
         )
         .await;
         self.api = api;
+        self.links = links;
         self.tasks = tasks;
         let (http, api) = (self.http.clone(), self.api.clone());
         self.wait_until(

@@ -196,6 +196,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
                 allow_private_targets: true,
                 publisher_channels: 4,
                 timeouts: Default::default(),
+                deleted_queue_grace: Duration::from_secs(60),
             },
         )),
         router: Some(hookfleet_router::Settings::default()),

@@ -62,6 +62,10 @@ pub struct ProducerArgs {
     /// How long a client has to send a request's body; over it the answer is 408.
     #[arg(long, env = "HOOKFLEET_BODY_READ_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub body_read_timeout: Duration,
+    /// How long a deleted subscription's queue is kept (unbound, unconsumed) before it is
+    /// removed; keep it well over HOOKFLEET_RECONCILE_INTERVAL.
+    #[arg(long, env = "HOOKFLEET_DELETED_QUEUE_GRACE", default_value = "60s", value_parser = duration)]
+    pub deleted_queue_grace: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,6 +129,7 @@ impl ProducerArgs {
                 header_read: self.header_read_timeout,
                 body_read: self.body_read_timeout,
             },
+            deleted_queue_grace: self.deleted_queue_grace,
         })
     }
 

@@ -1,0 +1,51 @@
+//! Removing deleted subscriptions' queues, a grace period after the delete. A worker may be
+//! starting to consume a queue at the moment it is deleted (the subscription was created a
+//! moment before, or a reconcile read it just before the delete); RabbitMQ answers a consume
+//! racing the deletion of a quorum queue by closing that worker's whole connection
+//! (`INTERNAL_ERROR`), which restarts every subscription it serves. After the grace no worker
+//! consumes the queue (each stops at the control notice, or at its next reconcile), so the
+//! delete races nothing. Every producer runs this; deleting a queue twice is harmless.
+use crate::AppState;
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// How often the producer looks for queues to remove.
+const INTERVAL: Duration = Duration::from_secs(5);
+
+pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
+    let grace = state.settings.deleted_queue_grace;
+    let every = INTERVAL.min(grace.max(Duration::from_millis(100)));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let Ok(bus) = state.bus() else { continue };
+        let due = match state.store.queues_due_for_deletion(grace).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::debug!(error = %e, "Failed to list deleted subscriptions' queues; trying later");
+                continue;
+            }
+        };
+        for id in due {
+            let removed = hookfleet_bus::topology::delete_subscription(
+                &bus.admin_channel,
+                &state.topology,
+                &id,
+            )
+            .await;
+            match removed {
+                Ok(()) => {
+                    if let Err(e) = state.store.mark_queue_deleted(&id).await {
+                        tracing::debug!(error = %e, "Failed to note a removed queue; removing it again later");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(subscription = %id, error = %crate::error::error_chain(&e), "Failed to remove a deleted subscription's queue; trying later");
+                    break;
+                }
+            }
+        }
+    }
+}
