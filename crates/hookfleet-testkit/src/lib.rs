@@ -275,6 +275,22 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Puts these exact bytes on `queue` (persistent), as a broken or hostile publisher could.
+    pub async fn put_raw(&self, queue: &str, body: &[u8]) {
+        self.channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                lapin::options::BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))

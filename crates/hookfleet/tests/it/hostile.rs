@@ -5,8 +5,7 @@
 use hookfleet_bus::{
     HEADER_REASON,
     lapin::{
-        BasicProperties,
-        options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions},
+        options::{BasicAckOptions, BasicGetOptions},
         types::AMQPValue,
     },
 };
@@ -117,23 +116,8 @@ async fn unstorable_ingest_messages_are_parked_with_their_reason_and_the_rest_fl
             bodies.push(ingest_message(&poison[i / 10]));
         }
     }
-    let mut confirms = Vec::new();
     for body in &bodies {
-        confirms.push(
-            app.channel
-                .basic_publish(
-                    "".into(),
-                    app.topology.ingest().as_str().into(),
-                    BasicPublishOptions::default(),
-                    body,
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap(),
-        );
-    }
-    for c in confirms {
-        c.await.unwrap();
+        app.put_raw(&app.topology.ingest(), body).await;
     }
     rx.wait_for(40, Duration::from_secs(20)).await;
     let dead = app.topology.dead();
@@ -625,18 +609,7 @@ async fn an_outcome_the_record_refuses_is_parked_and_every_other_outcome_is_reco
     for i in 0..10 {
         ids.push(app.publish(json!({"type": "a.b", "data": {"i": i}})).await);
         if i == 4 {
-            app.channel
-                .basic_publish(
-                    "".into(),
-                    queue.as_str().into(),
-                    BasicPublishOptions::default(),
-                    copy.as_bytes(),
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            app.put_raw(&queue, copy.as_bytes()).await;
         }
     }
     for id in &ids {
