@@ -1,30 +1,28 @@
-//! hookfleet-bus owns RabbitMQ: the names of every exchange and queue, their declaration (all in
-//! [`topology`], idempotent, each argument explained), and a publisher that treats a broker
-//! nack or a returned message as a failure so callers only answer success once the broker has
-//! confirmed a message into a durable queue.
+//! hookfleet-bus owns RabbitMQ and is the only crate that speaks AMQP: the names of every
+//! exchange and queue and their declaration (all in [`topology`], idempotent, each argument
+//! explained), the headers a message carries ([`wire`]), a publisher that treats a broker nack
+//! or a returned message as a failure so callers only answer success once the broker has
+//! confirmed a message into a durable queue, consuming and settling ([`session`]), control
+//! notices, retry scheduling on the ladder, the dead-queue walk, and keeping a role connected
+//! ([`supervise`]). Roles see none of the AMQP client's types.
 #![forbid(unsafe_code)]
 
 pub mod publish;
+pub mod session;
 pub mod supervise;
 pub mod topology;
+pub mod wire;
 
-pub use lapin;
-pub use publish::{Publisher, persistent};
+pub use publish::{Confirm, Publisher};
+pub use session::{Acker, Admin, Consumer, Message, Notices, Rungs, Session, notify_reconcile};
 pub use supervise::{Backoff, Broker, Link, supervise};
 pub use topology::Topology;
+pub use wire::{
+    HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_QUEUE, HEADER_REASON, HEADER_SUBSCRIPTION, HEADER_TEST,
+    Headers, Outgoing,
+};
 
 use lapin::{Connection, ConnectionProperties};
-
-/// Header carrying the attempt number a message is on (absent = 1).
-pub const HEADER_ATTEMPT: &str = "x-hookfleet-attempt";
-/// Headers set on a message parked in `hookfleet.dead`.
-pub const HEADER_SUBSCRIPTION: &str = "x-hookfleet-subscription";
-pub const HEADER_DELIVERY: &str = "x-hookfleet-delivery";
-pub const HEADER_REASON: &str = "x-hookfleet-reason";
-/// Header naming the queue a poison message was taken from.
-pub const HEADER_QUEUE: &str = "x-hookfleet-queue";
-/// Header marking a test send (`POST /v1/subscriptions/{id}/test`).
-pub const HEADER_TEST: &str = "x-hookfleet-test";
 
 /// How much of a reason travels in a header; the record keeps the same cut.
 pub const MAX_REASON_LEN: usize = 512;
@@ -37,23 +35,46 @@ pub async fn park_poison(
     queue: &str,
     reason: &str,
     body: &[u8],
-) -> Result<lapin::PublisherConfirm> {
-    let mut headers = lapin::types::FieldTable::default();
-    headers.insert(
-        HEADER_QUEUE.into(),
-        lapin::types::AMQPValue::LongString(queue.into()),
-    );
-    headers.insert(
-        HEADER_REASON.into(),
-        lapin::types::AMQPValue::LongString(truncate(reason, MAX_REASON_LEN).into()),
-    );
+) -> Result<Confirm> {
+    let headers = Headers {
+        queue: Some(queue.to_owned()),
+        reason: Some(truncate(reason, MAX_REASON_LEN).to_owned()),
+        ..Headers::default()
+    };
     publisher
         .send(
             "",
             &topology.dead(),
             true,
             body,
-            persistent().with_headers(headers),
+            &Outgoing::with_headers(headers),
+        )
+        .await
+}
+
+/// Parks an exhausted delivery's message in `hookfleet.dead`, marked with its subscription and
+/// delivery (so a recovery can find it) and why it was given up.
+pub async fn park_exhausted(
+    publisher: &Publisher,
+    topology: &Topology,
+    subscription_id: &str,
+    delivery_id: &str,
+    reason: &str,
+    body: &[u8],
+) -> Result<Confirm> {
+    let headers = Headers {
+        subscription: Some(subscription_id.to_owned()),
+        delivery: Some(delivery_id.to_owned()),
+        reason: Some(truncate(reason, MAX_REASON_LEN).to_owned()),
+        ..Headers::default()
+    };
+    publisher
+        .send(
+            "",
+            &topology.dead(),
+            true,
+            body,
+            &Outgoing::with_headers(headers),
         )
         .await
 }
@@ -98,10 +119,10 @@ pub fn check_url(url: &str) -> std::result::Result<(), String> {
 }
 
 /// Opens a connection named after the role, so operators can tell roles apart in the broker UI.
-pub async fn connect(url: &str, role: &str) -> Result<Connection> {
+pub async fn connect(url: &str, role: &str) -> Result<Session> {
     let props =
         ConnectionProperties::default().with_connection_name(format!("hookfleet-{role}").into());
-    Ok(Connection::connect(url, props).await?)
+    Ok(Session::new(Connection::connect(url, props).await?))
 }
 
 #[cfg(test)]

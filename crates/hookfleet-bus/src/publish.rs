@@ -1,17 +1,22 @@
 //! Publishing with publisher confirms. A publish succeeds only when the broker acks it; a nack
 //! or a mandatory message returned as unroutable is an error the caller must act on.
-use crate::{BusError, Result};
+use crate::{BusError, Result, wire::Outgoing};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Persistent JSON message properties.
-pub fn persistent() -> BasicProperties {
-    BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into())
+/// A message the broker has been sent and has yet to confirm; [`Confirm::wait`] for it.
+/// Sending many before waiting for any lets the broker confirm them in batches.
+#[must_use = "a message is only safe once its confirm is awaited"]
+pub struct Confirm(pub(crate) PublisherConfirm);
+
+impl Confirm {
+    /// Success once the broker has the message; a nack or an unroutable return is an error.
+    pub async fn wait(self) -> Result<()> {
+        confirmed(self.0).await
+    }
 }
 
 /// A few confirm-mode channels used round-robin, so concurrent publishers do not queue up
@@ -23,7 +28,7 @@ pub struct Publisher {
 }
 
 /// Resolves one publisher confirm into success or a [`BusError`].
-pub async fn confirmed(confirm: PublisherConfirm) -> Result<()> {
+async fn confirmed(confirm: PublisherConfirm) -> Result<()> {
     match confirm.await? {
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_)) => Err(BusError::Returned),
@@ -32,7 +37,7 @@ pub async fn confirmed(confirm: PublisherConfirm) -> Result<()> {
 }
 
 impl Publisher {
-    pub async fn new(connection: &Connection, channels: usize) -> Result<Self> {
+    pub(crate) async fn new(connection: &Connection, channels: usize) -> Result<Self> {
         let mut out = Vec::with_capacity(channels.max(1));
         for _ in 0..channels.max(1) {
             let ch = connection.create_channel().await?;
@@ -45,14 +50,34 @@ impl Publisher {
         })
     }
 
-    pub fn channel(&self) -> &Channel {
+    fn channel(&self) -> &Channel {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
         &self.channels[i]
     }
 
-    /// Sends a message and returns the pending confirm; await it with [`confirmed`]. Sending
-    /// many before awaiting any lets the broker confirm them in batches.
+    /// Sends a message and returns the pending confirm. `mandatory`: an unroutable message is
+    /// returned and its confirm fails, rather than silently dropped.
     pub async fn send(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        mandatory: bool,
+        body: &[u8],
+        outgoing: &Outgoing,
+    ) -> Result<Confirm> {
+        self.send_raw(
+            exchange,
+            routing_key,
+            mandatory,
+            body,
+            outgoing.properties(),
+        )
+        .await
+        .map(Confirm)
+    }
+
+    /// [`Self::send`] with the properties as they are (to move a message unchanged).
+    pub(crate) async fn send_raw(
         &self,
         exchange: &str,
         routing_key: &str,
@@ -82,13 +107,12 @@ impl Publisher {
         routing_key: &str,
         mandatory: bool,
         body: &[u8],
-        properties: BasicProperties,
+        outgoing: &Outgoing,
     ) -> Result<()> {
-        confirmed(
-            self.send(exchange, routing_key, mandatory, body, properties)
-                .await?,
-        )
-        .await
+        self.send(exchange, routing_key, mandatory, body, outgoing)
+            .await?
+            .wait()
+            .await
     }
 
     pub fn is_connected(&self) -> bool {

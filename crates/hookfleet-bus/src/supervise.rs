@@ -3,9 +3,9 @@
 //! end a role: it reconnects with a capped, growing pause and starts over. Starting over is safe
 //! because every role acks only what it has finished; whatever was unacked on the lost
 //! connection returns to its queue.
-use crate::connect;
+use crate::{Session, connect};
 use anyhow::Context;
-use lapin::{Connection, ConnectionStatus};
+use lapin::ConnectionStatus;
 use std::{
     future::Future,
     sync::{
@@ -28,7 +28,12 @@ struct LinkState {
 }
 
 impl Link {
-    pub fn set(&self, status: Option<ConnectionStatus>) {
+    /// Reports the session the role holds now (`None` while it has none).
+    pub fn set_session(&self, session: Option<&Session>) {
+        self.set(session.map(Session::status));
+    }
+
+    fn set(&self, status: Option<ConnectionStatus>) {
         if status.is_some() {
             self.0.sessions.fetch_add(1, Ordering::Relaxed);
         }
@@ -132,7 +137,7 @@ pub async fn connect_until(
     broker: &Broker,
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
-) -> Option<Connection> {
+) -> Option<Session> {
     let name = broker.name.as_str();
     loop {
         match connect(&broker.url, name).await {
@@ -167,7 +172,7 @@ pub async fn supervise<C, F, Fut>(
 ) -> anyhow::Result<()>
 where
     C: Clone,
-    F: FnMut(Connection, C) -> Fut,
+    F: FnMut(Session, C) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let (name, link) = (broker.name.as_str(), &broker.link);
@@ -177,7 +182,7 @@ where
             return Ok(());
         };
         let started = Instant::now();
-        link.set(Some(connection.status().clone()));
+        link.set_session(Some(&connection));
         let result = role(connection, context.clone()).await;
         link.set(None);
         if shutdown.is_cancelled() {

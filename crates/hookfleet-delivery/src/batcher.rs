@@ -3,11 +3,7 @@
 //! park in `hookfleet.dead` then ack when failed or poison. Verdicts go
 //! back to the consumer owning the message's channel, which settles them with the broker.
 use futures_util::future::join_all;
-use hookfleet_bus::{
-    HEADER_DELIVERY, HEADER_REASON, HEADER_SUBSCRIPTION, Publisher, Topology,
-    lapin::types::{AMQPValue, FieldTable},
-    persistent,
-};
+use hookfleet_bus::{Headers, Publisher, Rungs, Topology};
 use hookfleet_store::{OutcomeRow, PoisonRow, Store};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::mpsc;
@@ -78,8 +74,8 @@ impl Pending {
 pub(crate) struct Batcher {
     pub store: Store,
     pub publisher: Arc<Publisher>,
-    /// For declaring retry rungs as ladders need them.
-    pub channel: hookfleet_bus::lapin::Channel,
+    /// Where retries are scheduled (rungs declared as ladders need them).
+    pub rungs: Rungs,
     pub topology: Topology,
     pub batch_size: usize,
     pub linger: Duration,
@@ -88,8 +84,7 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     /// Runs until every sender is dropped and the last batch is settled.
-    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Pending>) {
-        let mut rungs = std::collections::HashSet::new();
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.linger;
@@ -99,11 +94,11 @@ impl Batcher {
                     _ => break,
                 }
             }
-            self.flush(batch, &mut rungs).await;
+            self.flush(batch).await;
         }
     }
 
-    async fn flush(&self, mut batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
+    async fn flush(&mut self, mut batch: Vec<Pending>) {
         if !self.record(&mut batch).await {
             // Shutting down with the database away: hand the messages back to the broker
             // unrecorded, to be delivered again later. Nothing is lost.
@@ -122,7 +117,7 @@ impl Batcher {
             metrics::counter!("hookfleet_subscriptions_disabled_total").increment(disabled as u64);
             crate::worker::notify_workers(&self.publisher, &self.topology).await;
         }
-        self.settle(batch, rungs).await;
+        self.settle(batch).await;
     }
 
     /// Commits the batch's outcomes and poison notes. An outage is waited out. A row PostgreSQL
@@ -194,24 +189,29 @@ impl Batcher {
         }
     }
 
-    async fn settle(&self, batch: Vec<Pending>, rungs: &mut std::collections::HashSet<u64>) {
+    async fn settle(&mut self, batch: Vec<Pending>) {
         // Send every parked or rescheduled copy first, then await their confirms together.
         let mut parked = Vec::new();
         for p in batch {
-            match &p.settle {
-                Settle::Ack => p.complete(Verdict::Ack),
+            let sent = match &p.settle {
+                Settle::Ack => {
+                    p.complete(Verdict::Ack);
+                    continue;
+                }
+                Settle::Hold => {
+                    p.complete(Verdict::Requeue);
+                    continue;
+                }
                 Settle::Poison { queue, reason } => {
-                    let sent = hookfleet_bus::park_poison(
+                    hookfleet_bus::park_poison(
                         &self.publisher,
                         &self.topology,
                         queue,
                         reason,
                         &p.data,
                     )
-                    .await;
-                    parked.push((p, sent));
+                    .await
                 }
-                Settle::Hold => p.complete(Verdict::Requeue),
                 Settle::Retry {
                     queue,
                     delay_ms,
@@ -219,84 +219,39 @@ impl Batcher {
                     rung,
                     is_test,
                 } => {
-                    let mut headers = FieldTable::default();
-                    headers.insert(
-                        hookfleet_bus::HEADER_ATTEMPT.into(),
-                        AMQPValue::LongInt(*attempt),
-                    );
-                    if *is_test {
-                        headers.insert(hookfleet_bus::HEADER_TEST.into(), AMQPValue::Boolean(true));
-                    }
-                    let props = persistent().with_headers(headers);
-                    let sent = if *delay_ms == 0 {
-                        self.publisher.send("", queue, true, &p.data, props).await
-                    } else {
-                        if !rungs.contains(delay_ms) {
-                            match hookfleet_bus::topology::declare_retry_rung(
-                                &self.channel,
-                                &self.topology,
-                                *delay_ms,
-                            )
-                            .await
-                            {
-                                Ok(()) => {
-                                    rungs.insert(*delay_ms);
-                                }
-                                Err(e) => {
-                                    tracing::warn!(error = %e, delay_ms, "Failed to declare a retry rung")
-                                }
-                            }
-                        }
-                        // The rung's exchange is a fanout; the routing key travels with the
-                        // message and brings it back to its queue when it expires.
-                        self.publisher
-                            .send(
-                                &self.topology.retry_rung(*delay_ms),
-                                queue,
-                                true,
-                                &p.data,
-                                props,
-                            )
-                            .await
-                    };
                     metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string()).increment(1);
-                    parked.push((p, sent));
+                    self.rungs
+                        .schedule(
+                            &self.publisher,
+                            &self.topology,
+                            queue,
+                            *delay_ms,
+                            Headers::attempt(*attempt, *is_test),
+                            &p.data,
+                        )
+                        .await
                 }
                 Settle::Park {
                     subscription_id,
                     delivery_id,
                     reason,
                 } => {
-                    let mut headers = FieldTable::default();
-                    headers.insert(
-                        HEADER_SUBSCRIPTION.into(),
-                        AMQPValue::LongString(subscription_id.as_str().into()),
-                    );
-                    headers.insert(
-                        HEADER_DELIVERY.into(),
-                        AMQPValue::LongString(delivery_id.as_str().into()),
-                    );
-                    headers.insert(
-                        HEADER_REASON.into(),
-                        AMQPValue::LongString(reason.as_str().into()),
-                    );
-                    let sent = self
-                        .publisher
-                        .send(
-                            "",
-                            &self.topology.dead(),
-                            true,
-                            &p.data,
-                            persistent().with_headers(headers),
-                        )
-                        .await;
-                    parked.push((p, sent));
+                    hookfleet_bus::park_exhausted(
+                        &self.publisher,
+                        &self.topology,
+                        subscription_id,
+                        delivery_id,
+                        reason,
+                        &p.data,
+                    )
+                    .await
                 }
-            }
+            };
+            parked.push((p, sent));
         }
         let confirms = join_all(parked.into_iter().map(|(p, sent)| async move {
             let ok = match sent {
-                Ok(c) => hookfleet_bus::publish::confirmed(c).await,
+                Ok(c) => c.wait().await,
                 Err(e) => Err(e),
             };
             (p, ok)

@@ -6,20 +6,7 @@ use crate::{
     batcher::{Batcher, Completion, Pending, Settle, Verdict},
 };
 use anyhow::Context;
-use futures_util::StreamExt;
-use hookfleet_bus::{
-    HEADER_ATTEMPT, HEADER_TEST, Publisher, Topology,
-    lapin::{
-        Channel, Connection,
-        message::Delivery,
-        options::{
-            BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-            QueueBindOptions, QueueDeclareOptions,
-        },
-        types::{AMQPValue, FieldTable},
-    },
-    persistent,
-};
+use hookfleet_bus::{Acker, Consumer, Message as Delivery, Publisher, Session, Topology};
 use hookfleet_core::{DeliveredBody, DeliveryId, EventId, Secret, SubscriptionId};
 use hookfleet_store::{DeliveryStatus, OutcomeRow, PoisonRow, Store, SubscriptionRow};
 use std::{
@@ -97,7 +84,7 @@ struct Running {
 
 /// Shared by every consumer task of one worker.
 struct Shared {
-    connection: Connection,
+    session: Session,
     store: Store,
     topology: Topology,
     settings: Settings,
@@ -108,16 +95,7 @@ struct Shared {
 
 /// Tells every delivery worker to reconcile its subscriptions now.
 pub(crate) async fn notify_workers(publisher: &Publisher, topology: &Topology) {
-    let sent = publisher
-        .publish(
-            &topology.control(),
-            "",
-            false,
-            b"{\"op\":\"reconcile\"}",
-            persistent(),
-        )
-        .await;
-    if let Err(e) = sent {
+    if let Err(e) = hookfleet_bus::notify_reconcile(publisher, topology).await {
         tracing::warn!(error = %e, "Failed to notify delivery workers; they reconcile periodically anyway");
     }
 }
@@ -125,21 +103,22 @@ pub(crate) async fn notify_workers(publisher: &Publisher, topology: &Topology) {
 /// Runs the worker until `shutdown`: stops consuming, finishes in-flight deliveries, flushes
 /// their outcomes, settles their messages, then returns.
 pub async fn run(
-    connection: Connection,
+    session: Session,
     store: Store,
     topology: Topology,
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let control = connection
-        .create_channel()
+    session
+        .admin()
         .await
-        .context("Failed to open the control channel")?;
-    hookfleet_bus::topology::declare_topology(&control, &topology)
+        .context("Failed to open the worker's admin channel")?
+        .declare_topology(&topology)
         .await
         .context("Failed to declare the broker topology")?;
     let publisher = Arc::new(
-        Publisher::new(&connection, 1)
+        session
+            .publisher(1)
             .await
             .context("Failed to open the worker's publisher")?,
     );
@@ -159,8 +138,8 @@ pub async fn run(
         Batcher {
             store: store.clone(),
             publisher: publisher.clone(),
-            channel: connection
-                .create_channel()
+            rungs: session
+                .rungs()
                 .await
                 .context("Failed to open the rung channel")?,
             topology: topology.clone(),
@@ -170,44 +149,14 @@ pub async fn run(
         }
         .run(rx),
     );
-    // A private, exclusive queue on the control fanout: every worker hears every notice.
-    let control_queue = control
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+    // Every worker hears every notice (a private queue on the control fanout).
+    let mut notices = session
+        .notices(&topology)
         .await
-        .context("Failed to declare the control queue")?;
-    control
-        .queue_bind(
-            control_queue.name().clone(),
-            topology.control().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .context("Failed to bind the control queue")?;
-    let mut notices = control
-        .basic_consume(
-            control_queue.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .context("Failed to consume the control queue")?;
+        .context("Failed to listen for control notices")?;
 
     let shared = Arc::new(Shared {
-        connection,
+        session,
         store,
         topology,
         settings,
@@ -228,7 +177,7 @@ pub async fn run(
                 reconcile(&shared, &mut running).await;
             }
             notice = notices.next() => match notice {
-                Some(Ok(_)) => reconcile(&shared, &mut running).await,
+                Some(Ok(())) => reconcile(&shared, &mut running).await,
                 Some(Err(e)) => break Err(anyhow::Error::new(e).context("The control consumer failed")),
                 None => break Err(anyhow::anyhow!("The broker cancelled the control consumer")),
             },
@@ -243,7 +192,7 @@ pub async fn run(
     }
     drop(shared);
     let _ = batcher.await;
-    let _ = control.close(200, "shutdown".into()).await;
+    notices.close().await;
     tracing::info!("Delivery worker stopped");
     result
 }
@@ -385,33 +334,18 @@ async fn consume_loop(
         shared.settings.prefetch
     };
     let queue = shared.topology.subscription_queue(sub_id.as_str());
-    let started = async {
-        let channel = shared.connection.create_channel().await?;
-        channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await?;
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok::<_, hookfleet_bus::lapin::Error>((channel, consumer))
-    }
-    .await;
-    let (channel, mut consumer) = match started {
+    let mut consumer = match shared.session.consume(&queue, prefetch).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(subscription = %sub_id, error = %e, "Failed to consume a subscription queue; retrying at the next reconcile");
             return;
         }
     };
+    let acker = consumer.acker();
     tracing::debug!(subscription = %sub_id, fifo = first.fifo, "Consuming subscription queue");
     if first.fifo {
-        fifo_loop(&shared, &config, &channel, &mut consumer, &stop).await;
-        let _ = channel.close(200, "subscription stopped".into()).await;
+        fifo_loop(&shared, &config, &acker, &mut consumer, &stop).await;
+        acker.close("subscription stopped").await;
         return;
     }
     let http_slots = Arc::new(Semaphore::new(first.max_in_flight));
@@ -422,16 +356,13 @@ async fn consume_loop(
     loop {
         tokio::select! {
             _ = stop.cancelled(), if consuming => {
-                // No basic.cancel: when the queue was deleted the broker cancels the consumer
-                // itself, and a cancel of ours crossing its cancel makes lapin fail the whole
-                // connection ("unexpected basic cancel-ok"), every subscription with it. We
-                // stop reading instead; whatever the broker pushed meanwhile stays unacked and
-                // goes back to the queue when the channel closes below.
+                // Stop reading; whatever the broker pushed meanwhile goes back to the queue
+                // when the channel closes below (see `Acker::close` for why not basic.cancel).
                 consuming = false;
             }
             next = consumer.next(), if consuming => match next {
                 Some(Ok(delivery)) => {
-                    acks.received(delivery.delivery_tag);
+                    acks.received(delivery.tag);
                     if let Some(p) = pacer.as_mut() {
                         p.wait().await;
                     }
@@ -450,11 +381,11 @@ async fn consume_loop(
                 let mut next = Some(first);
                 while let Some(c) = next {
                     acks.settled(&c);
-                    settle_one(&channel, &c).await;
+                    settle_one(&acker, &c).await;
                     next = done_rx.try_recv().ok();
                 }
                 if let Some(point) = acks.take_ack_point()
-                    && let Err(e) = channel.basic_ack(point, BasicAckOptions { multiple: true }).await
+                    && let Err(e) = acker.ack_up_to(point).await
                 {
                     // The channel went away (queue deleted, connection lost): the broker redelivers.
                     tracing::debug!(error = %e, "Failed to ack messages");
@@ -469,25 +400,15 @@ async fn consume_loop(
     // Every message taken is now settled; closing returns nothing half-done to the queue.
     // (A quorum queue may still requeue a few messages acked just before a close,
     // rabbitmq-server#10327; their redelivery is settled from the record without re-sending.)
-    let _ = channel.close(200, "subscription stopped".into()).await;
+    acker.close("subscription stopped").await;
     tracing::debug!(subscription = %sub_id, "Stopped consuming subscription queue");
 }
 
 /// Sends a requeue at once; acks wait to be sent together.
-async fn settle_one(channel: &Channel, c: &Completion) {
+async fn settle_one(acker: &Acker, c: &Completion) {
     let sent = match c.verdict {
         Verdict::Ack => Ok(()),
-        Verdict::Requeue => {
-            channel
-                .basic_nack(
-                    c.tag,
-                    BasicNackOptions {
-                        multiple: false,
-                        requeue: true,
-                    },
-                )
-                .await
-        }
+        Verdict::Requeue => acker.requeue(c.tag).await,
     };
     if let Err(e) = sent {
         tracing::debug!(error = %e, "Failed to settle a message; the broker will redeliver it");
@@ -500,8 +421,8 @@ async fn settle_one(channel: &Channel, c: &Completion) {
 async fn fifo_loop(
     shared: &Arc<Shared>,
     config: &Arc<RwLock<Arc<SubConfig>>>,
-    channel: &Channel,
-    consumer: &mut hookfleet_bus::lapin::Consumer,
+    acker: &Acker,
+    consumer: &mut Consumer,
     stop: &CancellationToken,
 ) {
     loop {
@@ -512,7 +433,7 @@ async fn fifo_loop(
                 _ => return,
             },
         };
-        let tag = delivery.delivery_tag;
+        let tag = delivery.tag;
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
         let mut delivery = Some(delivery);
         let mut attempt_override = None;
@@ -530,7 +451,7 @@ async fn fifo_loop(
             };
             match (c.verdict, wait) {
                 (Verdict::Ack, _) => {
-                    let _ = channel.basic_ack(tag, BasicAckOptions::default()).await;
+                    let _ = acker.ack(tag).await;
                     break;
                 }
                 (Verdict::Requeue, Some((next_attempt, wait, retained))) => {
@@ -559,29 +480,9 @@ struct Incoming {
     is_test: bool,
 }
 
-fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a AMQPValue> {
-    delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get(name))
-}
-
-fn attempt_of(delivery: &Delivery) -> i32 {
-    header(delivery, HEADER_ATTEMPT)
-        .and_then(|v| match v {
-            AMQPValue::LongInt(n) => Some(*n),
-            AMQPValue::LongLongInt(n) => i32::try_from(*n).ok(),
-            AMQPValue::ShortInt(n) => Some(i32::from(*n)),
-            _ => None,
-        })
-        .unwrap_or(1)
-        .max(1)
-}
-
 fn decode(delivery: &Delivery, sub: &SubscriptionId) -> Result<Incoming, String> {
     let body =
-        serde_json::from_slice::<DeliveredBody>(&delivery.data).map_err(|e| e.to_string())?;
+        serde_json::from_slice::<DeliveredBody>(&delivery.body).map_err(|e| e.to_string())?;
     let event_id =
         EventId::parse(&body.id).ok_or_else(|| "the body's `id` is not an event id".to_owned())?;
     let organization_id = body.organization_id.map(std::borrow::Cow::into_owned);
@@ -597,11 +498,8 @@ fn decode(delivery: &Delivery, sub: &SubscriptionId) -> Result<Incoming, String>
         organization_id,
         service_partition,
         delivery_id,
-        attempt: attempt_of(delivery),
-        is_test: matches!(
-            header(delivery, HEADER_TEST),
-            Some(AMQPValue::Boolean(true))
-        ),
+        attempt: delivery.headers.attempt_number(),
+        is_test: delivery.headers.test,
     })
 }
 
@@ -741,7 +639,7 @@ async fn attempt_and_submit(
     stop: Option<&CancellationToken>,
     attempt_override: Option<i32>,
 ) -> Option<(i32, Duration, Delivery)> {
-    let tag = delivery.delivery_tag;
+    let tag = delivery.tag;
     let queue = shared.topology.subscription_queue(cfg.id.as_str());
     let mut msg = match decode(&delivery, &cfg.id) {
         Ok(m) => m,
@@ -750,7 +648,7 @@ async fn attempt_and_submit(
             metrics::counter!("hookfleet_poison_messages_total", "queue" => "subscription")
                 .increment(1);
             let reason = format!("undecodable: {reason}");
-            let poison = Some(PoisonRow::new(&queue, &reason, &delivery.data));
+            let poison = Some(PoisonRow::new(&queue, &reason, &delivery.body));
             submit(
                 shared,
                 Pending {
@@ -758,7 +656,7 @@ async fn attempt_and_submit(
                     poison,
                     settle: Settle::Poison { queue, reason },
                     tag,
-                    data: delivery.data,
+                    data: delivery.body,
                     done,
                 },
             )
@@ -793,7 +691,7 @@ async fn attempt_and_submit(
                 }
             };
             if let Some(settle) = settle {
-                settle_unsent(shared, settle, tag, delivery.data, done).await;
+                settle_unsent(shared, settle, tag, delivery.body, done).await;
                 return None;
             }
         }
@@ -806,7 +704,7 @@ async fn attempt_and_submit(
     .await
     {
         fill_queue(&mut settle, queue);
-        settle_unsent(shared, settle, tag, delivery.data, done).await;
+        settle_unsent(shared, settle, tag, delivery.body, done).await;
         return None;
     }
 
@@ -824,7 +722,7 @@ async fn attempt_and_submit(
                 &cfg.url,
                 &cfg.secrets,
                 msg.delivery_id.as_str(),
-                delivery.data.clone(),
+                delivery.body.clone(),
                 shared.settings.timeout,
             )
             .await
@@ -880,8 +778,8 @@ async fn attempt_and_submit(
     };
     // A FIFO retry keeps the message to send again in place; otherwise the body moves on.
     let (data, kept) = match retry_in_place {
-        Some((next_attempt, w)) => (delivery.data.clone(), Some((next_attempt, w, delivery))),
-        None => (delivery.data, None),
+        Some((next_attempt, w)) => (delivery.body.clone(), Some((next_attempt, w, delivery))),
+        None => (delivery.body, None),
     };
     submit(
         shared,

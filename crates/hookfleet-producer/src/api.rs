@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use hookfleet_bus::{persistent, topology};
+use hookfleet_bus::Outgoing;
 use hookfleet_core::{EventId, NewEvent, Secret, SubscriptionId, subscription::NewSubscription};
 use hookfleet_store::SubscriptionRow;
 use serde_json::{Value, json};
@@ -160,7 +160,7 @@ async fn create_event(
             &state.topology.ingest(),
             true,
             &body,
-            persistent().with_message_id(event.id.as_str().into()),
+            &Outgoing::with_message_id(event.id.as_str()),
         )
         .await
         .map_err(|e| ApiError::unavailable("Failed to publish an event to the ingest queue", &e))?;
@@ -259,17 +259,7 @@ pub(crate) async fn notify_workers(state: &AppState) {
         );
         return;
     };
-    let result = bus
-        .publisher
-        .publish(
-            &state.topology.control(),
-            "",
-            false,
-            b"{\"op\":\"reconcile\"}",
-            persistent(),
-        )
-        .await;
-    if let Err(e) = result {
+    if let Err(e) = hookfleet_bus::notify_reconcile(&bus.publisher, &state.topology).await {
         // Workers also reconcile periodically, so a lost notice only delays pick-up.
         tracing::warn!(error = %crate::error::error_chain(&e), "Failed to notify delivery workers of a subscription change");
     }
@@ -313,18 +303,16 @@ async fn create_subscription(
         .store
         .create_subscription(
             &row,
-            topology::declare_subscription(
-                &bus.admin_channel,
-                &state.topology,
-                &row.id,
-                &keys,
-                fifo,
-            ),
+            bus.admin
+                .declare_subscription(&state.topology, &row.id, &keys, fifo),
         )
         .await?;
     if let Err(e) = declared {
         // The row was rolled back; remove a half-declared queue so nothing is left behind.
-        let _ = topology::delete_subscription(&bus.admin_channel, &state.topology, &row.id).await;
+        let _ = bus
+            .admin
+            .delete_subscription(&state.topology, &row.id)
+            .await;
         return Err(ApiError::unavailable(
             "Failed to declare a subscription queue",
             &e,
@@ -459,16 +447,16 @@ async fn rebind(
     let Some(bus) = bus.filter(|_| !added.is_empty() || !removed.is_empty()) else {
         return Ok(());
     };
-    let ch = &bus.admin_channel;
+    let admin = &bus.admin;
     let id = after.id.as_str();
     let moved = async {
-        topology::bind_subscription(ch, topology, id, &added).await?;
-        topology::unbind_subscription(ch, topology, id, &removed).await
+        admin.bind(topology, id, &added).await?;
+        admin.unbind(topology, id, &removed).await
     }
     .await;
     if moved.is_err() {
-        let _ = topology::bind_subscription(ch, topology, id, &removed).await;
-        let _ = topology::unbind_subscription(ch, topology, id, &added).await;
+        let _ = admin.bind(topology, id, &removed).await;
+        let _ = admin.unbind(topology, id, &added).await;
     }
     moved
 }
@@ -577,13 +565,10 @@ async fn delete_subscription(
     notify_workers(&state).await;
     // The queue itself goes later (see `crate::janitor`): deleting it now could race a worker
     // that is just starting to consume it. Unbinding now means it receives nothing more.
-    if let Err(e) = topology::unbind_subscription(
-        &bus.admin_channel,
-        &state.topology,
-        &row.id,
-        &binding_keys(&row),
-    )
-    .await
+    if let Err(e) = bus
+        .admin
+        .unbind(&state.topology, &row.id, &binding_keys(&row))
+        .await
     {
         // Not fatal: the queue and its bindings are removed together after the grace.
         tracing::warn!(subscription = %row.id, error = %crate::error::error_chain(&e), "Failed to unbind a deleted subscription's queue");

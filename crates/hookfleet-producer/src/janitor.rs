@@ -29,12 +29,7 @@ pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             }
         };
         for id in due {
-            let removed = hookfleet_bus::topology::delete_subscription(
-                &bus.admin_channel,
-                &state.topology,
-                &id,
-            )
-            .await;
+            let removed = bus.admin.delete_subscription(&state.topology, &id).await;
             match removed {
                 Ok(()) => {
                     if let Err(e) = state.store.mark_queue_deleted(&id).await {

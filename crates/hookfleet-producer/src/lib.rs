@@ -14,8 +14,7 @@ pub mod serve;
 pub mod targets;
 
 use hookfleet_bus::{
-    Backoff, Broker, Link, Publisher, Topology,
-    lapin::{Channel, Connection},
+    Admin, Backoff, Broker, Link, Publisher, Session, Topology,
     supervise::{STABLE, connect_until},
 };
 use hookfleet_store::Store;
@@ -57,40 +56,37 @@ impl std::fmt::Debug for Settings {
 /// One broker session of the producer. It is replaced as a whole when the connection or any
 /// of its channels is lost, so a handler holds either a working set or a 503.
 pub(crate) struct Bus {
-    connection: Connection,
+    session: Session,
     pub publisher: Publisher,
-    /// Channel for topology changes (declares, deletes), kept apart from publishing.
-    pub admin_channel: Channel,
+    /// Channel for topology changes (declares, deletes) and the dead-queue walk, kept apart
+    /// from publishing.
+    pub admin: Admin,
 }
 
 impl Bus {
-    async fn open(
-        connection: Connection,
-        topology: &Topology,
-        channels: usize,
-    ) -> anyhow::Result<Self> {
+    async fn open(session: Session, topology: &Topology, channels: usize) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let admin_channel = connection
-            .create_channel()
+        let admin = session
+            .admin()
             .await
             .context("Failed to open the producer's admin channel")?;
-        hookfleet_bus::topology::declare_topology(&admin_channel, topology)
+        admin
+            .declare_topology(topology)
             .await
             .context("Failed to declare the broker topology")?;
-        let publisher = Publisher::new(&connection, channels)
+        let publisher = session
+            .publisher(channels)
             .await
             .context("Failed to open publisher channels")?;
         Ok(Self {
-            connection,
+            session,
             publisher,
-            admin_channel,
+            admin,
         })
     }
 
     fn healthy(&self) -> bool {
-        self.connection.status().connected()
-            && self.publisher.is_connected()
-            && self.admin_channel.status().connected()
+        self.session.is_connected() && self.publisher.is_connected() && self.admin.is_connected()
     }
 }
 
@@ -120,8 +116,7 @@ impl AppState {
     }
 
     fn set_bus(&self, bus: Option<Arc<Bus>>) {
-        self.link
-            .set(bus.as_ref().map(|b| b.connection.status().clone()));
+        self.link.set_session(bus.as_ref().map(|b| &b.session));
         *self.bus.write().unwrap_or_else(|p| p.into_inner()) = bus;
     }
 }
@@ -178,21 +173,15 @@ pub async fn run(
 async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     loop {
-        let Some(connection) = connect_until(&broker, &mut backoff, &shutdown).await else {
+        let Some(session) = connect_until(&broker, &mut backoff, &shutdown).await else {
             return;
         };
-        match Bus::open(
-            connection,
-            &state.topology,
-            state.settings.publisher_channels,
-        )
-        .await
-        {
+        match Bus::open(session, &state.topology, state.settings.publisher_channels).await {
             Ok(bus) => {
                 let bus = Arc::new(bus);
                 state.set_bus(Some(bus.clone()));
                 let started = Instant::now();
-                // lapin offers no "closed" future for a channel; a quarter second of polling
+                // The bus offers no "closed" future for a session; a quarter second of polling
                 // bounds how long requests meet a dead session before it is replaced.
                 while bus.healthy() {
                     tokio::select! {

@@ -8,14 +8,7 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery},
 };
 use axum::{Json, extract::State, http::StatusCode};
-use hookfleet_bus::{
-    BusError, HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_SUBSCRIPTION, HEADER_TEST,
-    lapin::{
-        options::{BasicAckOptions, BasicGetOptions, BasicNackOptions},
-        types::{AMQPValue, FieldTable},
-    },
-    persistent,
-};
+use hookfleet_bus::{BusError, Headers, Outgoing};
 use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
 use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
 use serde::Deserialize;
@@ -120,15 +113,6 @@ pub(crate) async fn get_delivery(
     Ok(Json(serde_json::to_value(d).unwrap_or_default()))
 }
 
-fn replay_headers(attempt: i32, is_test: bool) -> FieldTable {
-    let mut h = FieldTable::default();
-    h.insert(HEADER_ATTEMPT.into(), AMQPValue::LongInt(attempt));
-    if is_test {
-        h.insert(HEADER_TEST.into(), AMQPValue::Boolean(true));
-    }
-    h
-}
-
 /// Puts a recorded delivery back on its subscription's queue as its next attempt.
 async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
     enqueue_all(&*state.bus()?, &state.topology, std::slice::from_ref(row))
@@ -163,13 +147,6 @@ pub(crate) struct RecoverRequest {
     until: Option<String>,
 }
 
-fn header_str<'a>(h: &'a Option<FieldTable>, name: &str) -> Option<&'a str> {
-    match h.as_ref()?.inner().get(name)? {
-        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
-        _ => None,
-    }
-}
-
 /// `POST /v1/subscriptions/{id}/recover {since, until?}`: re-enqueues every failed or exhausted
 /// delivery created in the window, once, and takes their parked copies out of `hookfleet.dead`
 /// so the recovery itself delivers nothing twice.
@@ -202,7 +179,11 @@ pub(crate) async fn recover(
     let removed = if wanted.is_empty() {
         0
     } else {
-        match remove_parked(&bus, &state.topology.dead(), &sub.id, &wanted).await {
+        match bus
+            .admin
+            .remove_parked(&bus.publisher, &state.topology, &sub.id, &wanted)
+            .await
+        {
             Ok(n) => n,
             Err(e) => {
                 // The recovery happened; a parked copy left behind is an archive entry that
@@ -235,101 +216,15 @@ async fn enqueue_all(
                     &topology.subscription_queue(&row.subscription_id),
                     true,
                     &row.body(),
-                    persistent().with_headers(replay_headers(row.attempts + 1, row.is_test)),
+                    &Outgoing::with_headers(Headers::attempt(row.attempts + 1, row.is_test)),
                 )
                 .await?,
         );
     }
     for confirm in pending {
-        hookfleet_bus::publish::confirmed(confirm).await?;
+        confirm.wait().await?;
     }
     Ok(())
-}
-
-/// Messages taken from the dead queue per round: their put-back copies are confirmed together,
-/// then the round is acked with one `multiple` ack.
-const WALK_CHUNK: u32 = 500;
-
-/// Walks `hookfleet.dead` once: drops the parked copies of `wanted` deliveries of
-/// `subscription_id` and puts every other message back at the tail. A message is acked only
-/// after its put-back copy is confirmed, so nothing is lost (at worst, after an error, a
-/// message is parked twice). The walk uses the session's long-lived admin channel (recoveries
-/// are serialized by `recover_lock`): a quorum queue may requeue messages acked just before
-/// their channel closes (rabbitmq-server#10327), so a channel of its own closed at the end
-/// would bring some removed copies back.
-async fn remove_parked(
-    bus: &crate::Bus,
-    dead: &str,
-    subscription_id: &str,
-    wanted: &HashSet<&str>,
-) -> Result<u32, BusError> {
-    let channel = &bus.admin_channel;
-    let mut left = hookfleet_bus::topology::queue_depth(channel, dead).await?;
-    let mut removed = 0u32;
-    while left > 0 {
-        let mut last_tag = None;
-        let round = async {
-            let mut put_back = Vec::new();
-            for _ in 0..left.min(WALK_CHUNK) {
-                let got = channel
-                    .basic_get(dead.into(), BasicGetOptions { no_ack: false })
-                    .await?;
-                let Some(msg) = got else {
-                    left = 0;
-                    break;
-                };
-                left -= 1;
-                last_tag = Some(msg.delivery.delivery_tag);
-                let headers = msg.delivery.properties.headers();
-                let ours = header_str(headers, HEADER_SUBSCRIPTION) == Some(subscription_id)
-                    && header_str(headers, HEADER_DELIVERY).is_some_and(|d| wanted.contains(d));
-                if ours {
-                    removed += 1;
-                } else {
-                    put_back.push(
-                        bus.publisher
-                            .send(
-                                "",
-                                dead,
-                                true,
-                                &msg.delivery.data,
-                                msg.delivery.properties.clone(),
-                            )
-                            .await?,
-                    );
-                }
-            }
-            for confirm in put_back {
-                hookfleet_bus::publish::confirmed(confirm).await?;
-            }
-            if let Some(tag) = last_tag {
-                channel
-                    .basic_ack(tag, BasicAckOptions { multiple: true })
-                    .await?;
-            }
-            Ok::<_, BusError>(())
-        }
-        .await;
-        if let Err(e) = round {
-            // Hand this round back to the queue rather than leave it unacked on a live channel.
-            if let Some(tag) = last_tag {
-                let _ = channel
-                    .basic_nack(
-                        tag,
-                        BasicNackOptions {
-                            multiple: true,
-                            requeue: true,
-                        },
-                    )
-                    .await;
-            }
-            return Err(e);
-        }
-        if last_tag.is_none() {
-            break;
-        }
-    }
-    Ok(removed)
 }
 
 #[derive(Debug, Deserialize)]

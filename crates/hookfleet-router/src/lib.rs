@@ -6,17 +6,8 @@
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
-use futures_util::{StreamExt, future::try_join_all};
-use hookfleet_bus::{
-    Publisher, Topology,
-    lapin::{
-        Connection,
-        message::Delivery,
-        options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
-        types::FieldTable,
-    },
-    persistent,
-};
+use futures_util::future::try_join_all;
+use hookfleet_bus::{Acker, Message, Outgoing, Publisher, Session, Topology};
 use hookfleet_core::{IngestEvent, routing::MAX_KEY_LEN};
 use hookfleet_store::{PoisonRow, Store, StoreError};
 use std::time::Duration;
@@ -76,42 +67,35 @@ pub enum BatchOutcome {
 
 /// Consumes `hookfleet.ingest` until `shutdown`, then finishes the batch in hand and returns.
 pub async fn run(
-    connection: Connection,
+    session: Session,
     store: Store,
     topology: Topology,
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let channel = connection
-        .create_channel()
+    session
+        .admin()
         .await
-        .context("Failed to open the router channel")?;
-    hookfleet_bus::topology::declare_topology(&channel, &topology)
+        .context("Failed to open the router's admin channel")?
+        .declare_topology(&topology)
         .await
         .context("Failed to declare the broker topology")?;
-    channel
-        .basic_qos(settings.prefetch, BasicQosOptions::default())
-        .await
-        .context("Failed to set the router's prefetch")?;
-    let publisher = Publisher::new(&connection, 1)
+    let publisher = session
+        .publisher(1)
         .await
         .context("Failed to open the router's publisher channel")?;
-    let mut consumer = channel
-        .basic_consume(
-            topology.ingest().into(),
-            "hookfleet-router".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let mut consumer = session
+        .consume(&topology.ingest(), settings.prefetch)
         .await
         .context("Failed to consume the ingest queue")?;
+    let acker = consumer.acker();
     tracing::info!(queue = %topology.ingest(), "Router consuming");
     let mut failures = 0u32;
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
             next = consumer.next() => match next {
-                Some(Ok(d)) => d,
+                Some(Ok(m)) => m,
                 Some(Err(e)) => return Err(e).context("The ingest consumer failed"),
                 None => anyhow::bail!("The broker cancelled the ingest consumer"),
             },
@@ -120,12 +104,12 @@ pub async fn run(
         let deadline = tokio::time::Instant::now() + settings.batch_linger;
         while batch.len() < settings.batch_size {
             match tokio::time::timeout_at(deadline, consumer.next()).await {
-                Ok(Some(Ok(d))) => batch.push(d),
+                Ok(Some(Ok(m))) => batch.push(m),
                 Ok(Some(Err(e))) => return Err(e).context("The ingest consumer failed"),
                 Ok(None) | Err(_) => break,
             }
         }
-        match route_batch(&store, &publisher, &topology, batch).await {
+        match route_batch(&store, &publisher, &topology, &acker, batch).await {
             BatchOutcome::Requeued => {
                 // Back off so a database or broker outage is not hammered; nothing is lost.
                 failures = failures.saturating_add(1);
@@ -139,19 +123,13 @@ pub async fn run(
         }
     }
     tracing::info!("Router stopped consuming");
-    let _ = channel.close(200, "shutdown".into()).await;
+    acker.close("shutdown").await;
     Ok(())
 }
 
-async fn requeue(batch: &[Delivery]) {
+async fn requeue(acker: &Acker, batch: &[Message]) {
     if let Some(last) = batch.last() {
-        let _ = last
-            .acker
-            .nack(BasicNackOptions {
-                multiple: true,
-                requeue: true,
-            })
-            .await;
+        let _ = acker.requeue_up_to(last.tag).await;
     }
 }
 
@@ -170,12 +148,13 @@ pub async fn route_batch(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
-    batch: Vec<Delivery>,
+    acker: &Acker,
+    batch: Vec<Message>,
 ) -> BatchOutcome {
     let mut events: Vec<(IngestEvent, usize)> = Vec::with_capacity(batch.len());
     let mut poison = Vec::new();
     for (index, d) in batch.iter().enumerate() {
-        match serde_json::from_slice::<IngestEvent>(&d.data) {
+        match serde_json::from_slice::<IngestEvent>(&d.body) {
             Ok(ev) if events.iter().all(|(e, _)| e.id != ev.id) => events.push((ev, index)),
             // The same id twice in one batch: the first copy stands for both.
             Ok(_) => {}
@@ -192,7 +171,7 @@ pub async fn route_batch(
         }
         Err(e) => {
             tracing::warn!(error = %e, "Failed to record an event batch; requeueing it");
-            requeue(&batch).await;
+            requeue(acker, &batch).await;
             return BatchOutcome::Requeued;
         }
     };
@@ -217,9 +196,9 @@ pub async fn route_batch(
             }),
         }
     }
-    if let Err(e) = park(store, publisher, topology, &batch, &poison).await {
+    if let Err(e) = park(store, publisher, topology, acker, &batch, &poison).await {
         tracing::warn!(error = %e, "Failed to park poison ingest messages; requeueing the batch");
-        requeue(&batch).await;
+        requeue(acker, &batch).await;
         return BatchOutcome::Requeued;
     }
     let mut pending = Vec::new();
@@ -232,14 +211,14 @@ pub async fn route_batch(
                     &copy.routing_key,
                     false,
                     &copy.body,
-                    persistent().with_message_id(event.id.as_str().into()),
+                    &Outgoing::with_message_id(event.id.as_str()),
                 )
                 .await
             {
-                Ok(confirm) => pending.push(hookfleet_bus::publish::confirmed(confirm)),
+                Ok(confirm) => pending.push(confirm.wait()),
                 Err(e) => {
                     tracing::warn!(error = %e, "Failed to publish an event copy; requeueing the batch");
-                    requeue(&batch).await;
+                    requeue(acker, &batch).await;
                     return BatchOutcome::Requeued;
                 }
             }
@@ -248,13 +227,13 @@ pub async fn route_batch(
     let copies = pending.len();
     if let Err(e) = try_join_all(pending).await {
         tracing::warn!(error = %e, "The broker did not confirm every copy; requeueing the batch");
-        requeue(&batch).await;
+        requeue(acker, &batch).await;
         return BatchOutcome::Requeued;
     }
     if let Err(e) = store.mark_routed(&routed_ids).await {
         // Copies are out; requeueing would publish them again (at-least-once allows it).
         tracing::warn!(error = %e, "Failed to mark events routed; requeueing the batch");
-        requeue(&batch).await;
+        requeue(acker, &batch).await;
         return BatchOutcome::Requeued;
     }
     let last_good = batch
@@ -264,7 +243,7 @@ pub async fn route_batch(
         .find(|(i, _)| !poison.iter().any(|p| p.index == *i));
     if let Some((_, d)) = last_good {
         // Parked poison messages are already acked, so `multiple` acks exactly the rest.
-        if let Err(e) = d.acker.ack(BasicAckOptions { multiple: true }).await {
+        if let Err(e) = acker.ack_up_to(d.tag).await {
             tracing::warn!(error = %e, "Failed to ack an ingest batch; it will be redelivered");
         }
     }
@@ -288,7 +267,7 @@ pub async fn route_batch(
 /// refused as poison (the rest of the batch is recorded). Any other error is an outage.
 async fn record_isolating(
     store: &Store,
-    batch: &[Delivery],
+    batch: &[Message],
     events: &[(IngestEvent, usize)],
 ) -> Result<(Vec<String>, Vec<Poison>), StoreError> {
     let (accepted, refused) = hookfleet_store::isolate_refused(events.len(), |range| {
@@ -297,7 +276,7 @@ async fn record_isolating(
         let json = format!(
             "[{}]",
             part.iter()
-                .map(|(_, i)| String::from_utf8_lossy(&batch[*i].data))
+                .map(|(_, i)| String::from_utf8_lossy(&batch[*i].body))
                 .collect::<Vec<_>>()
                 .join(",")
         );
@@ -319,7 +298,8 @@ async fn park(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
-    batch: &[Delivery],
+    acker: &Acker,
+    batch: &[Message],
     poison: &[Poison],
 ) -> anyhow::Result<()> {
     if poison.is_empty() {
@@ -333,24 +313,21 @@ async fn park(
             topology,
             &queue,
             &p.reason,
-            &batch[p.index].data,
+            &batch[p.index].body,
         )
         .await?;
-        confirms.push(hookfleet_bus::publish::confirmed(confirm));
+        confirms.push(confirm.wait());
     }
     try_join_all(confirms).await?;
     let rows: Vec<PoisonRow> = poison
         .iter()
-        .map(|p| PoisonRow::new(&queue, &p.reason, &batch[p.index].data))
+        .map(|p| PoisonRow::new(&queue, &p.reason, &batch[p.index].body))
         .collect();
     store.record_outcomes(&[], &rows).await?;
     for p in poison {
         tracing::warn!(reason = %p.reason, "Parked a poison ingest message in the dead queue");
         metrics::counter!("hookfleet_poison_messages_total", "queue" => "ingest").increment(1);
-        let _ = batch[p.index]
-            .acker
-            .ack(BasicAckOptions { multiple: false })
-            .await;
+        let _ = acker.ack(batch[p.index].tag).await;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ mod receiver;
 
 pub use receiver::{Received, Receiver, Reply};
 
-use hookfleet_bus::{Broker, Topology, lapin, supervise};
+use hookfleet_bus::{Broker, Topology, supervise};
 use hookfleet_store::Store;
 use serde_json::Value;
 use std::time::Duration;
@@ -204,9 +204,14 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     let store = Store::connect(&database_url, 8).expect("a valid database URL");
     store.migrate().await.expect("migrations apply");
 
-    let amqp = hookfleet_bus::connect(&amqp_url, "test")
-        .await
-        .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
+    // The test's own inspection channel speaks AMQP directly: tests look at queues the way an
+    // operator's tools would, not through the bus they are testing.
+    let amqp = lapin::Connection::connect(
+        &amqp_url,
+        lapin::ConnectionProperties::default().with_connection_name("hookfleet-test".into()),
+    )
+    .await
+    .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
     let channel = amqp.create_channel().await.expect("open a channel");
     let topology = Topology::new(namespace);
     hookfleet_bus::topology::declare_topology(&channel, &topology)
@@ -541,9 +546,11 @@ impl Drop for TestApp {
                 let subs = store.all_subscription_ids().await.unwrap_or_default();
                 let rungs = rung_delays(&database_url).await.unwrap_or_default();
                 let amqp = hookfleet_bus::connect(&amqp_url, "test-cleanup").await?;
-                let ch = amqp.create_channel().await?;
-                hookfleet_bus::topology::delete_namespace(&ch, &topology, &subs, &rungs).await?;
-                let _ = amqp.close(200, "".into()).await;
+                amqp.admin()
+                    .await?
+                    .delete_namespace(&topology, &subs, &rungs)
+                    .await?;
+                amqp.close().await;
                 let (db, conn) =
                     tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
                 tokio::spawn(conn);

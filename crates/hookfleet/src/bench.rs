@@ -148,14 +148,15 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
     let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
     let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
     let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
-    let ch = amqp.create_channel().await?;
-    hookfleet_bus::topology::delete_namespace(
-        &ch,
-        &hookfleet_bus::Topology::new(common.namespace.clone()),
-        &sub_ids,
-        &[],
-    )
-    .await?;
+    amqp.admin()
+        .await?
+        .delete_namespace(
+            &hookfleet_bus::Topology::new(common.namespace.clone()),
+            &sub_ids,
+            &[],
+        )
+        .await?;
+    amqp.close().await;
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await?;

@@ -2,15 +2,13 @@
 //! route, deliver and read back; whatever a stage cannot process is parked with its reason and
 //! never holds up anyone else's events. Each test here reproduced a defect on the code before
 //! the fix (the issue "One bad input must never stop the fleet").
-use hookfleet_bus::{
-    HEADER_REASON,
-    lapin::{
-        options::{BasicAckOptions, BasicGetOptions},
-        types::AMQPValue,
-    },
-};
+use hookfleet_bus::HEADER_REASON;
 use hookfleet_core::EventId;
 use hookfleet_testkit::{Options, Receiver, Reply, TOKEN, TestApp, spawn_app, spawn_app_with};
+use lapin::{
+    options::{BasicAckOptions, BasicGetOptions},
+    types::AMQPValue,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,7 +1,7 @@
 //! Promise 4: a message that cannot be decoded is dead-lettered and recorded, once, and the
 //! fleet keeps going.
-use hookfleet_bus::lapin::{BasicProperties, options::BasicPublishOptions};
 use hookfleet_testkit::{Receiver, spawn_app};
+use lapin::{BasicProperties, options::BasicPublishOptions};
 use serde_json::json;
 use std::time::Duration;
 
