@@ -7,14 +7,20 @@
 //! ([`supervise`]). Roles see none of the AMQP client's types.
 #![forbid(unsafe_code)]
 
+mod admin;
+mod control;
 pub mod publish;
+mod retry;
 pub mod session;
 pub mod supervise;
 pub mod topology;
 pub mod wire;
 
 pub use publish::{Confirm, Publisher};
-pub use session::{Acker, Admin, Consumer, Message, Notices, Rungs, Session, notify_reconcile};
+pub use admin::Admin;
+pub use control::{Notices, notify_reconcile};
+pub use retry::Rungs;
+pub use session::{Acker, Consumer, Message, Session};
 pub use supervise::{Backoff, Broker, Link, supervise};
 pub use topology::Topology;
 pub use wire::{
