@@ -41,4 +41,3 @@ pub async fn notify_reconcile(publisher: &Publisher, topology: &Topology) -> Res
         )
         .await
 }
-

@@ -7,6 +7,7 @@
 //! ([`supervise`]). Roles see none of the AMQP client's types.
 #![forbid(unsafe_code)]
 
+mod acks;
 mod admin;
 mod control;
 pub mod publish;
@@ -16,9 +17,10 @@ pub mod supervise;
 pub mod topology;
 pub mod wire;
 
-pub use publish::{Confirm, Publisher};
+pub use acks::TrackedAcker;
 pub use admin::Admin;
 pub use control::{Notices, notify_reconcile};
+pub use publish::{Confirm, Publisher};
 pub use retry::Rungs;
 pub use session::{Acker, Consumer, Message, Session};
 pub use supervise::{Backoff, Broker, Link, supervise};

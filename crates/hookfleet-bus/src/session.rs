@@ -8,8 +8,8 @@ use futures_util::StreamExt;
 use lapin::{
     Channel, Connection, ConnectionStatus,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-        QueueBindOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions,
+        QueueDeclareOptions,
     },
     types::FieldTable,
 };
@@ -213,4 +213,3 @@ impl Acker {
         let _ = self.channel.close(200, why.into()).await;
     }
 }
-

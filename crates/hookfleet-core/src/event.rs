@@ -62,6 +62,31 @@ pub struct DeliveredBody<'a> {
     pub data: &'a RawValue,
 }
 
+impl DeliveredBody<'_> {
+    /// The bytes of one copy, as queued and as replayed: built here only, so a replay rebuilt
+    /// from the record has the shape of the original.
+    pub fn encode(
+        id: &str,
+        event_type: &str,
+        timestamp: &OffsetDateTime,
+        organization_id: Option<&str>,
+        service_partition: Option<&str>,
+        data: &RawValue,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let timestamp = timestamp
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        serde_json::to_vec(&DeliveredBody {
+            id: id.into(),
+            event_type: event_type.into(),
+            timestamp: timestamp.into(),
+            organization_id: organization_id.map(Cow::Borrowed),
+            service_partition: service_partition.map(Cow::Borrowed),
+            data,
+        })
+    }
+}
+
 /// One copy of an event: its routing key and the exact bytes a subscriber will receive.
 #[derive(Debug)]
 pub struct EventCopy {
@@ -195,28 +220,23 @@ impl IngestEvent {
                 l.iter().cloned().map(Some).collect()
             }
         };
-        let timestamp = self
-            .timestamp
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         let mut copies = Vec::new();
         for org in as_options(&self.organization_ids) {
             for part in as_options(&self.service_partitions) {
-                let body = DeliveredBody {
-                    id: self.id.as_str().into(),
-                    event_type: self.event_type.as_str().into(),
-                    timestamp: timestamp.as_str().into(),
-                    organization_id: org.as_deref().map(Cow::Borrowed),
-                    service_partition: part.as_deref().map(Cow::Borrowed),
-                    data: &self.data,
-                };
                 copies.push(EventCopy {
                     routing_key: routing::routing_key(
                         part.as_deref(),
                         org.as_deref(),
                         &self.event_type,
                     ),
-                    body: serde_json::to_vec(&body)?,
+                    body: DeliveredBody::encode(
+                        self.id.as_str(),
+                        &self.event_type,
+                        &self.timestamp,
+                        org.as_deref(),
+                        part.as_deref(),
+                        &self.data,
+                    )?,
                 });
             }
         }

@@ -7,6 +7,7 @@
 pub mod duration;
 pub mod event;
 pub mod ids;
+pub mod render;
 pub mod routing;
 pub mod signing;
 pub mod storable;

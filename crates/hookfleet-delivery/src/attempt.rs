@@ -1,7 +1,7 @@
-//! One delivery attempt: sign, POST, classify. No broker or database here, so the step can be
-//! called and tested on its own.
+//! One delivery attempt: POST a rendered request, classify the answer. No broker or database
+//! here, so the step can be called and tested on its own.
 use hookfleet_core::{
-    Secret, signing,
+    render::Request,
     storable::{lossy, lossy_str},
 };
 use std::time::{Duration, Instant};
@@ -36,29 +36,20 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     s
 }
 
-/// Sends one signed POST. 2xx is delivered; any other status, a timeout, or a connection or TLS
-/// error is a failure.
+/// Sends one rendered POST. 2xx is delivered; any other status, a timeout, or a connection or
+/// TLS error is a failure.
 pub async fn deliver_one(
     client: &reqwest::Client,
     url: &str,
-    secrets: &[Secret],
-    webhook_id: &str,
-    body: Vec<u8>,
+    request: Request,
     timeout: Duration,
 ) -> AttemptResult {
-    let now = hookfleet_core::now_utc().unix_timestamp();
-    let sig = signing::sign_headers(secrets, webhook_id, now, &body);
     let started = Instant::now();
-    let sent = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(signing::HEADER_ID, sig.id)
-        .header(signing::HEADER_TIMESTAMP, sig.timestamp)
-        .header(signing::HEADER_SIGNATURE, sig.signature)
-        .body(body)
-        .timeout(timeout)
-        .send()
-        .await;
+    let mut builder = client.post(url);
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
+    let sent = builder.body(request.body).timeout(timeout).send().await;
     match sent {
         Ok(mut resp) => {
             let status = resp.status();

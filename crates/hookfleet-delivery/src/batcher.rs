@@ -115,7 +115,7 @@ impl Batcher {
             .count();
         if disabled > 0 {
             metrics::counter!("hookfleet_subscriptions_disabled_total").increment(disabled as u64);
-            crate::worker::notify_workers(&self.publisher, &self.topology).await;
+            crate::notify_workers(&self.publisher, &self.topology).await;
         }
         self.settle(batch).await;
     }

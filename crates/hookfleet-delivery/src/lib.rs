@@ -1,5 +1,6 @@
 //! hookfleet-delivery is the worker fleet: identical processes consuming every subscription's
-//! queue as competing consumers. Each message becomes one signed HTTP POST; the outcome is
+//! queue as competing consumers. Each message becomes one HTTP POST, rendered for the
+//! subscription's profile (`hookfleet_core::render`); the outcome is
 //! recorded in a batch that commits before the message is acked (delivered) or parked in
 //! `hookfleet.dead` (failed). Workers follow subscriptions being added and removed while they
 //! run: a notice on `hookfleet.control` triggers a reconcile from PostgreSQL, and a periodic
@@ -8,11 +9,26 @@
 
 mod attempt;
 mod batcher;
+mod config;
+mod consumer;
+mod decide;
 mod guard;
+mod handle;
+mod reconcile;
 mod worker;
 
 pub use attempt::{AttemptResult, deliver_one};
 pub use worker::run;
+
+/// Tells every delivery worker to reconcile its subscriptions now (they also do periodically).
+pub(crate) async fn notify_workers(
+    publisher: &hookfleet_bus::Publisher,
+    topology: &hookfleet_bus::Topology,
+) {
+    if let Err(e) = hookfleet_bus::notify_reconcile(publisher, topology).await {
+        tracing::warn!(error = %e, "Failed to notify delivery workers; they reconcile periodically anyway");
+    }
+}
 
 use std::time::Duration;
 

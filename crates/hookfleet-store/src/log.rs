@@ -86,23 +86,19 @@ impl ReplayRow {
 
     /// The body the subscriber receives, rebuilt from the record.
     pub fn body(&self) -> Vec<u8> {
-        let timestamp = self
-            .timestamp
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         let data =
             serde_json::value::RawValue::from_string(self.data.clone()).unwrap_or_else(|_| {
                 serde_json::value::RawValue::from_string("{}".into()).expect("{} is JSON")
             });
-        let body = hookfleet_core::DeliveredBody {
-            id: self.event_id.as_str().into(),
-            event_type: self.event_type.as_str().into(),
-            timestamp: timestamp.as_str().into(),
-            organization_id: self.organization_id.as_deref().map(Into::into),
-            service_partition: self.service_partition.as_deref().map(Into::into),
-            data: &data,
-        };
-        serde_json::to_vec(&body).unwrap_or_default()
+        hookfleet_core::DeliveredBody::encode(
+            &self.event_id,
+            &self.event_type,
+            &self.timestamp,
+            self.organization_id.as_deref(),
+            self.service_partition.as_deref(),
+            &data,
+        )
+        .unwrap_or_default()
     }
 }
 

@@ -1,0 +1,85 @@
+//! What a subscriber receives, rendered at send time from the recorded copy of an event (the
+//! bytes on the subscription's queue, [`crate::DeliveredBody`]) and the subscription's
+//! [`Profile`]: the body and the headers. First sends, retries, replays and test sends all go
+//! through [`render`], so the same copy always gives the same bytes. A new profile is a
+//! variant here and one function that renders it.
+use crate::{Secret, signing};
+
+/// How a subscription's requests look on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// [Standard Webhooks](https://www.standardwebhooks.com/): the copy as the body,
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature` (one `v1,` signature per
+    /// valid secret).
+    #[default]
+    StandardWebhooks,
+}
+
+/// One request, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// Renders `copy` for `profile`. `webhook_id` is the delivery's id (the same on every attempt),
+/// `now` the Unix time the request is signed at.
+pub fn render(
+    profile: Profile,
+    copy: &[u8],
+    webhook_id: &str,
+    secrets: &[Secret],
+    now: i64,
+) -> Request {
+    match profile {
+        Profile::StandardWebhooks => standard_webhooks(copy, webhook_id, secrets, now),
+    }
+}
+
+fn standard_webhooks(copy: &[u8], webhook_id: &str, secrets: &[Secret], now: i64) -> Request {
+    let sig = signing::sign_headers(secrets, webhook_id, now, copy);
+    Request {
+        body: copy.to_vec(),
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            (signing::HEADER_ID, sig.id),
+            (signing::HEADER_TIMESTAMP, sig.timestamp),
+            (signing::HEADER_SIGNATURE, sig.signature),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_webhooks_sends_the_copy_signed_by_every_secret() {
+        let (a, b) = (Secret::generate(), Secret::generate());
+        let copy = br#"{"id":"evt_1","data":{}}"#;
+        let r = render(
+            Profile::StandardWebhooks,
+            copy,
+            "dlv_1",
+            &[a.clone(), b],
+            1_700_000_000,
+        );
+        assert_eq!(r.body, copy);
+        let header = |n: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("webhook-id"), Some("dlv_1"));
+        assert_eq!(header("webhook-timestamp"), Some("1700000000"));
+        let sigs = header("webhook-signature").unwrap();
+        assert_eq!(sigs.split(' ').count(), 2);
+        assert!(sigs.starts_with(&a.sign("dlv_1", 1_700_000_000, copy)));
+        // The same copy renders the same bytes, whenever it is sent.
+        assert_eq!(
+            render(Profile::StandardWebhooks, copy, "dlv_1", &[a], 1).body,
+            copy
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! What a consumer needs to know of its subscription, read from its row; replaced in place
+//! when the subscription changes, or the consumer restarted when the change needs it.
+use crate::Settings;
+use hookfleet_core::{Secret, SubscriptionId, render::Profile};
+use hookfleet_store::SubscriptionRow;
+
+/// How a subscription's messages are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Many at once; a failed message waits on the ladder while later ones go on.
+    Unordered,
+    /// One at a time in queue order; a failed message is retried in place, holding the rest.
+    Fifo,
+}
+
+#[derive(Debug, PartialEq)]
+pub(crate) struct SubConfig {
+    pub id: SubscriptionId,
+    pub url: String,
+    pub secrets: Vec<Secret>,
+    pub profile: Profile,
+    /// Waits before attempts 2, 3, … in milliseconds (the subscription's or the fleet's).
+    pub ladder_ms: Vec<u64>,
+    pub max_in_flight: usize,
+    pub rate_limit_per_s: Option<u32>,
+    pub mode: Mode,
+    /// Why sending to `url` is refused (a literal private IP while those are not allowed).
+    pub refused: Option<String>,
+}
+
+impl SubConfig {
+    pub fn from_row(row: &SubscriptionRow, settings: &Settings) -> Option<Self> {
+        let secrets: Vec<Secret> = row
+            .secrets
+            .iter()
+            .filter_map(|s| Secret::parse(s))
+            .collect();
+        if secrets.is_empty() {
+            tracing::error!(subscription = %row.id, "Subscription has no usable secret; not delivering it");
+            return None;
+        }
+        let ladder_ms = match &row.retry_ladder_ms {
+            Some(l) => l.iter().map(|ms| u64::try_from(*ms).unwrap_or(0)).collect(),
+            None => settings
+                .ladder
+                .iter()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .collect(),
+        };
+        Some(Self {
+            id: SubscriptionId::from_trusted(row.id.clone()),
+            url: row.url.clone(),
+            secrets,
+            profile: Profile::default(),
+            ladder_ms,
+            max_in_flight: usize::try_from(row.max_in_flight).unwrap_or(1).max(1),
+            rate_limit_per_s: row.rate_limit_per_s.and_then(|r| u32::try_from(r).ok()),
+            mode: if row.ordering == "fifo" {
+                Mode::Fifo
+            } else {
+                Mode::Unordered
+            },
+            refused: if settings.allow_private_targets {
+                None
+            } else {
+                crate::guard::literal_private(&row.url)
+            },
+        })
+    }
+
+    /// Changes a running consumer cannot take in place (its channel and limits are set up
+    /// from them), so the consumer is restarted.
+    pub fn needs_restart(&self, other: &Self) -> bool {
+        self.max_in_flight != other.max_in_flight
+            || self.rate_limit_per_s != other.rate_limit_per_s
+            || self.mode != other.mode
+    }
+}

@@ -1,0 +1,184 @@
+//! Consuming one subscription's queue, in its mode: unordered (many in flight, acks batched up
+//! to the oldest message still in flight) or FIFO (one at a time, a failure retried in place).
+//! A consumer runs until stopped (the subscription changed or went) or cancelled by the broker,
+//! then waits for every message it took to be settled before closing its channel.
+use crate::{
+    batcher::{Completion, Verdict},
+    config::{Mode, SubConfig},
+    handle::{Held, Job},
+    worker::Shared,
+};
+use hookfleet_bus::{Consumer, TrackedAcker};
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// The live configuration of a subscription, replaced in place when it changes.
+pub(crate) type LiveConfig = Arc<RwLock<Arc<SubConfig>>>;
+
+fn current(config: &LiveConfig) -> Arc<SubConfig> {
+    config.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+pub(crate) async fn consume(shared: Arc<Shared>, config: LiveConfig, stop: CancellationToken) {
+    let first = current(&config);
+    // A FIFO subscription takes one message at a time: the next is not even fetched until the
+    // current one is delivered or exhausted.
+    let prefetch = match first.mode {
+        Mode::Fifo => 1,
+        Mode::Unordered => shared.settings.prefetch,
+    };
+    let queue = shared.topology.subscription_queue(first.id.as_str());
+    let consumer = match shared.session.consume(&queue, prefetch).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(subscription = %first.id, error = %e, "Failed to consume a subscription queue; retrying at the next reconcile");
+            return;
+        }
+    };
+    tracing::debug!(subscription = %first.id, mode = ?first.mode, "Consuming subscription queue");
+    match first.mode {
+        Mode::Unordered => unordered(shared, &config, consumer, &stop).await,
+        Mode::Fifo => fifo(shared, &config, consumer, &stop).await,
+    }
+    tracing::debug!(subscription = %first.id, "Stopped consuming subscription queue");
+}
+
+async fn unordered(
+    shared: Arc<Shared>,
+    config: &LiveConfig,
+    mut consumer: Consumer,
+    stop: &CancellationToken,
+) {
+    let first = current(config);
+    let http_slots = Arc::new(Semaphore::new(first.max_in_flight));
+    let mut pacer = first.rate_limit_per_s.map(Pacer::new);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
+    let mut acks = TrackedAcker::new(consumer.acker());
+    let mut consuming = true;
+    loop {
+        tokio::select! {
+            // Stop reading; whatever the broker pushed meanwhile goes back to the queue when
+            // the channel closes below (see `Acker::close` for why not basic.cancel).
+            _ = stop.cancelled(), if consuming => consuming = false,
+            next = consumer.next(), if consuming => match next {
+                Some(Ok(message)) => {
+                    acks.taken(message.tag);
+                    if let Some(p) = pacer.as_mut() {
+                        p.wait().await;
+                    }
+                    let Ok(slot) = http_slots.clone().acquire_owned().await else { break };
+                    let job = Job { shared: shared.clone(), cfg: current(config), done: done_tx.clone(), stop: stop.clone() };
+                    tokio::spawn(async move { job.handle(message, Some(slot), None).await });
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(subscription = %first.id, error = %e, "Subscription consumer failed");
+                    consuming = false;
+                }
+                None => consuming = false,
+            },
+            Some(c) = done_rx.recv() => {
+                let mut next = Some(c);
+                while let Some(c) = next {
+                    // A failed requeue or ack means the channel went away (queue deleted,
+                    // connection lost): the broker redelivers.
+                    let _ = acks.finished(c.tag, c.verdict == Verdict::Ack).await;
+                    next = done_rx.try_recv().ok();
+                }
+                let _ = acks.flush().await;
+            }
+        }
+        if !consuming && acks.in_flight() == 0 {
+            break;
+        }
+    }
+    // Every message taken is now settled; closing returns nothing half-done to the queue.
+    // (A quorum queue may still requeue a few messages acked just before a close,
+    // rabbitmq-server#10327; their redelivery is settled from the record without re-sending.)
+    acks.close("subscription stopped").await;
+}
+
+/// One message at a time. A failed message is retried in place after its ladder wait (it stays
+/// unacked, so nothing behind it moves); if this worker dies meanwhile, the message returns to
+/// the head of the queue and the next worker resumes from the recorded attempts.
+async fn fifo(
+    shared: Arc<Shared>,
+    config: &LiveConfig,
+    mut consumer: Consumer,
+    stop: &CancellationToken,
+) {
+    let acker = consumer.acker();
+    'messages: loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => break,
+            next = consumer.next() => match next {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+        };
+        let tag = message.tag;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
+        let mut next = Some((message, None));
+        while let Some((message, attempt)) = next.take() {
+            let job = Job {
+                shared: shared.clone(),
+                cfg: current(config),
+                done: done_tx.clone(),
+                stop: stop.clone(),
+            };
+            let held = job.handle(message, None, attempt).await;
+            let Some(c) = done_rx.recv().await else {
+                break 'messages;
+            };
+            match (c.verdict, held) {
+                (Verdict::Ack, _) => {
+                    let _ = acker.ack(tag).await;
+                }
+                (
+                    Verdict::Requeue,
+                    Some(Held {
+                        next: n,
+                        wait,
+                        message,
+                    }),
+                ) => {
+                    // Stopping mid-wait returns it to the head of the queue (the channel
+                    // closes with it unacked).
+                    tokio::select! {
+                        _ = stop.cancelled() => break 'messages,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    next = Some((message, Some(n)));
+                }
+                (Verdict::Requeue, None) => break 'messages,
+            }
+        }
+    }
+    acker.close("subscription stopped").await;
+}
+
+/// Spaces requests at most `rate` per second in this worker.
+struct Pacer {
+    interval: Duration,
+    next: Instant,
+}
+
+impl Pacer {
+    fn new(rate: u32) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
+            next: Instant::now(),
+        }
+    }
+
+    async fn wait(&mut self) {
+        let now = Instant::now();
+        if self.next > now {
+            tokio::time::sleep_until(self.next.into()).await;
+        }
+        self.next = self.next.max(now) + self.interval;
+    }
+}

@@ -1,0 +1,143 @@
+//! What an attempt's outcome means for its message: a pure function of the attempt number,
+//! how the endpoint answered, the ladder and the subscription's mode.
+use crate::config::Mode;
+use std::time::Duration;
+
+/// How the endpoint answered, as far as the decision goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Delivered,
+    /// Unordered: publish it again as attempt `next` on rung `rung` (1 = first retry) of the
+    /// ladder, due after `wait`.
+    Retry {
+        rung: usize,
+        wait: Duration,
+        next: i32,
+    },
+    /// FIFO: keep it at the head, unacked, and send it again in place as attempt `next` after
+    /// `wait`, so nothing behind it moves.
+    Hold {
+        wait: Duration,
+        next: i32,
+    },
+    /// 410 Gone: disable the subscription and keep the message for when it is enabled again
+    /// (unordered: back on its queue as attempt `next`; FIFO: at the head).
+    Gone {
+        next: i32,
+    },
+    /// No rung left: give up and park it.
+    Exhausted,
+}
+
+pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder_ms: &[u64]) -> Decision {
+    if answer.delivered {
+        return Decision::Delivered;
+    }
+    let next = attempt.saturating_add(1);
+    if answer.status_code == Some(410) {
+        return Decision::Gone { next };
+    }
+    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+    let Some(&ms) = ladder_ms.get(index) else {
+        return Decision::Exhausted;
+    };
+    let wait = Duration::from_millis(ms);
+    match mode {
+        Mode::Unordered => Decision::Retry {
+            rung: index + 1,
+            wait,
+            next,
+        },
+        Mode::Fifo => Decision::Hold { wait, next },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LADDER: [u64; 2] = [100, 200];
+    const FAILED: Answer = Answer {
+        delivered: false,
+        status_code: Some(500),
+    };
+
+    #[test]
+    fn a_delivered_attempt_is_delivered_whatever_the_rest() {
+        let ok = Answer {
+            delivered: true,
+            status_code: Some(204),
+        };
+        assert_eq!(decide(Mode::Fifo, 9, ok, &[]), Decision::Delivered);
+    }
+
+    #[test]
+    fn a_failure_climbs_the_ladder_one_rung_per_attempt() {
+        assert_eq!(
+            decide(Mode::Unordered, 1, FAILED, &LADDER),
+            Decision::Retry {
+                rung: 1,
+                wait: Duration::from_millis(100),
+                next: 2
+            }
+        );
+        assert_eq!(
+            decide(Mode::Unordered, 2, FAILED, &LADDER),
+            Decision::Retry {
+                rung: 2,
+                wait: Duration::from_millis(200),
+                next: 3
+            }
+        );
+        let timeout = Answer {
+            delivered: false,
+            status_code: None,
+        };
+        assert!(matches!(
+            decide(Mode::Unordered, 1, timeout, &LADDER),
+            Decision::Retry { rung: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn past_the_last_rung_it_is_exhausted() {
+        assert_eq!(
+            decide(Mode::Unordered, 3, FAILED, &LADDER),
+            Decision::Exhausted
+        );
+        assert_eq!(decide(Mode::Fifo, 3, FAILED, &LADDER), Decision::Exhausted);
+        assert_eq!(decide(Mode::Unordered, 1, FAILED, &[]), Decision::Exhausted);
+        assert_eq!(
+            decide(Mode::Unordered, i32::MAX, FAILED, &LADDER),
+            Decision::Exhausted
+        );
+    }
+
+    #[test]
+    fn fifo_holds_in_place_instead_of_moving_the_message_back() {
+        assert_eq!(
+            decide(Mode::Fifo, 1, FAILED, &LADDER),
+            Decision::Hold {
+                wait: Duration::from_millis(100),
+                next: 2
+            }
+        );
+    }
+
+    #[test]
+    fn gone_keeps_the_message_in_either_mode_even_on_the_last_attempt() {
+        let gone = Answer {
+            delivered: false,
+            status_code: Some(410),
+        };
+        for mode in [Mode::Unordered, Mode::Fifo] {
+            assert_eq!(decide(mode, 3, gone, &LADDER), Decision::Gone { next: 4 });
+        }
+    }
+}
