@@ -193,61 +193,14 @@ impl Batcher {
         // Send every parked or rescheduled copy first, then await their confirms together.
         let mut parked = Vec::new();
         for p in batch {
-            let sent = match &p.settle {
-                Settle::Ack => {
-                    p.complete(Verdict::Ack);
-                    continue;
+            match &p.settle {
+                Settle::Ack => p.complete(Verdict::Ack),
+                Settle::Hold => p.complete(Verdict::Requeue),
+                _ => {
+                    let sent = self.move_message(&p).await;
+                    parked.push((p, sent));
                 }
-                Settle::Hold => {
-                    p.complete(Verdict::Requeue);
-                    continue;
-                }
-                Settle::Poison { queue, reason } => {
-                    hookfleet_bus::park_poison(
-                        &self.publisher,
-                        &self.topology,
-                        queue,
-                        reason,
-                        &p.data,
-                    )
-                    .await
-                }
-                Settle::Retry {
-                    queue,
-                    delay_ms,
-                    attempt,
-                    rung,
-                    is_test,
-                } => {
-                    metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string()).increment(1);
-                    self.rungs
-                        .schedule(
-                            &self.publisher,
-                            &self.topology,
-                            queue,
-                            *delay_ms,
-                            Headers::attempt(*attempt, *is_test),
-                            &p.data,
-                        )
-                        .await
-                }
-                Settle::Park {
-                    subscription_id,
-                    delivery_id,
-                    reason,
-                } => {
-                    hookfleet_bus::park_exhausted(
-                        &self.publisher,
-                        &self.topology,
-                        subscription_id,
-                        delivery_id,
-                        reason,
-                        &p.data,
-                    )
-                    .await
-                }
-            };
-            parked.push((p, sent));
+            }
         }
         let confirms = join_all(parked.into_iter().map(|(p, sent)| async move {
             let ok = match sent {
@@ -271,6 +224,46 @@ impl Batcher {
                     p.complete(Verdict::Requeue);
                 }
             }
+        }
+    }
+
+    /// Publishes a message that moves on (parked, poison, or rescheduled on the ladder).
+    async fn move_message(&mut self, p: &Pending) -> hookfleet_bus::Result<hookfleet_bus::Confirm> {
+        let (publisher, topology) = (&self.publisher, &self.topology);
+        match &p.settle {
+            Settle::Poison { queue, reason } => {
+                hookfleet_bus::park_poison(publisher, topology, queue, reason, &p.data).await
+            }
+            Settle::Park {
+                subscription_id,
+                delivery_id,
+                reason,
+            } => {
+                hookfleet_bus::park_exhausted(
+                    publisher,
+                    topology,
+                    subscription_id,
+                    delivery_id,
+                    reason,
+                    &p.data,
+                )
+                .await
+            }
+            Settle::Retry {
+                queue,
+                delay_ms,
+                attempt,
+                rung,
+                is_test,
+            } => {
+                metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string())
+                    .increment(1);
+                let headers = Headers::attempt(*attempt, *is_test);
+                self.rungs
+                    .schedule(publisher, topology, queue, *delay_ms, headers, &p.data)
+                    .await
+            }
+            Settle::Ack | Settle::Hold => unreachable!("settled without moving"),
         }
     }
 }

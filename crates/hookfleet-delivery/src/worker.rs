@@ -10,7 +10,7 @@ use anyhow::Context;
 use hookfleet_bus::{Publisher, Session, Topology};
 use hookfleet_store::Store;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 /// Shared by every consumer task of one worker.
@@ -109,6 +109,15 @@ pub async fn run(
         }
     };
     tracing::info!(subscriptions = running.len(), "Delivery worker draining");
+    drain(running, shared, batcher).await;
+    notices.close().await;
+    tracing::info!("Delivery worker stopped");
+    result
+}
+
+/// Stops every consumer, waits for each to settle what it took, then for the batcher to
+/// commit and settle the last outcomes (it ends once every consumer's sender is gone).
+async fn drain(mut running: Consumers, shared: Arc<Shared>, batcher: JoinHandle<()>) {
     for r in running.values() {
         r.stop.cancel();
     }
@@ -117,9 +126,6 @@ pub async fn run(
     }
     drop(shared);
     let _ = batcher.await;
-    notices.close().await;
-    tracing::info!("Delivery worker stopped");
-    result
 }
 
 /// Disables subscriptions failing for too long and reports the age of the oldest waiting retry.

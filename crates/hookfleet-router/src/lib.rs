@@ -127,12 +127,6 @@ pub async fn run(
     Ok(())
 }
 
-async fn requeue(acker: &Acker, batch: &[Message]) {
-    if let Some(last) = batch.last() {
-        let _ = acker.requeue_up_to(last.tag).await;
-    }
-}
-
 /// One ingest message the router cannot process, and why.
 struct Poison {
     index: usize,
@@ -151,12 +145,38 @@ pub async fn route_batch(
     acker: &Acker,
     batch: Vec<Message>,
 ) -> BatchOutcome {
+    let ctx = Ctx {
+        store,
+        publisher,
+        topology,
+        acker,
+    };
+    match ctx.route(&batch).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "Requeueing an ingest batch");
+            if let Some(last) = batch.last() {
+                let _ = acker.requeue_up_to(last.tag).await;
+            }
+            BatchOutcome::Requeued
+        }
+    }
+}
+
+struct Ctx<'a> {
+    store: &'a Store,
+    publisher: &'a Publisher,
+    topology: &'a Topology,
+    acker: &'a Acker,
+}
+
+/// Decodes a batch; the same id twice in one batch counts once (the first copy stands for both).
+fn decode(batch: &[Message]) -> (Vec<(IngestEvent, usize)>, Vec<Poison>) {
     let mut events: Vec<(IngestEvent, usize)> = Vec::with_capacity(batch.len());
     let mut poison = Vec::new();
     for (index, d) in batch.iter().enumerate() {
         match serde_json::from_slice::<IngestEvent>(&d.body) {
             Ok(ev) if events.iter().all(|(e, _)| e.id != ev.id) => events.push((ev, index)),
-            // The same id twice in one batch: the first copy stands for both.
             Ok(_) => {}
             Err(e) => poison.push(Poison {
                 index,
@@ -164,102 +184,111 @@ pub async fn route_batch(
             }),
         }
     }
-    let to_route = match record_isolating(store, &batch, &events).await {
-        Ok((ids, refused)) => {
-            poison.extend(refused);
-            ids
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "Failed to record an event batch; requeueing it");
-            requeue(acker, &batch).await;
-            return BatchOutcome::Requeued;
-        }
-    };
-    let mut copies_out = Vec::new();
-    let mut routed_ids = Vec::new();
+    (events, poison)
+}
+
+/// The copies of every event still to route; an event whose copies cannot be made is poison.
+fn copies_of<'e>(
+    events: &'e [(IngestEvent, usize)],
+    to_route: &[String],
+    poison: &mut Vec<Poison>,
+) -> Vec<(&'e IngestEvent, Vec<hookfleet_core::EventCopy>)> {
+    let mut out = Vec::new();
     for (event, index) in events
         .iter()
         .filter(|(e, _)| to_route.iter().any(|id| id == e.id.as_str()))
     {
-        match event.fan_out() {
+        let reason = match event.fan_out() {
             Ok(copies) if copies.iter().all(|c| c.routing_key.len() <= MAX_KEY_LEN) => {
-                copies_out.push((event, copies));
-                routed_ids.push(event.id.as_str());
+                out.push((event, copies));
+                continue;
             }
-            Ok(_) => poison.push(Poison {
-                index: *index,
-                reason: "a routing key is longer than AMQP allows".into(),
-            }),
-            Err(e) => poison.push(Poison {
-                index: *index,
-                reason: format!("cannot encode its copies: {e}"),
-            }),
-        }
+            Ok(_) => "a routing key is longer than AMQP allows".to_owned(),
+            Err(e) => format!("cannot encode its copies: {e}"),
+        };
+        poison.push(Poison {
+            index: *index,
+            reason,
+        });
     }
-    if let Err(e) = park(store, publisher, topology, acker, &batch, &poison).await {
-        tracing::warn!(error = %e, "Failed to park poison ingest messages; requeueing the batch");
-        requeue(acker, &batch).await;
-        return BatchOutcome::Requeued;
-    }
-    let mut pending = Vec::new();
-    for (event, copies) in copies_out {
-        for copy in copies {
-            // Not mandatory: a copy no subscription wants is legitimately dropped by the exchange.
-            match publisher
-                .send(
-                    &topology.events(),
-                    &copy.routing_key,
-                    false,
-                    &copy.body,
-                    &Outgoing::with_message_id(event.id.as_str()),
-                )
-                .await
-            {
-                Ok(confirm) => pending.push(confirm.wait()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Failed to publish an event copy; requeueing the batch");
-                    requeue(acker, &batch).await;
-                    return BatchOutcome::Requeued;
-                }
-            }
-        }
-    }
-    let copies = pending.len();
-    if let Err(e) = try_join_all(pending).await {
-        tracing::warn!(error = %e, "The broker did not confirm every copy; requeueing the batch");
-        requeue(acker, &batch).await;
-        return BatchOutcome::Requeued;
-    }
-    if let Err(e) = store.mark_routed(&routed_ids).await {
-        // Copies are out; requeueing would publish them again (at-least-once allows it).
-        tracing::warn!(error = %e, "Failed to mark events routed; requeueing the batch");
-        requeue(acker, &batch).await;
-        return BatchOutcome::Requeued;
-    }
-    let last_good = batch
-        .iter()
-        .enumerate()
-        .rev()
-        .find(|(i, _)| !poison.iter().any(|p| p.index == *i));
-    if let Some((_, d)) = last_good {
-        // Parked poison messages are already acked, so `multiple` acks exactly the rest.
-        if let Err(e) = acker.ack_up_to(d.tag).await {
+    out
+}
+
+impl Ctx<'_> {
+    async fn route(&self, batch: &[Message]) -> anyhow::Result<BatchOutcome> {
+        let (events, mut poison) = decode(batch);
+        let (to_route, refused) = record_isolating(self.store, batch, &events)
+            .await
+            .context("Failed to record an event batch")?;
+        poison.extend(refused);
+        let out = copies_of(&events, &to_route, &mut poison);
+        park(self, batch, &poison)
+            .await
+            .context("Failed to park poison ingest messages")?;
+        let copies = self.publish(&out).await?;
+        let routed: Vec<&str> = out.iter().map(|(e, _)| e.id.as_str()).collect();
+        // If this fails the copies are out; requeueing publishes them again (at-least-once).
+        self.store
+            .mark_routed(&routed)
+            .await
+            .context("Failed to mark events routed")?;
+        let last_good = batch
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, _)| !poison.iter().any(|p| p.index == *i));
+        if let Some((_, d)) = last_good
+            // Parked poison messages are already acked, so `multiple` acks exactly the rest.
+            && let Err(e) = self.acker.ack_up_to(d.tag).await
+        {
             tracing::warn!(error = %e, "Failed to ack an ingest batch; it will be redelivered");
         }
-    }
-    let duplicates = events
-        .iter()
-        .filter(|(e, i)| {
-            !to_route.iter().any(|id| id == e.id.as_str()) && !poison.iter().any(|p| p.index == *i)
+        // Recorded before (an idempotent repeat), so not routed again; refused ones are poison.
+        let duplicates = events
+            .iter()
+            .filter(|(e, i)| {
+                !to_route.iter().any(|id| id == e.id.as_str())
+                    && !poison.iter().any(|p| p.index == *i)
+            })
+            .count();
+        metrics::counter!("hookfleet_messages_routed_total").increment(copies as u64);
+        metrics::counter!("hookfleet_events_routed_total").increment(routed.len() as u64);
+        metrics::counter!("hookfleet_events_duplicate_total").increment(duplicates as u64);
+        Ok(BatchOutcome::Routed {
+            events: routed.len(),
+            copies,
+            duplicates,
         })
-        .count();
-    metrics::counter!("hookfleet_messages_routed_total").increment(copies as u64);
-    metrics::counter!("hookfleet_events_routed_total").increment(routed_ids.len() as u64);
-    metrics::counter!("hookfleet_events_duplicate_total").increment(duplicates as u64);
-    BatchOutcome::Routed {
-        events: routed_ids.len(),
-        copies,
-        duplicates,
+    }
+
+    /// Publishes every copy, then waits for the broker to confirm them all.
+    async fn publish(
+        &self,
+        out: &[(&IngestEvent, Vec<hookfleet_core::EventCopy>)],
+    ) -> anyhow::Result<usize> {
+        let mut pending = Vec::new();
+        for (event, copies) in out {
+            for copy in copies {
+                // Not mandatory: a copy no subscription wants is legitimately dropped.
+                let confirm = self
+                    .publisher
+                    .send(
+                        &self.topology.events(),
+                        &copy.routing_key,
+                        false,
+                        &copy.body,
+                        &Outgoing::with_message_id(event.id.as_str()),
+                    )
+                    .await
+                    .context("Failed to publish an event copy")?;
+                pending.push(confirm.wait());
+            }
+        }
+        let n = pending.len();
+        try_join_all(pending)
+            .await
+            .context("The broker did not confirm every copy")?;
+        Ok(n)
     }
 }
 
@@ -294,14 +323,13 @@ async fn record_isolating(
 }
 
 /// Parks each poison message in the dead queue (confirmed), notes it in the record, then acks it.
-async fn park(
-    store: &Store,
-    publisher: &Publisher,
-    topology: &Topology,
-    acker: &Acker,
-    batch: &[Message],
-    poison: &[Poison],
-) -> anyhow::Result<()> {
+async fn park(ctx: &Ctx<'_>, batch: &[Message], poison: &[Poison]) -> anyhow::Result<()> {
+    let Ctx {
+        store,
+        publisher,
+        topology,
+        acker,
+    } = *ctx;
     if poison.is_empty() {
         return Ok(());
     }

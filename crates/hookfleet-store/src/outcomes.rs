@@ -128,95 +128,18 @@ impl Store {
         if outcomes.is_empty() && poison.is_empty() {
             return Ok(());
         }
-        // ON CONFLICT DO UPDATE may touch a row once per statement: keep each delivery's
-        // latest attempt for the deliveries table (a redelivery can repeat one in a batch).
-        let mut latest: HashMap<&str, &OutcomeRow> = HashMap::with_capacity(outcomes.len());
-        for o in outcomes {
-            let e = latest.entry(o.delivery_id.as_str()).or_insert(o);
-            if o.attempt > e.attempt {
-                *e = o;
-            }
-        }
-        let latest_json = serde_json::to_string(&latest.into_values().collect::<Vec<_>>())?;
-        let all_json = serde_json::to_string(outcomes)?;
-        let poison_json = serde_json::to_string(poison)?;
-
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         if !outcomes.is_empty() {
-            tx.execute(
-                "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
-                     service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
-                 SELECT delivery_id, event_id, subscription_id, organization_id,
-                     service_partition, status, attempt, sent_at, next_attempt_at, is_test
-                 FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, event_id text,
-                     subscription_id text, organization_id text, service_partition text,
-                     status text, attempt int, sent_at timestamptz, next_attempt_at timestamptz,
-                     is_test boolean)
-                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
-                     attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
-                     next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
-                 WHERE deliveries.attempts <= EXCLUDED.attempts",
-                &[&latest_json],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
-                     duration_ms, error, response_excerpt)
-                 SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error,
-                     response_excerpt
-                 FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, attempt int,
-                     sent_at timestamptz, status_code int, duration_ms int, error text,
-                     response_excerpt text)
-                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
-                &[&all_json],
-            )
-            .await?;
-            // Endpoint health: a delivery clears a subscription's failing streak, an exhausted
-            // one starts it, and 410 Gone disables the subscription at once.
-            let (mut delivered, mut exhausted, mut gone) = (Vec::new(), Vec::new(), Vec::new());
-            for o in outcomes {
-                match o.status {
-                    DeliveryStatus::Delivered => delivered.push(o.subscription_id.as_str()),
-                    DeliveryStatus::Exhausted => exhausted.push(o.subscription_id.as_str()),
-                    _ => {}
-                }
-                if let Some(reason) = &o.disable_reason {
-                    gone.push((o.subscription_id.as_str(), reason.as_str()));
-                }
-            }
-            if !delivered.is_empty() {
-                tx.execute(
-                    "UPDATE subscriptions SET failing_since = NULL
-                     WHERE id = ANY($1) AND failing_since IS NOT NULL",
-                    &[&delivered],
-                )
-                .await?;
-            }
-            if !exhausted.is_empty() {
-                tx.execute(
-                    "UPDATE subscriptions SET failing_since = now()
-                     WHERE id = ANY($1) AND failing_since IS NULL",
-                    &[&exhausted],
-                )
-                .await?;
-            }
-            for (id, reason) in gone {
-                tx.execute(
-                    "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2,
-                         disabled_at = now(), updated_at = now()
-                     WHERE id = $1 AND state = 'active'",
-                    &[&id, &reason],
-                )
-                .await?;
-            }
+            write_outcomes(&tx, outcomes).await?;
+            update_health(&tx, outcomes).await?;
         }
         if !poison.is_empty() {
             tx.execute(
                 "INSERT INTO poison_messages (queue, reason, excerpt)
                  SELECT queue, reason, excerpt
                  FROM jsonb_to_recordset($1::text::jsonb) AS x(queue text, reason text, excerpt text)",
-                &[&poison_json],
+                &[&serde_json::to_string(poison)?],
             )
             .await?;
         }
@@ -279,4 +202,94 @@ impl Store {
             .await?;
         Ok(Some(self.views_with_attempts(&rows, false).await?))
     }
+}
+
+/// The deliveries' latest state and every attempt.
+async fn write_outcomes(
+    tx: &tokio_postgres::Transaction<'_>,
+    outcomes: &[OutcomeRow],
+) -> Result<()> {
+    // ON CONFLICT DO UPDATE may touch a row once per statement: keep each delivery's latest
+    // attempt for the deliveries table (a redelivery can repeat one in a batch).
+    let mut latest: HashMap<&str, &OutcomeRow> = HashMap::with_capacity(outcomes.len());
+    for o in outcomes {
+        let e = latest.entry(o.delivery_id.as_str()).or_insert(o);
+        if o.attempt > e.attempt {
+            *e = o;
+        }
+    }
+    let latest_json = serde_json::to_string(&latest.into_values().collect::<Vec<_>>())?;
+    tx.execute(
+        "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
+             service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
+         SELECT delivery_id, event_id, subscription_id, organization_id,
+             service_partition, status, attempt, sent_at, next_attempt_at, is_test
+         FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, event_id text,
+             subscription_id text, organization_id text, service_partition text,
+             status text, attempt int, sent_at timestamptz, next_attempt_at timestamptz,
+             is_test boolean)
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+             attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
+             next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
+         WHERE deliveries.attempts <= EXCLUDED.attempts",
+        &[&latest_json],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
+             duration_ms, error, response_excerpt)
+         SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error,
+             response_excerpt
+         FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, attempt int,
+             sent_at timestamptz, status_code int, duration_ms int, error text,
+             response_excerpt text)
+         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+        &[&serde_json::to_string(outcomes)?],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Endpoint health: a delivery clears a subscription's failing streak, an exhausted one starts
+/// it, and 410 Gone disables the subscription at once.
+async fn update_health(
+    tx: &tokio_postgres::Transaction<'_>,
+    outcomes: &[OutcomeRow],
+) -> Result<()> {
+    let (mut delivered, mut exhausted) = (Vec::new(), Vec::new());
+    for o in outcomes {
+        match o.status {
+            DeliveryStatus::Delivered => delivered.push(o.subscription_id.as_str()),
+            DeliveryStatus::Exhausted => exhausted.push(o.subscription_id.as_str()),
+            _ => {}
+        }
+    }
+    if !delivered.is_empty() {
+        tx.execute(
+            "UPDATE subscriptions SET failing_since = NULL
+             WHERE id = ANY($1) AND failing_since IS NOT NULL",
+            &[&delivered],
+        )
+        .await?;
+    }
+    if !exhausted.is_empty() {
+        tx.execute(
+            "UPDATE subscriptions SET failing_since = now()
+             WHERE id = ANY($1) AND failing_since IS NULL",
+            &[&exhausted],
+        )
+        .await?;
+    }
+    for o in outcomes {
+        if let Some(reason) = &o.disable_reason {
+            tx.execute(
+                "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2,
+                     disabled_at = now(), updated_at = now()
+                 WHERE id = $1 AND state = 'active'",
+                &[&o.subscription_id, reason],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
