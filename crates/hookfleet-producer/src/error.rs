@@ -7,6 +7,8 @@ use axum::{
 };
 use serde_json::json;
 
+pub type AppResult<T> = Result<T, ApiError>;
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -97,5 +99,16 @@ impl IntoResponse for ApiError {
 impl From<hookfleet_store::StoreError> for ApiError {
     fn from(e: hookfleet_store::StoreError) -> Self {
         Self::unavailable("The database failed a request", &e)
+    }
+}
+
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(e: crate::intake::IntakeError) -> Self {
+        match e {
+            crate::intake::IntakeError::Invalid(i) => Self::invalid(i),
+            crate::intake::IntakeError::Unavailable { context, cause } => {
+                Self::unavailable(context, cause.as_ref())
+            }
+        }
     }
 }

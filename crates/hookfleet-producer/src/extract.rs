@@ -8,16 +8,31 @@ use crate::{
     serve::{BodyReadTimeout, Timeouts},
 };
 use axum::{
+    Router,
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request},
     http::{HeaderMap, StatusCode, header, request::Parts},
-    middleware::Next,
+    middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 
-/// Largest accepted request body.
-pub const BODY_LIMIT: usize = 256 * 1024;
+/// A route group's body limit, as the extractors see it (for the 413's message).
+#[derive(Debug, Clone, Copy)]
+struct BodyLimit(usize);
+
+/// Applies a body limit to a route group: over it, 413 (at once when `Content-Length` says so).
+pub fn with_body_limit<S: Clone + Send + Sync + 'static>(
+    group: Router<S>,
+    limit: usize,
+) -> Router<S> {
+    group
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            refuse_declared_oversize(limit, req, next)
+        }))
+        .layer(axum::Extension(BodyLimit(limit)))
+}
 
 pub struct ApiJson<T>(pub T);
 
@@ -35,14 +50,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Refuses a request whose declared `Content-Length` is over the limit before reading any of
 /// it, so a client cannot make the server wait for (or hold) a body it will refuse anyway.
-pub async fn refuse_declared_oversize(req: Request, next: Next) -> Response {
+async fn refuse_declared_oversize(limit: usize, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return ApiError::too_large(BODY_LIMIT).into_response();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::too_large(limit).into_response();
     }
     next.run(req).await
 }
@@ -75,6 +90,7 @@ async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), 
         .extensions()
         .get::<BodyReadTimeout>()
         .map_or(Timeouts::default().body_read, |t| t.0);
+    let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
     let read = tokio::time::timeout(deadline, Bytes::from_request(req, state))
         .await
         .map_err(|_| {
@@ -86,7 +102,7 @@ async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), 
         })?;
     let bytes = read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(BODY_LIMIT)
+            ApiError::too_large(limit)
         } else {
             ApiError::invalid_json(e.body_text())
         }
@@ -151,4 +167,19 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .map(|Path(p)| Self(p))
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
     }
+}
+
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1_000;
+
+/// A listing's `limit`: 1 to 1,000, 100 when absent.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
+            "limit",
+            format!("must be 1 to {MAX_PAGE}"),
+        )));
+    }
+    Ok(limit)
 }

@@ -5,11 +5,13 @@
 //! the router records events in batches.
 #![forbid(unsafe_code)]
 
-mod api;
+mod app;
+mod auth;
 pub mod error;
 pub mod extract;
+mod intake;
 mod janitor;
-mod replay;
+mod native;
 pub mod serve;
 pub mod targets;
 
@@ -115,6 +117,38 @@ impl AppState {
             })
     }
 
+    /// The current broker session, if the producer has one.
+    pub(crate) fn bus_session(&self) -> Option<Arc<Bus>> {
+        self.bus.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A subscription that is not deleted, or 404.
+    pub(crate) async fn subscription(
+        &self,
+        id: &str,
+    ) -> Result<hookfleet_store::SubscriptionRow, error::ApiError> {
+        let id = hookfleet_core::SubscriptionId::parse(id)
+            .ok_or_else(|| error::ApiError::not_found("subscription"))?;
+        self.store
+            .subscription(id.as_str())
+            .await?
+            .ok_or_else(|| error::ApiError::not_found("subscription"))
+    }
+
+    /// Tells running delivery workers to reconcile now rather than at their next periodic pass.
+    pub(crate) async fn notify_workers(&self) {
+        let Some(bus) = self.bus_session() else {
+            tracing::warn!(
+                "The broker is away; delivery workers pick the subscription change up at their next reconcile"
+            );
+            return;
+        };
+        if let Err(e) = hookfleet_bus::notify_reconcile(&bus.publisher, &self.topology).await {
+            // Workers also reconcile periodically, so a lost notice only delays pick-up.
+            tracing::warn!(error = %error::error_chain(&e), "Failed to notify delivery workers of a subscription change");
+        }
+    }
+
     fn set_bus(&self, bus: Option<Arc<Bus>>) {
         self.link.set_session(bus.as_ref().map(|b| &b.session));
         *self.bus.write().unwrap_or_else(|p| p.into_inner()) = bus;
@@ -160,7 +194,7 @@ pub async fn run(
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
     let janitor = tokio::spawn(janitor::run(state.clone(), shutdown.clone()));
     let timeouts = state.settings.timeouts;
-    let app = api::router(state);
+    let app = app::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
     serve::serve(listener, app, timeouts, shutdown).await;
     keeper.abort();

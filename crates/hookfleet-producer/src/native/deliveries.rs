@@ -3,11 +3,15 @@
 //! queue, so only that subscription sees them.
 use crate::{
     AppState,
-    api::{load_subscription, notify_workers},
-    error::ApiError,
-    extract::{ApiJson, ApiPath, ApiQuery},
+    error::{ApiError, AppResult},
+    extract::{ApiJson, ApiPath, ApiQuery, page_limit},
 };
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use hookfleet_bus::{BusError, Headers, Outgoing};
 use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
 use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
@@ -16,21 +20,16 @@ use serde_json::{Value, json};
 use std::{collections::HashSet, sync::Arc};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-type AppResult<T> = Result<T, ApiError>;
-
-const DEFAULT_PAGE: i64 = 100;
-const MAX_PAGE: i64 = 1_000;
-
-/// A listing's `limit`: 1 to 1,000, 100 when absent.
-pub(crate) fn page_limit(limit: Option<i64>) -> AppResult<i64> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(Invalid::new(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        )));
-    }
-    Ok(limit)
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/subscriptions/{id}/test", post(test_send))
+        .route("/v1/subscriptions/{id}/recover", post(recover))
+        .route(
+            "/v1/subscriptions/{id}/deliveries",
+            get(subscription_deliveries),
+        )
+        .route("/v1/deliveries/{id}", get(get_delivery))
+        .route("/v1/deliveries/{id}/retry", post(retry_delivery))
 }
 
 fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
@@ -54,7 +53,7 @@ pub(crate) async fn subscription_deliveries(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
-    let sub = load_subscription(&state, &id).await?;
+    let sub = state.subscription(&id).await?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s @ ("pending" | "delivered" | "failed" | "exhausted")) => {
@@ -131,7 +130,7 @@ pub(crate) async fn retry_delivery(
         .replay_row(id.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    load_subscription(&state, &row.subscription_id).await?;
+    state.subscription(&row.subscription_id).await?;
     enqueue(&state, &row).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -155,7 +154,7 @@ pub(crate) async fn recover(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<RecoverRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let sub = load_subscription(&state, &id).await?;
+    let sub = state.subscription(&id).await?;
     let since = parse_time("since", &req.since)?;
     let until = req
         .until
@@ -193,7 +192,7 @@ pub(crate) async fn recover(
             }
         }
     };
-    notify_workers(&state).await;
+    state.notify_workers().await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"recovered": claimed.len(), "removed_from_dead": removed})),
@@ -242,7 +241,7 @@ pub(crate) async fn test_send(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TestRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let sub = load_subscription(&state, &id).await?;
+    let sub = state.subscription(&id).await?;
     hookfleet_core::event::validate_event_type(&req.event_type).map_err(ApiError::invalid)?;
     let data = req.data.map_or_else(
         || r#"{"message":"A test event from hookfleet"}"#.to_owned(),

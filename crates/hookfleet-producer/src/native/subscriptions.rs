@@ -1,30 +1,25 @@
-//! The native API routes: `/v1/events`, `/v1/subscriptions`, the delivery log, and probes.
+//! `/v1/subscriptions`: create, list, read, change, rotate the secret of, enable and delete
+//! subscriptions. Each is a queue bound to `hookfleet.events` with its filters; a change of
+//! filters rebinds it, and delivery workers hear of every change by a control notice.
 use crate::{
     AppState,
-    error::ApiError,
-    extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, BODY_LIMIT},
+    error::{ApiError, AppResult},
+    extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, page_limit},
 };
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{HeaderMap, StatusCode, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    extract::State,
+    http::StatusCode,
     routing::{get, post},
 };
-use hookfleet_bus::Outgoing;
-use hookfleet_core::{EventId, NewEvent, Secret, SubscriptionId, subscription::NewSubscription};
+use hookfleet_core::{Secret, SubscriptionId, subscription::NewSubscription};
 use hookfleet_store::SubscriptionRow;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 
-type AppResult<T> = Result<T, ApiError>;
-
-pub(crate) fn router(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
-        .route("/v1/events", post(create_event))
-        .route("/v1/events/{id}/deliveries", get(event_deliveries))
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route(
             "/v1/subscriptions",
             post(create_subscription).get(list_subscriptions),
@@ -38,157 +33,6 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/subscriptions/{id}/secret", get(get_secret))
         .route("/v1/subscriptions/{id}/secret/rotate", post(rotate_secret))
         .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
-        .route(
-            "/v1/subscriptions/{id}/test",
-            post(crate::replay::test_send),
-        )
-        .route(
-            "/v1/subscriptions/{id}/recover",
-            post(crate::replay::recover),
-        )
-        .route(
-            "/v1/subscriptions/{id}/deliveries",
-            get(crate::replay::subscription_deliveries),
-        )
-        .route("/v1/deliveries/{id}", get(crate::replay::get_delivery))
-        .route(
-            "/v1/deliveries/{id}/retry",
-            post(crate::replay::retry_delivery),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
-        .merge(v1)
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .fallback(|| async { ApiError::not_found("route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method",
-            )
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(
-            crate::extract::refuse_declared_oversize,
-        ))
-        .layer(middleware::from_fn(count_requests))
-        .with_state(state)
-}
-
-async fn count_requests(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    let class = format!("{}xx", res.status().as_u16() / 100);
-    metrics::counter!("hookfleet_http_requests_total", "route" => route, "status" => class)
-        .increment(1);
-    res
-}
-
-/// Constant-time comparison, so response timing does not reveal how much of a token matched.
-fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The token of `Bearer <token>`: the scheme in any case, one space, then a token with no
-/// white space (RFC 6750's form). Anything looser is no credential at all.
-fn bearer_token(value: &[u8]) -> Option<&str> {
-    let value = std::str::from_utf8(value).ok()?;
-    let (scheme, token) = value.split_at_checked(7)?;
-    let well_formed = scheme.eq_ignore_ascii_case("bearer ")
-        && !token.is_empty()
-        && !token
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
-    well_formed.then_some(token)
-}
-
-async fn authenticate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| bearer_token(v.as_bytes()));
-    let ok = presented.is_some_and(|p| {
-        state.settings.admin_tokens.iter().fold(false, |acc, t| {
-            acc | tokens_equal(p.as_bytes(), t.as_bytes())
-        })
-    });
-    if ok {
-        next.run(req).await
-    } else {
-        ApiError::unauthorized().into_response()
-    }
-}
-
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
-}
-
-async fn create_event(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    ApiJson(new): ApiJson<NewEvent>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let header_key = headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str().map_err(|_| {
-                ApiError::invalid(hookfleet_core::Invalid::new(
-                    "idempotency_key",
-                    "the header is not text",
-                ))
-            })
-        })
-        .transpose()?;
-    let event = new.accept(header_key).map_err(ApiError::invalid)?;
-    let body = serde_json::to_vec(&event)
-        .map_err(|e| ApiError::unavailable("Failed to encode an event", &e))?;
-    // mandatory: if the ingest queue is missing the broker returns the message and we say 503
-    // rather than answering success for an event nobody will route.
-    state
-        .bus()?
-        .publisher
-        .publish(
-            "",
-            &state.topology.ingest(),
-            true,
-            &body,
-            &Outgoing::with_message_id(event.id.as_str()),
-        )
-        .await
-        .map_err(|e| ApiError::unavailable("Failed to publish an event to the ingest queue", &e))?;
-    metrics::counter!("hookfleet_events_ingested_total").increment(1);
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": event.id,
-            "type": event.event_type,
-            "timestamp": event.timestamp.format(&Rfc3339).unwrap_or_default(),
-            "organization_ids": event.organization_ids,
-            "service_partitions": event.service_partitions,
-            "idempotency_key": event.idempotency_key,
-        })),
-    ))
-}
-
-async fn event_deliveries(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
-    let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
-    let deliveries = state
-        .store
-        .event_deliveries(id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(json!({ "data": deliveries })))
 }
 
 fn subscription_view(row: &SubscriptionRow) -> Value {
@@ -226,7 +70,7 @@ async fn list_subscriptions(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    let limit = crate::replay::page_limit(q.limit)?;
+    let limit = page_limit(q.limit)?;
     // The cursor is the last id of the previous page; ids sort by creation time.
     let after = q
         .cursor
@@ -249,20 +93,6 @@ async fn list_subscriptions(
     let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
     let data: Vec<Value> = rows.iter().map(subscription_view).collect();
     Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
-}
-
-/// Tells running delivery workers to reconcile now rather than at their next periodic pass.
-pub(crate) async fn notify_workers(state: &AppState) {
-    let Ok(bus) = state.bus() else {
-        tracing::warn!(
-            "The broker is away; delivery workers pick the subscription change up at their next reconcile"
-        );
-        return;
-    };
-    if let Err(e) = hookfleet_bus::notify_reconcile(&bus.publisher, &state.topology).await {
-        // Workers also reconcile periodically, so a lost notice only delays pick-up.
-        tracing::warn!(error = %crate::error::error_chain(&e), "Failed to notify delivery workers of a subscription change");
-    }
 }
 
 async fn create_subscription(
@@ -318,7 +148,7 @@ async fn create_subscription(
             &e,
         ));
     }
-    notify_workers(&state).await;
+    state.notify_workers().await;
     let mut view = subscription_view(&row);
     view["secret"] = json!(secret.expose());
     Ok((StatusCode::CREATED, Json(view)))
@@ -330,7 +160,7 @@ async fn update_subscription(
     ApiJson(update): ApiJson<hookfleet_core::subscription::SubscriptionUpdate>,
 ) -> AppResult<Json<Value>> {
     use hookfleet_core::subscription as sub;
-    let row = load_subscription(&state, &id).await?;
+    let row = state.subscription(&id).await?;
     let url = update
         .url
         .as_deref()
@@ -420,7 +250,7 @@ async fn update_subscription(
         .await?
         .map_err(|e| ApiError::unavailable("Failed to change a subscription's bindings", &e))?
         .ok_or_else(|| ApiError::not_found("subscription"))?;
-    notify_workers(&state).await;
+    state.notify_workers().await;
     Ok(Json(subscription_view(&updated)))
 }
 
@@ -465,44 +295,32 @@ async fn enable_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let row = load_subscription(&state, &id).await?;
+    let row = state.subscription(&id).await?;
     if row.state == "active" {
         return Ok(Json(subscription_view(&row)));
     }
     state.store.enable_subscription(&row.id).await?;
-    notify_workers(&state).await;
-    Ok(Json(subscription_view(
-        &load_subscription(&state, &id).await?,
-    )))
-}
-
-pub(crate) async fn load_subscription(state: &AppState, id: &str) -> AppResult<SubscriptionRow> {
-    let id = SubscriptionId::parse(id).ok_or_else(|| ApiError::not_found("subscription"))?;
-    state
-        .store
-        .subscription(id.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("subscription"))
+    state.notify_workers().await;
+    Ok(Json(subscription_view(&state.subscription(&id).await?)))
 }
 
 async fn get_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(subscription_view(
-        &load_subscription(&state, &id).await?,
-    )))
+    Ok(Json(subscription_view(&state.subscription(&id).await?)))
 }
 
 async fn get_secret(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(secret_view(&load_subscription(&state, &id).await?)))
+    Ok(Json(secret_view(&state.subscription(&id).await?)))
 }
 
 /// How long the replaced secret keeps signing after a rotation, unless the request says.
 const DEFAULT_ROTATION_GRACE: &str = "24h";
+
 /// Longest grace a rotation may give the replaced secret.
 const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
@@ -532,14 +350,14 @@ async fn rotate_secret(
             "must be at most 7d",
         )));
     }
-    let row = load_subscription(&state, &id).await?;
+    let row = state.subscription(&id).await?;
     let secret = Secret::generate();
     let rotated = state
         .store
         .rotate_secret(&row.id, &secret.expose(), grace)
         .await?
         .ok_or_else(|| ApiError::not_found("subscription"))?;
-    notify_workers(&state).await;
+    state.notify_workers().await;
     Ok(Json(secret_view(&rotated)))
 }
 
@@ -557,12 +375,12 @@ async fn delete_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
-    let row = load_subscription(&state, &id).await?;
+    let row = state.subscription(&id).await?;
     let bus = state.bus()?;
     if !state.store.delete_subscription(&row.id).await? {
         return Err(ApiError::not_found("subscription"));
     }
-    notify_workers(&state).await;
+    state.notify_workers().await;
     // The queue itself goes later (see `crate::janitor`): deleting it now could race a worker
     // that is just starting to consume it. Unbinding now means it receives nothing more.
     if let Err(e) = bus

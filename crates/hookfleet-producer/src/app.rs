@@ -1,0 +1,50 @@
+//! The producer's HTTP app: every route group (the native API today, the source documents'
+//! dialects next) merged with the probes, answers for unknown routes and methods, and the
+//! request counter.
+use crate::{AppState, error::ApiError};
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use std::sync::Arc;
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(crate::native::routes(&state))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    let class = format!("{}xx", res.status().as_u16() / 100);
+    metrics::counter!("hookfleet_http_requests_total", "route" => route, "status" => class)
+        .increment(1);
+    res
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
