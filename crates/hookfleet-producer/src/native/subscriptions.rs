@@ -12,7 +12,10 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use hookfleet_core::{Secret, SubscriptionId, subscription::NewSubscription};
+use hookfleet_core::{
+    Secret, SubscriptionId,
+    subscription::{self as sub, NewSubscription, SubscriptionUpdate},
+};
 use hookfleet_store::SubscriptionRow;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -157,85 +160,20 @@ async fn create_subscription(
 async fn update_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(update): ApiJson<hookfleet_core::subscription::SubscriptionUpdate>,
+    ApiJson(update): ApiJson<SubscriptionUpdate>,
 ) -> AppResult<Json<Value>> {
-    use hookfleet_core::subscription as sub;
     let row = state.subscription(&id).await?;
-    let url = update
-        .url
-        .as_deref()
-        .map(sub::validate_url)
-        .transpose()
-        .map_err(ApiError::invalid)?;
-    if let Some(url) = &url
+    let changes = changes_from(update, &row).map_err(ApiError::invalid)?;
+    if let Some(url) = &changes.url
         && !state.settings.allow_private_targets
     {
-        crate::targets::check_public(url)
+        let url = url::Url::parse(url).map_err(|e| {
+            ApiError::invalid(hookfleet_core::Invalid::new("url", e.to_string()))
+        })?;
+        crate::targets::check_public(&url)
             .await
             .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
     }
-    let ladder = match &update.retry_ladder {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(l)) => Some(Some(
-            sub::validate_ladder(l)
-                .map_err(ApiError::invalid)?
-                .into_iter()
-                .map(|ms| ms as i32)
-                .collect(),
-        )),
-    };
-    // Filters are checked as they will be after the change (the binding limit spans all three).
-    let filters = update
-        .changes_filters()
-        .then(|| {
-            sub::Filters::new(
-                update
-                    .event_types
-                    .clone()
-                    .unwrap_or(row.event_types.clone()),
-                update
-                    .organizations
-                    .clone()
-                    .unwrap_or(row.organizations.clone()),
-                update.partitions.clone().unwrap_or(row.partitions.clone()),
-            )
-        })
-        .transpose()
-        .map_err(ApiError::invalid)?;
-    let (event_types, organizations, partitions) = match filters {
-        Some(f) => (
-            Some(f.event_types),
-            Some(f.organizations),
-            Some(f.partitions),
-        ),
-        None => (None, None, None),
-    };
-    let changes = hookfleet_store::SubscriptionChanges {
-        event_types,
-        organizations,
-        partitions,
-        url: url.map(|u| u.to_string()),
-        description: update
-            .description
-            .map(|d| sub::validate_description(&d).map(|()| d))
-            .transpose()
-            .map_err(ApiError::invalid)?,
-        retry_ladder_ms: ladder,
-        max_in_flight: update
-            .max_in_flight
-            .map(sub::validate_max_in_flight)
-            .transpose()
-            .map_err(ApiError::invalid)?
-            .map(|n| n as i32),
-        rate_limit_per_s: match update.rate_limit_per_s {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(r)) => Some(Some(
-                sub::validate_rate_limit(r).map_err(ApiError::invalid)? as i32,
-            )),
-        },
-    };
     // Only a filter change touches the broker; then the session is needed up front.
     let bus = if changes.event_types.is_some() {
         Some(state.bus()?)
@@ -252,6 +190,53 @@ async fn update_subscription(
         .ok_or_else(|| ApiError::not_found("subscription"))?;
     state.notify_workers().await;
     Ok(Json(subscription_view(&updated)))
+}
+
+/// Checks a PATCH against the rules and turns it into the record's changes. Filters are checked
+/// as they will be after the change (the binding limit spans all three).
+fn changes_from(
+    update: SubscriptionUpdate,
+    row: &SubscriptionRow,
+) -> Result<hookfleet_store::SubscriptionChanges, hookfleet_core::Invalid> {
+    let filters = update
+        .changes_filters()
+        .then(|| {
+            sub::Filters::new(
+                update.event_types.unwrap_or_else(|| row.event_types.clone()),
+                update.organizations.unwrap_or_else(|| row.organizations.clone()),
+                update.partitions.unwrap_or_else(|| row.partitions.clone()),
+            )
+        })
+        .transpose()?;
+    let ladder = |l: Option<Vec<String>>| -> Result<Option<Vec<i32>>, hookfleet_core::Invalid> {
+        l.map(|l| Ok(sub::validate_ladder(&l)?.into_iter().map(|ms| ms as i32).collect()))
+            .transpose()
+    };
+    Ok(hookfleet_store::SubscriptionChanges {
+        url: update
+            .url
+            .as_deref()
+            .map(sub::validate_url)
+            .transpose()?
+            .map(|u| u.to_string()),
+        description: update
+            .description
+            .map(|d| sub::validate_description(&d).map(|()| d))
+            .transpose()?,
+        retry_ladder_ms: update.retry_ladder.map(ladder).transpose()?,
+        max_in_flight: update
+            .max_in_flight
+            .map(sub::validate_max_in_flight)
+            .transpose()?
+            .map(|n| n as i32),
+        rate_limit_per_s: update
+            .rate_limit_per_s
+            .map(|r| r.map(|r| sub::validate_rate_limit(r).map(|r| r as i32)).transpose())
+            .transpose()?,
+        event_types: filters.as_ref().map(|f| f.event_types.clone()),
+        organizations: filters.as_ref().map(|f| f.organizations.clone()),
+        partitions: filters.map(|f| f.partitions),
+    })
 }
 
 fn binding_keys(row: &SubscriptionRow) -> Vec<String> {
