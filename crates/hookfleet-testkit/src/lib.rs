@@ -9,7 +9,7 @@ mod receiver;
 
 pub use receiver::{Received, Receiver, Reply};
 
-use hookfleet_bus::{Broker, Topology, supervise};
+use hookfleet_bus::Topology;
 use hookfleet_store::Store;
 use serde_json::Value;
 use std::time::Duration;
@@ -99,7 +99,8 @@ type RoleTasks = Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>;
 /// Each running role's broker link, by role name.
 pub type RoleLinks = Vec<(&'static str, hookfleet_bus::Link)>;
 
-/// Starts the roles `opts` asks for; returns the API's base URL and the role tasks.
+/// Starts the roles `opts` asks for, as `hookfleet all` does; returns the API's base URL, the
+/// role tasks and their broker links.
 async fn start_roles(
     opts: &Options,
     store: &Store,
@@ -107,13 +108,11 @@ async fn start_roles(
     amqp_url: &str,
     shutdown: &CancellationToken,
 ) -> (String, RoleTasks, RoleLinks) {
-    let mut tasks: RoleTasks = Vec::new();
-    let mut links: RoleLinks = Vec::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the API");
     let api = format!("http://{}", listener.local_addr().expect("local addr"));
-    let producer_settings = hookfleet_producer::Settings {
+    let producer = hookfleet_producer::Settings {
         admin_tokens: vec![TOKEN.to_owned()],
         allow_private_targets: opts.allow_private_targets,
         publisher_channels: 2,
@@ -122,54 +121,25 @@ async fn start_roles(
         // workers' 500 ms reconcile.
         deleted_queue_grace: Duration::from_secs(2),
     };
-    // Connection names carry the app's prefix, so a test can find (and close) its own.
-    let broker = |role: &str| Broker::new(amqp_url, format!("{}{role}", topology.prefix()));
-    tasks.push((
-        "producer",
-        tokio::spawn(hookfleet_producer::run(
-            listener,
-            store.clone(),
-            broker("producer"),
-            topology.clone(),
-            producer_settings,
-            shutdown.clone(),
-        )),
-    ));
-    if opts.run_router {
-        let broker = broker("router");
-        links.push(("router", broker.link.clone()));
-        let context = (store.clone(), topology.clone(), shutdown.clone());
-        let token = shutdown.clone();
-        tasks.push((
-            "router",
-            tokio::spawn(async move {
-                supervise(&broker, token, context, |conn, (s, t, token)| {
-                    hookfleet_router::run(conn, s, t, hookfleet_router::Settings::default(), token)
-                })
-                .await
-            }),
-        ));
-    }
-    if opts.run_delivery {
-        let broker = broker("delivery");
-        links.push(("delivery", broker.link.clone()));
-        let context = (
-            store.clone(),
-            topology.clone(),
-            opts.delivery.clone(),
-            shutdown.clone(),
-        );
-        let token = shutdown.clone();
-        tasks.push((
-            "delivery",
-            tokio::spawn(async move {
-                supervise(&broker, token, context, |conn, (s, t, settings, token)| {
-                    hookfleet_delivery::run(conn, s, t, settings, token)
-                })
-                .await
-            }),
-        ));
-    }
+    let roles = hookfleet_launch::Roles {
+        producer: Some((listener, producer)),
+        router: opts.run_router.then(hookfleet_router::Settings::default),
+        delivery: opts.run_delivery.then(|| opts.delivery.clone()),
+    };
+    let fleet = hookfleet_launch::Fleet {
+        amqp_url: amqp_url.to_owned(),
+        store: store.clone(),
+        topology: topology.clone(),
+        // Connection names carry the app's prefix, so a test can find (and close) its own.
+        connection_prefix: topology.prefix().to_owned(),
+    };
+    let started = hookfleet_launch::spawn(&fleet, roles, shutdown);
+    let links = started
+        .iter()
+        .filter(|s| s.role != "producer")
+        .map(|s| (s.role, s.link.clone()))
+        .collect();
+    let tasks = started.into_iter().map(|s| (s.role, s.task)).collect();
     (api, tasks, links)
 }
 

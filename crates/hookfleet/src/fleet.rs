@@ -2,18 +2,14 @@
 //! shutdown token: if any role fails, the others are stopped and the error is returned.
 use crate::settings::Common;
 use anyhow::Context;
-use hookfleet_bus::{Broker, Topology, supervise};
+use hookfleet_bus::Topology;
+use hookfleet_launch::Fleet;
 use hookfleet_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-#[derive(Default)]
-pub struct Roles {
-    pub producer: Option<(TcpListener, hookfleet_producer::Settings)>,
-    pub router: Option<hookfleet_router::Settings>,
-    pub delivery: Option<hookfleet_delivery::Settings>,
-}
+pub use hookfleet_launch::Roles;
 
 /// Runs `roles` and the metrics server until `shutdown` is cancelled or a role fails. Roles
 /// ride out broker outages on their own (see `hookfleet_bus::supervise`); a failure here is
@@ -29,50 +25,20 @@ pub async fn run(
     })?;
     let store = Store::connect(&common.database_url, common.db_pool_size)
         .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?;
-    let topology = Topology::new(common.namespace.clone());
-    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-    let mut links = Vec::new();
-    let mut broker = |name: &str| {
-        let b = Broker::new(&common.amqp_url, name);
-        links.push(b.link.clone());
-        b
+    let fleet = Fleet {
+        amqp_url: common.amqp_url.clone(),
+        store: store.clone(),
+        topology: Topology::new(common.namespace.clone()),
+        connection_prefix: String::new(),
     };
-    if let Some((listener, settings)) = roles.producer {
-        let broker = broker("producer");
-        let (store, topology, token) = (store.clone(), topology.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            (
-                "producer",
-                hookfleet_producer::run(listener, store, broker, topology, settings, token).await,
-            )
-        });
-    }
-    if let Some(settings) = roles.router {
-        let broker = broker("router");
-        let context = (store.clone(), topology.clone(), settings, shutdown.clone());
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            let result = supervise(&broker, token, context, |conn, (s, t, settings, token)| {
-                hookfleet_router::run(conn, s, t, settings, token)
-            })
-            .await;
-            ("router", result)
-        });
-    }
-    if let Some(settings) = roles.delivery {
-        let broker = broker("delivery");
-        let context = (store.clone(), topology.clone(), settings, shutdown.clone());
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            let result = supervise(&broker, token, context, |conn, (s, t, settings, token)| {
-                hookfleet_delivery::run(conn, s, t, settings, token)
-            })
-            .await;
-            ("delivery", result)
-        });
+    let started = hookfleet_launch::spawn(&fleet, roles, &shutdown);
+    let links = started.iter().map(|s| s.link.clone()).collect();
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    for s in started {
+        tasks.spawn(async move { (s.role, s.task.await.unwrap_or_else(|e| Err(e.into()))) });
     }
     if let Some(handle) = metrics {
-        let (addr, store, token) = (common.metrics_addr, store.clone(), shutdown.clone());
+        let (addr, token) = (common.metrics_addr, shutdown.clone());
         tasks.spawn(async move {
             (
                 "metrics",
@@ -80,6 +46,15 @@ pub async fn run(
             )
         });
     }
+    first_failure(tasks, &shutdown).await
+}
+
+/// Waits for every task; the first failure (or a role that stopped on its own) stops the rest
+/// and is returned.
+async fn first_failure(
+    mut tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         let (role, result) = joined.context("A role panicked")?;

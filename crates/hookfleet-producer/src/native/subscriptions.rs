@@ -167,9 +167,8 @@ async fn update_subscription(
     if let Some(url) = &changes.url
         && !state.settings.allow_private_targets
     {
-        let url = url::Url::parse(url).map_err(|e| {
-            ApiError::invalid(hookfleet_core::Invalid::new("url", e.to_string()))
-        })?;
+        let url = url::Url::parse(url)
+            .map_err(|e| ApiError::invalid(hookfleet_core::Invalid::new("url", e.to_string())))?;
         crate::targets::check_public(&url)
             .await
             .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
@@ -202,15 +201,24 @@ fn changes_from(
         .changes_filters()
         .then(|| {
             sub::Filters::new(
-                update.event_types.unwrap_or_else(|| row.event_types.clone()),
-                update.organizations.unwrap_or_else(|| row.organizations.clone()),
+                update
+                    .event_types
+                    .unwrap_or_else(|| row.event_types.clone()),
+                update
+                    .organizations
+                    .unwrap_or_else(|| row.organizations.clone()),
                 update.partitions.unwrap_or_else(|| row.partitions.clone()),
             )
         })
         .transpose()?;
     let ladder = |l: Option<Vec<String>>| -> Result<Option<Vec<i32>>, hookfleet_core::Invalid> {
-        l.map(|l| Ok(sub::validate_ladder(&l)?.into_iter().map(|ms| ms as i32).collect()))
-            .transpose()
+        l.map(|l| {
+            Ok(sub::validate_ladder(&l)?
+                .into_iter()
+                .map(|ms| ms as i32)
+                .collect())
+        })
+        .transpose()
     };
     Ok(hookfleet_store::SubscriptionChanges {
         url: update
@@ -231,7 +239,10 @@ fn changes_from(
             .map(|n| n as i32),
         rate_limit_per_s: update
             .rate_limit_per_s
-            .map(|r| r.map(|r| sub::validate_rate_limit(r).map(|r| r as i32)).transpose())
+            .map(|r| {
+                r.map(|r| sub::validate_rate_limit(r).map(|r| r as i32))
+                    .transpose()
+            })
             .transpose()?,
         event_types: filters.as_ref().map(|f| f.event_types.clone()),
         organizations: filters.as_ref().map(|f| f.organizations.clone()),

@@ -1,0 +1,118 @@
+//! hookfleet-launch starts roles: the one place that knows how a producer, a router and a
+//! delivery worker are put on the broker (each under `supervise`, so a lost connection restarts
+//! the role, not the process) and handed the record. `hookfleet all` and the single-role
+//! commands, the bench, the demo and the test kit all start roles through [`spawn`].
+#![forbid(unsafe_code)]
+
+use hookfleet_bus::{Broker, Link, Session, Topology, supervise};
+use hookfleet_store::Store;
+use std::future::Future;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Which roles to start, each with its settings.
+#[derive(Default)]
+pub struct Roles {
+    pub producer: Option<(TcpListener, hookfleet_producer::Settings)>,
+    pub router: Option<hookfleet_router::Settings>,
+    pub delivery: Option<hookfleet_delivery::Settings>,
+}
+
+/// What every role shares: where the broker is, the record, the queue names, and the prefix of
+/// the connection names (`hookfleet-<prefix><role>` in the broker's list).
+#[derive(Clone)]
+pub struct Fleet {
+    pub amqp_url: String,
+    pub store: Store,
+    pub topology: Topology,
+    pub connection_prefix: String,
+}
+
+/// One started role.
+pub struct Started {
+    pub role: &'static str,
+    pub task: JoinHandle<anyhow::Result<()>>,
+    /// Its broker connection, for `/readyz` and for tests to see whether it reconnected.
+    pub link: Link,
+}
+
+/// Starts `roles`; each runs until `shutdown` is cancelled (draining first) or fails for good.
+pub fn spawn(fleet: &Fleet, roles: Roles, shutdown: &CancellationToken) -> Vec<Started> {
+    let broker = |role: &str| {
+        Broker::new(
+            fleet.amqp_url.clone(),
+            format!("{}{role}", fleet.connection_prefix),
+        )
+    };
+    let mut started = Vec::new();
+    if let Some((listener, settings)) = roles.producer {
+        let broker = broker("producer");
+        let link = broker.link.clone();
+        let task = tokio::spawn(hookfleet_producer::run(
+            listener,
+            fleet.store.clone(),
+            broker,
+            fleet.topology.clone(),
+            settings,
+            shutdown.clone(),
+        ));
+        started.push(Started {
+            role: "producer",
+            task,
+            link,
+        });
+    }
+    if let Some(settings) = roles.router {
+        let b = broker("router");
+        started.push(supervised(
+            "router",
+            b,
+            fleet,
+            settings,
+            hookfleet_router::run,
+            shutdown,
+        ));
+    }
+    if let Some(settings) = roles.delivery {
+        let b = broker("delivery");
+        started.push(supervised(
+            "delivery",
+            b,
+            fleet,
+            settings,
+            hookfleet_delivery::run,
+            shutdown,
+        ));
+    }
+    started
+}
+
+/// Runs a consuming role under [`supervise`]: started again on a new session whenever it loses
+/// the broker, until `shutdown`.
+fn supervised<S, F, Fut>(
+    role: &'static str,
+    broker: Broker,
+    fleet: &Fleet,
+    settings: S,
+    run: F,
+    shutdown: &CancellationToken,
+) -> Started
+where
+    S: Clone + Send + 'static,
+    F: Fn(Session, Store, Topology, S, CancellationToken) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let link = broker.link.clone();
+    let context = (fleet.store.clone(), fleet.topology.clone(), settings);
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        supervise(
+            &broker,
+            token.clone(),
+            context,
+            |session, (s, t, settings)| run(session, s, t, settings, token.clone()),
+        )
+        .await
+    });
+    Started { role, task, link }
+}
