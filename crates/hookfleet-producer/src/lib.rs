@@ -43,6 +43,18 @@ pub struct Settings {
     pub deleted_queue_grace: Duration,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            admin_tokens: Vec::new(),
+            allow_private_targets: false,
+            publisher_channels: 4,
+            timeouts: serve::Timeouts::default(),
+            deleted_queue_grace: Duration::from_secs(60),
+        }
+    }
+}
+
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")

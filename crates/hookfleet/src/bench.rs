@@ -166,87 +166,32 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
 async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Result<()> {
     let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
     store.migrate().await?;
-
     let rx = Arc::new(Rx {
         tally: Mutex::new(Tally::default()),
         count: AtomicUsize::new(0),
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let receiver_url = format!("http://{}/hook", listener.local_addr()?);
-    let app = Router::new()
-        .route("/hook", post(receive))
-        // Never answers: the client's timeout ends each request.
-        .route("/hang", post(std::future::pending::<&'static str>))
-        .with_state(rx.clone());
     let shutdown = CancellationToken::new();
-    let receiver_stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(receiver_stop.cancelled_owned())
-            .await
-    });
-
-    let token = crate::generate_token();
-    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", api_listener.local_addr()?);
-    let roles = Roles {
-        producer: Some((
-            api_listener,
-            hookfleet_producer::Settings {
-                admin_tokens: vec![token.clone()],
-                allow_private_targets: true,
-                publisher_channels: 4,
-                timeouts: Default::default(),
-                deleted_queue_grace: Duration::from_secs(60),
-            },
-        )),
-        router: Some(hookfleet_router::Settings::default()),
-        delivery: Some(hookfleet_delivery::Settings {
-            timeout: args.delivery_timeout,
-            allow_private_targets: true,
-            ..hookfleet_delivery::Settings::default()
-        }),
-    };
-    let fleet_common = common.clone();
-    let fleet_stop = shutdown.clone();
-    let fleet_task =
-        tokio::spawn(async move { fleet::run(&fleet_common, roles, None, fleet_stop).await });
-
+    let receiver_url = start_receiver(rx.clone(), &shutdown).await?;
+    let (api, token, fleet_task) = start_fleet(args, common, &shutdown).await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("{api}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        anyhow::ensure!(Instant::now() < deadline, "the fleet did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    for _ in 0..subs {
-        http.post(format!("{api}/v1/subscriptions"))
-            .bearer_auth(&token)
-            // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
-            .json(&json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64}))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
-    let hang_url = receiver_url.replace("/hook", "/hang");
-    for _ in 0..args.hanging {
-        http.post(format!("{api}/v1/subscriptions"))
-            .bearer_auth(&token)
-            .json(&json!({"url": hang_url, "event_types": ["#"], "retry_ladder": []}))
-            .send()
-            .await?
-            .error_for_status()?;
+    crate::demo::wait_ready(&http, &api).await?;
+    // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
+    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64});
+    let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
+    for (body, n) in [(fast, subs), (hang, args.hanging)] {
+        for _ in 0..n {
+            http.post(format!("{api}/v1/subscriptions"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?;
+        }
     }
     // Let workers pick the subscriptions up before timing starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
-
-    let warmup = 500;
     let poster = Poster {
         http: http.clone(),
         api: api.clone(),
@@ -256,19 +201,76 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         rate: args.rate,
         rx: rx.clone(),
     };
+    timed_run(args, subs, &poster, &rx).await?;
+    shutdown.cancel();
+    fleet_task.await.context("The fleet task panicked")??;
+    Ok(())
+}
+
+/// The loopback receiver: `/hook` answers at once, `/hang` never does.
+async fn start_receiver(rx: Arc<Rx>, shutdown: &CancellationToken) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/hook", listener.local_addr()?);
+    let app = Router::new()
+        .route("/hook", post(receive))
+        // Never answers: the client's timeout ends each request.
+        .route("/hang", post(std::future::pending::<&'static str>))
+        .with_state(rx);
+    let receiver_stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(receiver_stop.cancelled_owned())
+            .await
+    });
+    Ok(receiver_url)
+}
+
+type FleetTask = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// The whole fleet in this process; returns the API's address, its token and the fleet's task.
+async fn start_fleet(
+    args: &BenchArgs,
+    common: &Common,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(String, String, FleetTask)> {
+    let token = crate::generate_token();
+    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = format!("http://{}", api_listener.local_addr()?);
+    let producer = hookfleet_producer::Settings {
+        admin_tokens: vec![token.clone()],
+        allow_private_targets: true,
+        ..hookfleet_producer::Settings::default()
+    };
+    let roles = Roles {
+        producer: Some((api_listener, producer)),
+        router: Some(hookfleet_router::Settings::default()),
+        delivery: Some(hookfleet_delivery::Settings {
+            timeout: args.delivery_timeout,
+            allow_private_targets: true,
+            ..hookfleet_delivery::Settings::default()
+        }),
+    };
+    let (fleet_common, fleet_stop) = (common.clone(), shutdown.clone());
+    let task =
+        tokio::spawn(async move { fleet::run(&fleet_common, roles, None, fleet_stop).await });
+    Ok((api, token, task))
+}
+
+/// A warm-up of 500 events, then the measured run; prints one line of figures.
+async fn timed_run(args: &BenchArgs, subs: usize, poster: &Poster, rx: &Rx) -> anyhow::Result<()> {
+    let warmup = 500;
     poster.post(0..warmup).await?;
-    wait_for(&rx, warmup * subs, Duration::from_secs(60)).await?;
+    wait_for(rx, warmup * subs, Duration::from_secs(60)).await?;
     {
         let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.latencies_us.clear();
         t.started.clear();
     }
     rx.count.store(0, Ordering::SeqCst);
-
     let started = Instant::now();
     let posted = poster.post(warmup..warmup + args.events).await?;
     let expected = args.events * subs;
-    wait_for(&rx, expected, Duration::from_secs(args.timeout_secs)).await?;
+    wait_for(rx, expected, Duration::from_secs(args.timeout_secs)).await?;
     let (mut lat, last) = {
         let t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         (t.latencies_us.clone(), t.last.unwrap_or_else(Instant::now))
@@ -291,8 +293,6 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         percentile(&lat, 0.99),
         percentile(&lat, 1.0),
     );
-    shutdown.cancel();
-    fleet_task.await.context("The fleet task panicked")??;
     Ok(())
 }
 

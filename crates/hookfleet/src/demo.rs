@@ -4,7 +4,7 @@
 //! afterwards (unless `--exit`), so the API can be tried by hand.
 use crate::{
     fleet::{self, Roles},
-    settings::{Common, DeliveryArgs, ProducerArgs},
+    settings::{Common, DeliveryArgs, ProducerArgs, RouterArgs},
 };
 use anyhow::Context;
 use axum::{Router, body::Bytes, http::HeaderMap, routing::post};
@@ -38,22 +38,79 @@ fn verify(secret: Option<&Secret>, headers: &HeaderMap, body: &[u8]) -> bool {
         .any(|s| s == expected)
 }
 
+/// The roles' settings as given on the command line.
+pub struct Parts {
+    pub producer: ProducerArgs,
+    pub router: RouterArgs,
+    pub delivery: DeliveryArgs,
+}
+
 pub async fn run(
     common: Common,
-    producer: ProducerArgs,
-    delivery: DeliveryArgs,
+    parts: Parts,
     exit: bool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // The demo's receiver lives on loopback, so this run must deliver to private addresses.
     let mut common = common;
     common.allow_private_targets = true;
-    let mut tokens = producer.tokens();
+    let mut tokens = parts.producer.tokens();
     if tokens.is_empty() {
         tokens.push(crate::generate_token());
     }
     let token = tokens[0].clone();
+    let (seen, receiver_url) = start_receiver(&shutdown).await?;
+    let listener = fleet::bind(parts.producer.http_addr).await?;
+    let api = format!("http://{}", listener.local_addr()?);
+    let mut producer = parts.producer.settings(&common, tokens)?;
+    if exit {
+        // Its subscription's queue goes as soon as it is deleted, before the demo exits: its
+        // worker has long been consuming, so the delete races no consume.
+        producer.deleted_queue_grace = Duration::ZERO;
+    }
+    let roles = Roles {
+        producer: Some((listener, producer)),
+        router: Some(parts.router.settings()?),
+        delivery: Some(parts.delivery.settings(&common)?),
+    };
+    let metrics = crate::telemetry::init_metrics()?;
+    let fleet_token = shutdown.clone();
+    let fleet_common = common.clone();
+    let fleet_task =
+        tokio::spawn(
+            async move { fleet::run(&fleet_common, roles, Some(metrics), fleet_token).await },
+        );
+    let shown = show(&api, &token, &receiver_url, &seen).await;
+    if let Err(e) = &shown {
+        eprintln!("The demonstration failed: {e:#}");
+        shutdown.cancel();
+    } else if exit {
+        // Leave nothing behind: the demo's subscription (and so its queue) goes with it.
+        if let Ok(sub_id) = &shown {
+            let _ = reqwest::Client::new()
+                .delete(format!("{api}/v1/subscriptions/{sub_id}"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        shutdown.cancel();
+    } else {
+        println!("\nThe fleet keeps running: API {api} (Authorization: Bearer {token}),");
+        println!(
+            "metrics http://{}/metrics. Press Ctrl-C to stop.",
+            common.metrics_addr
+        );
+    }
+    let ran = fleet_task.await.context("The fleet task panicked")?;
+    shown?;
+    ran
+}
 
+/// A receiver on loopback that verifies each delivery's signature and notes what it saw.
+async fn start_receiver(
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Arc<Mutex<Seen>>, String)> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -86,46 +143,7 @@ pub async fn run(
             .with_graceful_shutdown(receiver_token.cancelled_owned())
             .await;
     });
-
-    let listener = fleet::bind(producer.http_addr).await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    let roles = Roles {
-        producer: Some((listener, producer.settings(&common, tokens)?)),
-        router: Some(hookfleet_router::Settings::default()),
-        delivery: Some(delivery.settings(&common)?),
-    };
-    let metrics = crate::telemetry::init_metrics()?;
-    let fleet_token = shutdown.clone();
-    let fleet_common = common.clone();
-    let fleet_task =
-        tokio::spawn(
-            async move { fleet::run(&fleet_common, roles, Some(metrics), fleet_token).await },
-        );
-
-    let shown = show(&api, &token, &receiver_url, &seen).await;
-    if let Err(e) = &shown {
-        eprintln!("The demonstration failed: {e:#}");
-        shutdown.cancel();
-    } else if exit {
-        // Leave nothing behind: the demo's subscription (and so its queue) goes with it.
-        if let Ok(sub_id) = &shown {
-            let _ = reqwest::Client::new()
-                .delete(format!("{api}/v1/subscriptions/{sub_id}"))
-                .bearer_auth(&token)
-                .send()
-                .await;
-        }
-        shutdown.cancel();
-    } else {
-        println!("\nThe fleet keeps running: API {api} (Authorization: Bearer {token}),");
-        println!(
-            "metrics http://{}/metrics. Press Ctrl-C to stop.",
-            common.metrics_addr
-        );
-    }
-    let ran = fleet_task.await.context("The fleet task panicked")?;
-    shown?;
-    ran
+    Ok((seen, receiver_url))
 }
 
 /// Runs the demonstration and returns the id of the subscription it created.
@@ -136,21 +154,7 @@ async fn show(
     seen: &Mutex<Seen>,
 ) -> anyhow::Result<String> {
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("{api}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .ok()
-        != Some(true)
-    {
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the fleet did not become ready in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, api).await?;
     println!("hookfleet demo: the fleet is up (producer {api}).");
 
     let sub: Value = http
@@ -205,13 +209,41 @@ async fn show(
     for line in &seen.lock().unwrap_or_else(|p| p.into_inner()).lines {
         println!("{line}");
     }
+    print_log(&http, api, token, event["id"].as_str().unwrap_or_default()).await?;
+    Ok(sub["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits up to 30 s for the producer's `/readyz` to answer 200.
+pub(crate) async fn wait_ready(http: &reqwest::Client, api: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while http
+        .get(format!("{api}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .ok()
+        != Some(true)
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the fleet did not become ready in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Prints the event's delivery log once both copies are recorded (or after 10 s).
+async fn print_log(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    event_id: &str,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let log = loop {
         let log: Value = http
-            .get(format!(
-                "{api}/v1/events/{}/deliveries",
-                event["id"].as_str().unwrap_or_default()
-            ))
+            .get(format!("{api}/v1/events/{}/deliveries", event_id))
             .bearer_auth(token)
             .send()
             .await?
@@ -236,5 +268,5 @@ async fn show(
             a["duration_ms"]
         );
     }
-    Ok(sub["id"].as_str().unwrap_or_default().to_owned())
+    Ok(())
 }

@@ -12,7 +12,7 @@ mod telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fleet::Roles;
-use settings::{Common, DeliveryArgs, ProducerArgs};
+use settings::{Common, DeliveryArgs, ProducerArgs, RouterArgs};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -44,6 +44,8 @@ enum Command {
     Router {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        router: RouterArgs,
     },
     /// Deliver subscription queues to their endpoints.
     Delivery {
@@ -59,6 +61,8 @@ enum Command {
         #[command(flatten)]
         producer: ProducerArgs,
         #[command(flatten)]
+        router: RouterArgs,
+        #[command(flatten)]
         delivery: DeliveryArgs,
     },
     /// Run the whole fleet, deliver an event to a local receiver and show it, then keep running.
@@ -67,6 +71,8 @@ enum Command {
         common: Common,
         #[command(flatten)]
         producer: ProducerArgs,
+        #[command(flatten)]
+        router: RouterArgs,
         #[command(flatten)]
         delivery: DeliveryArgs,
         /// Stop after the demonstration instead of leaving the fleet running.
@@ -107,9 +113,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
         }
-        Command::Router { common } => {
+        Command::Router { common, router } => {
             let roles = Roles {
-                router: Some(hookfleet_router::Settings::default()),
+                router: Some(router.settings()?),
                 ..Roles::default()
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
@@ -124,6 +130,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::All {
             common,
             producer,
+            router,
             delivery,
         } => {
             migrate(&common).await?;
@@ -138,7 +145,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     fleet::bind(producer.http_addr).await?,
                     producer.settings(&common, tokens)?,
                 )),
-                router: Some(hookfleet_router::Settings::default()),
+                router: Some(router.settings()?),
                 delivery: Some(delivery.settings(&common)?),
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
@@ -146,11 +153,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo {
             common,
             producer,
+            router,
             delivery,
             exit,
         } => {
             migrate(&common).await?;
-            demo::run(common, producer, delivery, exit, shutdown).await
+            let parts = demo::Parts {
+                producer,
+                router,
+                delivery,
+            };
+            demo::run(common, parts, exit, shutdown).await
         }
         Command::Bench(args) => bench::run(args).await,
     }

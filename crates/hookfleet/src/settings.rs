@@ -46,6 +46,10 @@ pub struct Common {
     pub db_pool_size: usize,
 }
 
+// Role settings below are optional here: an unset one takes the role's own default
+// (`hookfleet_producer::Settings::default()` and the like), written once, beside the code that
+// uses it. README's table lists them.
+
 #[derive(Debug, Clone, Args)]
 pub struct ProducerArgs {
     /// Address of the HTTP API.
@@ -56,57 +60,88 @@ pub struct ProducerArgs {
     #[arg(long, env = "HOOKFLEET_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// How long a client has to send a request's line and headers (also the idle time a
-    /// keep-alive connection is kept); a connection over it is closed.
-    #[arg(long, env = "HOOKFLEET_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
-    pub header_read_timeout: Duration,
-    /// How long a client has to send a request's body; over it the answer is 408.
-    #[arg(long, env = "HOOKFLEET_BODY_READ_TIMEOUT", default_value = "30s", value_parser = duration)]
-    pub body_read_timeout: Duration,
+    /// keep-alive connection is kept); a connection over it is closed. Default 10s.
+    #[arg(long, env = "HOOKFLEET_HEADER_READ_TIMEOUT", value_parser = duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client has to send a request's body; over it the answer is 408. Default 30s.
+    #[arg(long, env = "HOOKFLEET_BODY_READ_TIMEOUT", value_parser = duration)]
+    pub body_read_timeout: Option<Duration>,
     /// How long a deleted subscription's queue is kept (unbound, unconsumed) before it is
-    /// removed; keep it well over HOOKFLEET_RECONCILE_INTERVAL.
-    #[arg(long, env = "HOOKFLEET_DELETED_QUEUE_GRACE", default_value = "60s", value_parser = duration)]
-    pub deleted_queue_grace: Duration,
+    /// removed; keep it well over HOOKFLEET_RECONCILE_INTERVAL. Default 60s.
+    #[arg(long, env = "HOOKFLEET_DELETED_QUEUE_GRACE", value_parser = duration)]
+    pub deleted_queue_grace: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RouterArgs {
+    /// Unacked ingest messages the broker may push to the router. Default 1000.
+    #[arg(long, env = "HOOKFLEET_ROUTER_PREFETCH")]
+    pub router_prefetch: Option<u16>,
+    /// Events per database write and confirm wait. Default 500.
+    #[arg(long, env = "HOOKFLEET_ROUTER_BATCH_SIZE")]
+    pub router_batch_size: Option<usize>,
+    /// How long a partial batch waits for more events. Default 5ms.
+    #[arg(long, env = "HOOKFLEET_ROUTER_BATCH_LINGER", value_parser = duration)]
+    pub router_batch_linger: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct DeliveryArgs {
-    /// Time limit of one delivery attempt.
-    #[arg(long, env = "HOOKFLEET_DELIVERY_TIMEOUT", default_value = "15s", value_parser = duration)]
-    pub delivery_timeout: Duration,
-    /// The fleet's retry ladder: waits before attempts 2, 3, … (`5s,30s,5m,30m` = 5 attempts).
-    /// A subscription may carry its own. Empty: no retries.
-    #[arg(long, env = "HOOKFLEET_RETRY_LADDER", default_value = "5s,30s,5m,30m", value_parser = ladder)]
-    pub retry_ladder: Ladder,
-    /// Disable a subscription whose deliveries have all been exhausted for this long.
-    #[arg(long, env = "HOOKFLEET_DISABLE_AFTER", default_value = "5d", value_parser = duration)]
-    pub disable_after: Duration,
-    /// Unacked messages per subscription queue per worker.
-    #[arg(long, env = "HOOKFLEET_DELIVERY_PREFETCH", default_value_t = 256)]
-    pub delivery_prefetch: u16,
-    /// Safety-net interval at which workers re-read subscriptions from PostgreSQL.
-    #[arg(long, env = "HOOKFLEET_RECONCILE_INTERVAL", default_value = "5s", value_parser = duration)]
-    pub reconcile_interval: Duration,
+    /// Time limit of one delivery attempt. Default 15s.
+    #[arg(long, env = "HOOKFLEET_DELIVERY_TIMEOUT", value_parser = duration)]
+    pub delivery_timeout: Option<Duration>,
+    /// The fleet's retry ladder: waits before attempts 2, 3, … (`5s,30s,5m,30m` = 5 attempts,
+    /// the default). A subscription may carry its own. Empty: no retries.
+    #[arg(long, env = "HOOKFLEET_RETRY_LADDER", value_parser = ladder)]
+    pub retry_ladder: Option<Ladder>,
+    /// Disable a subscription whose deliveries have all been exhausted for this long. Default 5d.
+    #[arg(long, env = "HOOKFLEET_DISABLE_AFTER", value_parser = duration)]
+    pub disable_after: Option<Duration>,
+    /// Unacked messages per subscription queue per worker. Default 256.
+    #[arg(long, env = "HOOKFLEET_DELIVERY_PREFETCH")]
+    pub delivery_prefetch: Option<u16>,
+    /// Safety-net interval at which workers re-read subscriptions from PostgreSQL. Default 5s.
+    #[arg(long, env = "HOOKFLEET_RECONCILE_INTERVAL", value_parser = duration)]
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl DeliveryArgs {
     pub fn settings(&self, common: &Common) -> anyhow::Result<hookfleet_delivery::Settings> {
+        let d = hookfleet_delivery::Settings::default();
+        let settings = hookfleet_delivery::Settings {
+            timeout: self.delivery_timeout.unwrap_or(d.timeout),
+            prefetch: self.delivery_prefetch.unwrap_or(d.prefetch),
+            reconcile_interval: self.reconcile_interval.unwrap_or(d.reconcile_interval),
+            ladder: self.retry_ladder.clone().map_or(d.ladder, |l| l.0),
+            disable_after: self.disable_after.unwrap_or(d.disable_after),
+            allow_private_targets: common.allow_private_targets,
+            ..d
+        };
         anyhow::ensure!(
-            self.delivery_prefetch > 0,
+            settings.prefetch > 0,
             "HOOKFLEET_DELIVERY_PREFETCH must be at least 1"
         );
         anyhow::ensure!(
-            !self.delivery_timeout.is_zero(),
+            !settings.timeout.is_zero(),
             "HOOKFLEET_DELIVERY_TIMEOUT must be longer than zero"
         );
-        Ok(hookfleet_delivery::Settings {
-            timeout: self.delivery_timeout,
-            prefetch: self.delivery_prefetch,
-            reconcile_interval: self.reconcile_interval,
-            ladder: self.retry_ladder.0.clone(),
-            disable_after: self.disable_after,
-            allow_private_targets: common.allow_private_targets,
-            ..hookfleet_delivery::Settings::default()
-        })
+        Ok(settings)
+    }
+}
+
+impl RouterArgs {
+    pub fn settings(&self) -> anyhow::Result<hookfleet_router::Settings> {
+        let d = hookfleet_router::Settings::default();
+        let settings = hookfleet_router::Settings {
+            prefetch: self.router_prefetch.unwrap_or(d.prefetch),
+            batch_size: self.router_batch_size.unwrap_or(d.batch_size),
+            batch_linger: self.router_batch_linger.unwrap_or(d.batch_linger),
+        };
+        anyhow::ensure!(
+            settings.prefetch > 0 && settings.batch_size > 0,
+            "HOOKFLEET_ROUTER_PREFETCH and HOOKFLEET_ROUTER_BATCH_SIZE must be at least 1"
+        );
+        Ok(settings)
     }
 }
 
@@ -117,20 +152,22 @@ impl ProducerArgs {
         common: &Common,
         tokens: Vec<String>,
     ) -> anyhow::Result<hookfleet_producer::Settings> {
-        anyhow::ensure!(
-            !self.header_read_timeout.is_zero() && !self.body_read_timeout.is_zero(),
-            "HOOKFLEET_HEADER_READ_TIMEOUT and HOOKFLEET_BODY_READ_TIMEOUT must be longer than zero"
-        );
-        Ok(hookfleet_producer::Settings {
+        let d = hookfleet_producer::Settings::default();
+        let settings = hookfleet_producer::Settings {
             admin_tokens: tokens,
             allow_private_targets: common.allow_private_targets,
-            publisher_channels: 4,
             timeouts: hookfleet_producer::serve::Timeouts {
-                header_read: self.header_read_timeout,
-                body_read: self.body_read_timeout,
+                header_read: self.header_read_timeout.unwrap_or(d.timeouts.header_read),
+                body_read: self.body_read_timeout.unwrap_or(d.timeouts.body_read),
             },
-            deleted_queue_grace: self.deleted_queue_grace,
-        })
+            deleted_queue_grace: self.deleted_queue_grace.unwrap_or(d.deleted_queue_grace),
+            ..d
+        };
+        anyhow::ensure!(
+            !settings.timeouts.header_read.is_zero() && !settings.timeouts.body_read.is_zero(),
+            "HOOKFLEET_HEADER_READ_TIMEOUT and HOOKFLEET_BODY_READ_TIMEOUT must be longer than zero"
+        );
+        Ok(settings)
     }
 
     pub fn tokens(&self) -> Vec<String> {
