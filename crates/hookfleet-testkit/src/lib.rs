@@ -340,6 +340,22 @@ impl TestApp {
         );
     }
 
+    /// Polls an event's first delivery until its status is `status`, and returns it.
+    pub async fn wait_status(&self, event_id: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(d) = self.deliveries(event_id).await.into_iter().next() {
+                if d["status"] == status {
+                    return d;
+                }
+                last = d;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("event {event_id} never reached {status}: {last}");
+    }
+
     /// Rows in one of this app's tables.
     pub async fn count(&self, table: &str) -> i64 {
         self.db

@@ -1,11 +1,19 @@
 //! End-to-end tests of the fleet against the real RabbitMQ, PostgreSQL and loopback receivers.
 mod bad_input;
+mod churn;
 mod crash;
 mod delivery;
 mod fanout;
+mod fifo;
+mod health;
 mod hostile;
 mod intake_props;
+mod isolate;
+mod isolation;
+mod ladder;
+mod log;
 mod poison;
 mod reconnect;
-mod retries;
+mod recovery;
+mod slow_clients;
 mod subscriptions;
