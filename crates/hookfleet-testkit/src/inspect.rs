@@ -1,0 +1,114 @@
+//! Looking at (and poking) the fleet from outside, as an operator's tools would: the record's
+//! tables, the broker's queues and connections, and messages put on the bus by hand.
+use crate::TestApp;
+use std::time::Duration;
+
+impl TestApp {
+    /// Puts these exact bytes on `queue` (persistent), as a broken or hostile publisher could.
+    pub async fn put_raw(&self, queue: &str, body: &[u8]) {
+        self.channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                lapin::options::BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+    }
+
+    /// Rows in one of this app's tables.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_one(
+                &format!("SELECT count(*) FROM {}.{table}", self.schema),
+                &[],
+            )
+            .await
+            .expect("count rows")
+            .get(0)
+    }
+
+    /// Ready messages in a queue, or `None` if the queue does not exist. Uses a throwaway
+    /// channel because a passive declare of a missing queue closes the channel.
+    pub async fn queue_depth(&self, queue: &str) -> Option<u32> {
+        let ch = self._amqp.create_channel().await.expect("open a channel");
+        let depth = hookfleet_bus::topology::queue_depth(&ch, queue).await.ok();
+        let _ = ch.close(200, "".into()).await;
+        depth
+    }
+
+    /// Polls `check` until it holds or `timeout` passes, then panics naming `what`.
+    pub async fn wait_until<F, Fut>(&self, timeout: Duration, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Has the broker close every connection of this app's roles (`rabbitmqctl
+    /// close_connection`, as an operator or a broker failover would) and returns how many it
+    /// closed. The test's own inspection connection is left open.
+    pub async fn close_role_connections(&self) -> usize {
+        let marker = format!("hookfleet-{}", self.topology.prefix());
+        tokio::task::spawn_blocking(move || {
+            let listed = std::process::Command::new("rabbitmqctl")
+                .args([
+                    "-q",
+                    "list_connections",
+                    "--no-table-headers",
+                    "pid",
+                    "client_properties",
+                ])
+                .output()
+                .expect("rabbitmqctl runs (it comes with RabbitMQ; scripts/services.sh)");
+            assert!(
+                listed.status.success(),
+                "rabbitmqctl list_connections failed: {listed:?}"
+            );
+            let mut closed = 0;
+            for line in String::from_utf8_lossy(&listed.stdout).lines() {
+                if !line.contains(&marker) {
+                    continue;
+                }
+                let pid = line.split_whitespace().next().expect("a pid column");
+                let status = std::process::Command::new("rabbitmqctl")
+                    .args(["-q", "close_connection", pid, "closed by a hookfleet test"])
+                    .status()
+                    .expect("rabbitmqctl runs");
+                assert!(
+                    status.success(),
+                    "rabbitmqctl close_connection {pid} failed"
+                );
+                closed += 1;
+            }
+            closed
+        })
+        .await
+        .expect("the rabbitmqctl task did not panic")
+    }
+
+    /// Environment for a `hookfleet` child process joining this app's fleet.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HOOKFLEET_AMQP_URL", self.amqp_url.clone()),
+            ("HOOKFLEET_DATABASE_URL", self.database_url.clone()),
+            ("HOOKFLEET_NAMESPACE", self.topology.prefix().to_owned()),
+            ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+            ("HOOKFLEET_RECONCILE_INTERVAL", "500ms".to_owned()),
+            ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ]
+    }
+}
