@@ -4,17 +4,11 @@
 # Uses the debug binary the test run built (or builds it). Ports 1808x/1946x on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/debug/hookfleet
-[ -x "$bin" ] || cargo build -p hookfleet
 work=$(mktemp -d)
 db=hookfleet_ci_metrics
 # A vhost of its own, removed with everything in it when the check ends.
 vhost="hookfleet-ci-metrics-$$"
-export HOOKFLEET_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
-export HOOKFLEET_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-export HOOKFLEET_ADMIN_TOKEN="ci-token"
-export HOOKFLEET_ALLOW_PRIVATE_TARGETS=true
-export HOOKFLEET_HTTP_ADDR=127.0.0.1:18080
+source scripts/ci-fleet.sh "$db" "$vhost" 18080
 export RUST_LOG=warn
 pids=()
 cleanup() {
@@ -30,17 +24,7 @@ psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/d
 "$bin" migrate
 
 # A receiver that answers 200 to every POST.
-python3 - <<'PY' > "$work/receiver.port" &
-import http.server, socketserver, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
+python3 scripts/receiver.py > "$work/receiver.port" &
 pids+=($!)
 
 declare -A metrics=([producer]=127.0.0.1:19464 [router]=127.0.0.1:19465 [delivery]=127.0.0.1:19466)

@@ -6,17 +6,11 @@
 # run it alone (CI runs it after the tests). Ports 18070/19470 on 127.0.0.1. Uses the debug binary (or builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/debug/hookfleet
-[ -x "$bin" ] || cargo build -p hookfleet
 EVENTS=${EVENTS:-300}
 work=$(mktemp -d)
 db=hookfleet_ci_restart
 vhost="hookfleet-ci-restart-$$"
-export HOOKFLEET_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$vhost"
-export HOOKFLEET_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
-export HOOKFLEET_ADMIN_TOKEN="ci-token"
-export HOOKFLEET_ALLOW_PRIVATE_TARGETS=true
-export HOOKFLEET_HTTP_ADDR=127.0.0.1:18070
+source scripts/ci-fleet.sh "$db" "$vhost" 18070
 export HOOKFLEET_METRICS_ADDR=127.0.0.1:19470
 export HOOKFLEET_RETRY_LADDER=200ms,500ms,1s,2s
 export RUST_LOG=warn,lapin=off
@@ -37,21 +31,7 @@ bash scripts/vhost.sh add "$vhost"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 
 # A receiver that answers 200 and writes each body's `data.i` on a line.
-python3 - "$work/received" <<'PY' > "$work/receiver.port" &
-import http.server, json, socketserver, sys, threading
-out = open(sys.argv[1], "a", buffering=1)
-lock = threading.Lock()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        with lock:
-            out.write("%s\n" % json.loads(body)["data"]["i"])
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-s = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
+python3 scripts/receiver.py "$work/received" > "$work/receiver.port" &
 pids+=($!)
 
 "$bin" all > "$work/fleet.log" 2>&1 &

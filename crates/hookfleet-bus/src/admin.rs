@@ -3,7 +3,7 @@
 use crate::{Confirm, Headers, Publisher, Result, Topology, topology};
 use lapin::{
     Channel,
-    options::{BasicAckOptions, BasicGetOptions, BasicNackOptions},
+    options::{BasicAckOptions, BasicGetOptions},
 };
 use std::collections::HashSet;
 
@@ -18,6 +18,10 @@ const WALK_CHUNK: u32 = 500;
 impl Admin {
     pub fn is_connected(&self) -> bool {
         self.channel.status().connected()
+    }
+
+    pub async fn close(&self) {
+        let _ = self.channel.close(200, "done".into()).await;
     }
 
     pub async fn declare_topology(&self, topology: &Topology) -> Result<()> {
@@ -95,16 +99,7 @@ impl Admin {
                 Err(e) => {
                     // Hand this round back rather than leave it unacked on a live channel.
                     if let Some(tag) = last_tag {
-                        let _ = self
-                            .channel
-                            .basic_nack(
-                                tag,
-                                BasicNackOptions {
-                                    multiple: true,
-                                    requeue: true,
-                                },
-                            )
-                            .await;
+                        let _ = crate::session::requeue_up_to(&self.channel, tag).await;
                     }
                     return Err(e);
                 }

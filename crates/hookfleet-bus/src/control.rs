@@ -32,12 +32,14 @@ impl Notices {
 /// workers also reconcile periodically).
 pub async fn notify_reconcile(publisher: &Publisher, topology: &Topology) -> Result<()> {
     publisher
-        .publish(
+        .send(
             &topology.control(),
             "",
             false,
             RECONCILE,
             &Outgoing::default(),
         )
+        .await?
+        .wait()
         .await
 }

@@ -46,18 +46,9 @@ pub async fn park_poison(
 ) -> Result<Confirm> {
     let headers = Headers {
         queue: Some(queue.to_owned()),
-        reason: Some(truncate(reason, MAX_REASON_LEN).to_owned()),
         ..Headers::default()
     };
-    publisher
-        .send(
-            "",
-            &topology.dead(),
-            true,
-            body,
-            &Outgoing::with_headers(headers),
-        )
-        .await
+    park(publisher, topology, headers, reason, body).await
 }
 
 /// Parks an exhausted delivery's message in `hookfleet.dead`, marked with its subscription and
@@ -73,17 +64,22 @@ pub async fn park_exhausted(
     let headers = Headers {
         subscription: Some(subscription_id.to_owned()),
         delivery: Some(delivery_id.to_owned()),
-        reason: Some(truncate(reason, MAX_REASON_LEN).to_owned()),
         ..Headers::default()
     };
+    park(publisher, topology, headers, reason, body).await
+}
+
+async fn park(
+    publisher: &Publisher,
+    topology: &Topology,
+    mut headers: Headers,
+    reason: &str,
+    body: &[u8],
+) -> Result<Confirm> {
+    headers.reason = Some(truncate(reason, MAX_REASON_LEN).to_owned());
+    let outgoing = Outgoing::with_headers(headers);
     publisher
-        .send(
-            "",
-            &topology.dead(),
-            true,
-            body,
-            &Outgoing::with_headers(headers),
-        )
+        .send("", &topology.dead(), true, body, &outgoing)
         .await
 }
 

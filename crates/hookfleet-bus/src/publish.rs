@@ -100,21 +100,6 @@ impl Publisher {
             .await?)
     }
 
-    /// Sends one message and waits for the broker to confirm it.
-    pub async fn publish(
-        &self,
-        exchange: &str,
-        routing_key: &str,
-        mandatory: bool,
-        body: &[u8],
-        outgoing: &Outgoing,
-    ) -> Result<()> {
-        self.send(exchange, routing_key, mandatory, body, outgoing)
-            .await?
-            .wait()
-            .await
-    }
-
     pub fn is_connected(&self) -> bool {
         self.channels.iter().all(|c| c.status().connected())
     }

@@ -42,6 +42,14 @@ impl Session {
         Publisher::new(&self.connection, channels).await
     }
 
+    /// Declares every exchange and queue of `topology` on a channel used only for that.
+    pub async fn declare_topology(&self, topology: &Topology) -> Result<()> {
+        let admin = self.admin().await?;
+        admin.declare_topology(topology).await?;
+        admin.close().await;
+        Ok(())
+    }
+
     /// A channel for declaring, binding and deleting queues and walking the dead queue.
     pub async fn admin(&self) -> Result<Admin> {
         Ok(Admin {
@@ -193,16 +201,7 @@ impl Acker {
 
     /// Gives back every message up to and including `tag` not settled yet.
     pub async fn requeue_up_to(&self, tag: u64) -> Result<()> {
-        Ok(self
-            .channel
-            .basic_nack(
-                tag,
-                BasicNackOptions {
-                    multiple: true,
-                    requeue: true,
-                },
-            )
-            .await?)
+        requeue_up_to(&self.channel, tag).await
     }
 
     /// Stops the consumer by closing its channel: whatever it holds unacked goes back to the
@@ -212,4 +211,17 @@ impl Acker {
     pub async fn close(&self, why: &str) {
         let _ = self.channel.close(200, why.into()).await;
     }
+}
+
+/// Gives back every message of `channel` up to and including `tag` not settled yet.
+pub(crate) async fn requeue_up_to(channel: &Channel, tag: u64) -> Result<()> {
+    Ok(channel
+        .basic_nack(
+            tag,
+            BasicNackOptions {
+                multiple: true,
+                requeue: true,
+            },
+        )
+        .await?)
 }

@@ -207,19 +207,7 @@ pub async fn bind_subscription(
     subscription_id: &str,
     binding_keys: &[String],
 ) -> Result<()> {
-    let queue: ShortString = topology.subscription_queue(subscription_id).into();
-    for key in binding_keys {
-        channel
-            .queue_bind(
-                queue.clone(),
-                topology.events().into(),
-                key.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    Ok(())
+    change_bindings(channel, topology, subscription_id, binding_keys, true).await
 }
 
 /// Removes these bindings of a subscription's queue; what they already routed stays queued.
@@ -229,16 +217,35 @@ pub async fn unbind_subscription(
     subscription_id: &str,
     binding_keys: &[String],
 ) -> Result<()> {
+    change_bindings(channel, topology, subscription_id, binding_keys, false).await
+}
+
+async fn change_bindings(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+    binding_keys: &[String],
+    bind: bool,
+) -> Result<()> {
     let queue: ShortString = topology.subscription_queue(subscription_id).into();
+    let exchange: ShortString = topology.events().into();
     for key in binding_keys {
-        channel
-            .queue_unbind(
-                queue.clone(),
-                topology.events().into(),
-                key.as_str().into(),
-                FieldTable::default(),
-            )
-            .await?;
+        let key: ShortString = key.as_str().into();
+        if bind {
+            channel
+                .queue_bind(
+                    queue.clone(),
+                    exchange.clone(),
+                    key,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        } else {
+            channel
+                .queue_unbind(queue.clone(), exchange.clone(), key, FieldTable::default())
+                .await?;
+        }
     }
     Ok(())
 }

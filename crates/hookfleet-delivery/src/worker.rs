@@ -47,14 +47,6 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let admin = session
-        .admin()
-        .await
-        .context("Failed to open the worker's admin channel")?;
-    admin
-        .declare_topology(&topology)
-        .await
-        .context("Failed to declare the broker topology")?;
     let publisher = Arc::new(
         session
             .publisher(1)

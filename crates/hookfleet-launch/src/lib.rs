@@ -4,6 +4,7 @@
 //! commands, the bench, the demo and the test kit all start roles through [`spawn`].
 #![forbid(unsafe_code)]
 
+use anyhow::Context;
 use hookfleet_bus::{Broker, Link, Session, Topology, supervise};
 use hookfleet_store::Store;
 use std::future::Future;
@@ -106,13 +107,19 @@ where
     let context = (fleet.store.clone(), fleet.topology.clone(), settings);
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
-        supervise(
-            &broker,
-            token.clone(),
-            context,
-            |session, (s, t, settings)| run(session, s, t, settings, token.clone()),
-        )
-        .await
+        let run = &run;
+        let start = |session: Session, (store, topology, settings): (Store, Topology, S)| {
+            let token = token.clone();
+            async move {
+                // Every session starts by making sure the topology it uses exists.
+                session
+                    .declare_topology(&topology)
+                    .await
+                    .context("Failed to declare the broker topology")?;
+                run(session, store, topology, settings, token).await
+            }
+        };
+        supervise(&broker, token.clone(), context, start).await
     });
     Started { role, task, link }
 }

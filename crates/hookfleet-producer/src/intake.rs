@@ -40,14 +40,16 @@ pub(crate) async fn submit(
         .ok_or_else(|| unavailable("The broker is unreachable")("no broker session".into()))?;
     // mandatory: if the ingest queue is missing the broker returns the message and we say 503
     // rather than answering success for an event nobody will route.
-    bus.publisher
-        .publish(
-            "",
-            &state.topology.ingest(),
-            true,
-            &body,
-            &Outgoing::with_message_id(event.id.as_str()),
-        )
+    let outgoing = Outgoing::with_message_id(event.id.as_str());
+    let published = async {
+        let ingest = state.topology.ingest();
+        bus.publisher
+            .send("", &ingest, true, &body, &outgoing)
+            .await?
+            .wait()
+            .await
+    };
+    published
         .await
         .map_err(|e| unavailable("Failed to publish an event to the ingest queue")(Box::new(e)))?;
     metrics::counter!("hookfleet_events_ingested_total").increment(1);

@@ -73,13 +73,6 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    session
-        .admin()
-        .await
-        .context("Failed to open the router's admin channel")?
-        .declare_topology(&topology)
-        .await
-        .context("Failed to declare the broker topology")?;
     let publisher = session
         .publisher(1)
         .await

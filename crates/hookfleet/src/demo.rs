@@ -4,7 +4,7 @@
 //! afterwards (unless `--exit`), so the API can be tried by hand.
 use crate::{
     fleet::{self, Roles},
-    settings::{Common, DeliveryArgs, ProducerArgs, RouterArgs},
+    settings::FleetArgs,
 };
 use anyhow::Context;
 use axum::{Router, body::Bytes, http::HeaderMap, routing::post};
@@ -38,21 +38,9 @@ fn verify(secret: Option<&Secret>, headers: &HeaderMap, body: &[u8]) -> bool {
         .any(|s| s == expected)
 }
 
-/// The roles' settings as given on the command line.
-pub struct Parts {
-    pub producer: ProducerArgs,
-    pub router: RouterArgs,
-    pub delivery: DeliveryArgs,
-}
-
-pub async fn run(
-    common: Common,
-    parts: Parts,
-    exit: bool,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(parts: FleetArgs, exit: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The demo's receiver lives on loopback, so this run must deliver to private addresses.
-    let mut common = common;
+    let mut common = parts.common.clone();
     common.allow_private_targets = true;
     let mut tokens = parts.producer.tokens();
     if tokens.is_empty() {

@@ -12,7 +12,7 @@ mod telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fleet::Roles;
-use settings::{Common, DeliveryArgs, ProducerArgs, RouterArgs};
+use settings::{Common, DeliveryArgs, FleetArgs, ProducerArgs, RouterArgs};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -55,26 +55,11 @@ enum Command {
         delivery: DeliveryArgs,
     },
     /// Migrate, then run every role in one process (a laptop's fleet).
-    All {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        producer: ProducerArgs,
-        #[command(flatten)]
-        router: RouterArgs,
-        #[command(flatten)]
-        delivery: DeliveryArgs,
-    },
+    All(FleetArgs),
     /// Run the whole fleet, deliver an event to a local receiver and show it, then keep running.
     Demo {
         #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        producer: ProducerArgs,
-        #[command(flatten)]
-        router: RouterArgs,
-        #[command(flatten)]
-        delivery: DeliveryArgs,
+        fleet: FleetArgs,
         /// Stop after the demonstration instead of leaving the fleet running.
         #[arg(long)]
         exit: bool,
@@ -127,12 +112,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
         }
-        Command::All {
+        Command::All(FleetArgs {
             common,
             producer,
             router,
             delivery,
-        } => {
+        }) => {
             migrate(&common).await?;
             let mut tokens = producer.tokens();
             if tokens.is_empty() {
@@ -150,20 +135,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
         }
-        Command::Demo {
-            common,
-            producer,
-            router,
-            delivery,
-            exit,
-        } => {
-            migrate(&common).await?;
-            let parts = demo::Parts {
-                producer,
-                router,
-                delivery,
-            };
-            demo::run(common, parts, exit, shutdown).await
+        Command::Demo { fleet, exit } => {
+            migrate(&fleet.common).await?;
+            demo::run(fleet, exit, shutdown).await
         }
         Command::Bench(args) => bench::run(args).await,
     }

@@ -50,6 +50,19 @@ pub struct Common {
 // (`hookfleet_producer::Settings::default()` and the like), written once, beside the code that
 // uses it. README's table lists them.
 
+/// Every role's settings, for the commands that run them all.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub producer: ProducerArgs,
+    #[command(flatten)]
+    pub router: RouterArgs,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ProducerArgs {
     /// Address of the HTTP API.
