@@ -47,6 +47,15 @@ macro_rules! prefixed_id {
                 &self.0
             }
         }
+
+        // An id is a string everywhere it is stored or sent; typed only so that one kind of
+        // id is never taken for another.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

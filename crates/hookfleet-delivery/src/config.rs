@@ -1,7 +1,7 @@
 //! What a consumer needs to know of its subscription, read from its row; replaced in place
 //! when the subscription changes, or the consumer restarted when the change needs it.
 use crate::Settings;
-use hookfleet_core::{Secret, SubscriptionId, render::Profile};
+use hookfleet_core::{Secret, SubscriptionId, render::Profile, subscription::Ordering};
 use hookfleet_store::SubscriptionRow;
 
 /// How a subscription's messages are taken.
@@ -48,17 +48,16 @@ impl SubConfig {
                 .collect(),
         };
         Some(Self {
-            id: SubscriptionId::from_trusted(row.id.clone()),
+            id: row.id.clone(),
             url: row.url.clone(),
             secrets,
             profile: Profile::default(),
             ladder_ms,
             max_in_flight: usize::try_from(row.max_in_flight).unwrap_or(1).max(1),
             rate_limit_per_s: row.rate_limit_per_s.and_then(|r| u32::try_from(r).ok()),
-            mode: if row.ordering == "fifo" {
-                Mode::Fifo
-            } else {
-                Mode::Unordered
+            mode: match row.ordering {
+                Ordering::Fifo => Mode::Fifo,
+                Ordering::Unordered => Mode::Unordered,
             },
             refused: if settings.allow_private_targets {
                 None

@@ -7,6 +7,7 @@ use crate::{
     consumer::{LiveConfig, consume},
     worker::Shared,
 };
+use hookfleet_core::SubscriptionId;
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
@@ -21,7 +22,7 @@ pub(crate) struct Running {
 }
 
 /// The consumers of one worker, by subscription id.
-pub(crate) type Consumers = HashMap<String, Running>;
+pub(crate) type Consumers = HashMap<SubscriptionId, Running>;
 
 pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
     let subs = match shared.store.active_subscriptions().await {

@@ -12,7 +12,7 @@ mod subscriptions;
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};
-pub use subscriptions::{SubscriptionChanges, SubscriptionRow};
+pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -28,6 +28,9 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("failed to encode a batch")]
     Encode(#[from] serde_json::Error),
+    /// A value the record should never hold (a status or state no version wrote).
+    #[error("the record holds an unexpected value: {0}")]
+    Unexpected(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -52,7 +55,7 @@ impl StoreError {
                 .as_db_error()
                 .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23" | "54")),
             Self::Encode(_) => true,
-            Self::Config(_) | Self::Pool(_) => false,
+            Self::Config(_) | Self::Pool(_) | Self::Unexpected(_) => false,
         }
     }
 }

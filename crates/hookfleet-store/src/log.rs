@@ -109,21 +109,20 @@ pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,
         attempts, is_test, created_at, next_attempt_at";
 
-fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> DeliveryView {
-    let status: &str = r.get(5);
-    DeliveryView {
+fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
+    Ok(DeliveryView {
         id: r.get(0),
         event_id: r.get(1),
         subscription_id: r.get(2),
         organization_id: r.get(3),
         service_partition: r.get(4),
-        status: DeliveryStatus::parse(status),
+        status: DeliveryStatus::read(r.get(5))?,
         attempt_count: r.get(6),
         is_test: r.get(7),
         created_at: r.get(8),
         next_attempt_at: r.get(9),
         attempts,
-    }
+    })
 }
 
 impl Store {
@@ -163,13 +162,12 @@ impl Store {
     ) -> Result<Vec<DeliveryView>> {
         let ids: Vec<&str> = rows.iter().map(|r| r.get(0)).collect();
         let mut attempts = self.attempts_of(&ids, with_excerpt).await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
                 let id: &str = r.get(0);
                 view_from_row(r, attempts.remove(id).unwrap_or_default())
             })
-            .collect())
+            .collect()
     }
 
     /// One page of a subscription's deliveries, newest first, with their attempts.

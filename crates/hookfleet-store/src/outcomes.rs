@@ -24,13 +24,21 @@ impl DeliveryStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
+    /// The status named `s`; `None` for anything else (never a default).
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "delivered" => Self::Delivered,
-            "failed" => Self::Failed,
-            "exhausted" => Self::Exhausted,
-            _ => Self::Pending,
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            "exhausted" => Some(Self::Exhausted),
+            _ => None,
         }
+    }
+
+    /// A status read back from the record.
+    pub(crate) fn read(s: &str) -> crate::Result<Self> {
+        Self::parse(s)
+            .ok_or_else(|| crate::StoreError::Unexpected(format!("delivery status `{s}`")))
     }
 }
 
@@ -167,19 +175,15 @@ impl Store {
                 &[&ids],
             )
             .await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let status: &str = r.get(1);
-                (
-                    r.get(0),
-                    Progress {
-                        status: DeliveryStatus::parse(status),
-                        attempts: r.get(2),
-                    },
-                )
+                let progress = Progress {
+                    status: DeliveryStatus::read(r.get(1))?,
+                    attempts: r.get(2),
+                };
+                Ok((r.get(0), progress))
             })
-            .collect())
+            .collect()
     }
 
     /// Every delivery of one event with its attempts; `None` if the event is not recorded.

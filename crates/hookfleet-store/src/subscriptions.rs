@@ -1,10 +1,11 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
 use crate::{Result, Store, StoreError};
+use hookfleet_core::{SubscriptionId, subscription::Ordering};
 use tokio_postgres::Row;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionRow {
-    pub id: String,
+    pub id: SubscriptionId,
     pub url: String,
     pub description: Option<String>,
     pub event_types: Vec<String>,
@@ -12,14 +13,13 @@ pub struct SubscriptionRow {
     pub partitions: Option<Vec<String>>,
     /// `whsec_` secrets, newest first; more than one while a secret is rotated.
     pub secrets: Vec<String>,
-    pub state: String,
+    pub state: SubscriptionState,
     pub created_at: time::OffsetDateTime,
     /// Milliseconds before attempts 2, 3, …; `None` = the fleet's ladder.
     pub retry_ladder_ms: Option<Vec<i32>>,
     pub max_in_flight: i32,
     pub rate_limit_per_s: Option<i32>,
-    /// `unordered` or `fifo`.
-    pub ordering: String,
+    pub ordering: Ordering,
     pub disabled_reason: Option<String>,
     /// Until when the secrets after the first still sign deliveries (a rotation's grace).
     pub previous_secrets_expire_at: Option<time::OffsetDateTime>,
@@ -48,25 +48,62 @@ pub struct SubscriptionChanges {
     pub partitions: Option<Option<Vec<String>>>,
 }
 
+/// Where a subscription is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionState {
+    Active,
+    /// Not delivered to (410 Gone, failing too long); its queue keeps what arrives.
+    Disabled,
+    Deleted,
+}
+
+impl SubscriptionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    fn read(s: &str) -> Result<Self> {
+        match s {
+            "active" => Ok(Self::Active),
+            "disabled" => Ok(Self::Disabled),
+            "deleted" => Ok(Self::Deleted),
+            _ => Err(StoreError::Unexpected(format!("subscription state `{s}`"))),
+        }
+    }
+}
+
+fn read_ordering(s: &str) -> Result<Ordering> {
+    match s {
+        "unordered" => Ok(Ordering::Unordered),
+        "fifo" => Ok(Ordering::Fifo),
+        _ => Err(StoreError::Unexpected(format!("ordering `{s}`"))),
+    }
+}
+
 impl SubscriptionRow {
-    fn from_row(r: &Row) -> Self {
-        Self {
-            id: r.get(0),
+    fn from_row(r: &Row) -> Result<Self> {
+        Ok(Self {
+            id: SubscriptionId::from_trusted(r.get(0)),
             url: r.get(1),
             description: r.get(2),
             event_types: r.get(3),
             organizations: r.get(4),
             partitions: r.get(5),
             secrets: r.get(6),
-            state: r.get(7),
+            state: SubscriptionState::read(r.get(7))?,
             created_at: r.get(8),
             retry_ladder_ms: r.get(9),
             max_in_flight: r.get(10),
             rate_limit_per_s: r.get(11),
-            ordering: r.get(12),
+            ordering: read_ordering(r.get(12))?,
             disabled_reason: r.get(13),
             previous_secrets_expire_at: r.get(14),
-        }
+        })
     }
 }
 
@@ -89,19 +126,19 @@ impl Store {
                                         max_in_flight, rate_limit_per_s, ordering)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             &[
-                &row.id,
+                &row.id.as_str(),
                 &row.url,
                 &row.description,
                 &row.event_types,
                 &row.organizations,
                 &row.partitions,
                 &row.secrets,
-                &row.state,
+                &row.state.as_str(),
                 &row.created_at,
                 &row.retry_ladder_ms,
                 &row.max_in_flight,
                 &row.rate_limit_per_s,
-                &row.ordering,
+                &row.ordering.as_str(),
             ],
         )
         .await?;
@@ -125,7 +162,7 @@ impl Store {
                 &[&id],
             )
             .await?;
-        Ok(row.as_ref().map(SubscriptionRow::from_row))
+        row.as_ref().map(SubscriptionRow::from_row).transpose()
     }
 
     /// Applies `changes` to a subscription that has not been deleted, holding its row locked
@@ -152,7 +189,7 @@ impl Store {
                 &[&id],
             )
             .await?;
-        let Some(before) = before.as_ref().map(SubscriptionRow::from_row) else {
+        let Some(before) = before.as_ref().map(SubscriptionRow::from_row).transpose()? else {
             return Ok(Ok(None));
         };
         let after = tx
@@ -188,7 +225,7 @@ impl Store {
                 ],
             )
             .await?;
-        let after = SubscriptionRow::from_row(&after);
+        let after = SubscriptionRow::from_row(&after)?;
         if let Err(e) = rebind(before, after.clone()).await {
             tx.rollback().await?;
             return Ok(Err(e));
@@ -223,7 +260,7 @@ impl Store {
                 &[&id, &secret, &secs],
             )
             .await?;
-        Ok(row.as_ref().map(SubscriptionRow::from_row))
+        row.as_ref().map(SubscriptionRow::from_row).transpose()
     }
 
     /// Subscriptions not deleted, newest first (ids are time-ordered), `limit` of them after
@@ -245,7 +282,7 @@ impl Store {
                 &[&after, &limit],
             )
             .await?;
-        Ok(rows.iter().map(SubscriptionRow::from_row).collect())
+        rows.iter().map(SubscriptionRow::from_row).collect()
     }
 
     /// Re-enables a disabled subscription; false if it is not disabled.
@@ -291,7 +328,7 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(SubscriptionRow::from_row).collect())
+        rows.iter().map(SubscriptionRow::from_row).collect()
     }
 
     /// Marks a subscription deleted; false if there was none to delete.

@@ -13,7 +13,7 @@ use axum::{
     routing::{get, post},
 };
 use hookfleet_bus::{BusError, Headers, Outgoing};
-use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
+use hookfleet_core::{DeliveryId, EventId, Invalid};
 use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,18 +54,18 @@ pub(crate) async fn subscription_deliveries(
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = state.subscription(&id).await?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s @ ("pending" | "delivered" | "failed" | "exhausted")) => {
-            Some(DeliveryStatus::parse(s))
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(Invalid::new(
-                "status",
-                "must be pending, delivered, failed or exhausted",
-            )));
-        }
-    };
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            DeliveryStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid(Invalid::new(
+                    "status",
+                    "must be pending, delivered, failed or exhausted",
+                ))
+            })
+        })
+        .transpose()?;
     let filter = LogFilter {
         status,
         since: q
@@ -261,14 +261,8 @@ pub(crate) async fn test_send(
         .insert_test_event(event_id.as_str(), &req.event_type, &timestamp, &data)
         .await?;
     let row = ReplayRow {
-        delivery_id: DeliveryId::derive(
-            &event_id,
-            None,
-            None,
-            &SubscriptionId::from_trusted(sub.id.clone()),
-        )
-        .to_string(),
-        subscription_id: sub.id.clone(),
+        delivery_id: DeliveryId::derive(&event_id, None, None, &sub.id).to_string(),
+        subscription_id: sub.id.to_string(),
         event_id: event_id.to_string(),
         event_type: req.event_type,
         timestamp,

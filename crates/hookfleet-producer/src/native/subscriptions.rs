@@ -16,7 +16,7 @@ use hookfleet_core::{
     Secret, SubscriptionId,
     subscription::{self as sub, NewSubscription, SubscriptionUpdate},
 };
-use hookfleet_store::SubscriptionRow;
+use hookfleet_store::{SubscriptionRow, SubscriptionState};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
@@ -110,14 +110,14 @@ async fn create_subscription(
     }
     let secret = Secret::generate();
     let row = SubscriptionRow {
-        id: SubscriptionId::random().to_string(),
+        id: SubscriptionId::random(),
         url: spec.url.to_string(),
         description: spec.description.clone(),
         event_types: spec.filters.event_types.clone(),
         organizations: spec.filters.organizations.clone(),
         partitions: spec.filters.partitions.clone(),
         secrets: vec![secret.expose()],
-        state: "active".into(),
+        state: SubscriptionState::Active,
         created_at: hookfleet_core::now_utc(),
         retry_ladder_ms: spec
             .retry_ladder_ms
@@ -125,7 +125,7 @@ async fn create_subscription(
             .map(|l| l.iter().map(|ms| *ms as i32).collect()),
         max_in_flight: spec.max_in_flight as i32,
         rate_limit_per_s: spec.rate_limit_per_s.map(|r| r as i32),
-        ordering: spec.ordering.as_str().into(),
+        ordering: spec.ordering,
         disabled_reason: None,
         previous_secrets_expire_at: None,
     };
@@ -292,7 +292,7 @@ async fn enable_subscription(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let row = state.subscription(&id).await?;
-    if row.state == "active" {
+    if row.state == SubscriptionState::Active {
         return Ok(Json(subscription_view(&row)));
     }
     state.store.enable_subscription(&row.id).await?;
