@@ -62,9 +62,9 @@ impl Admin {
         &self,
         topology: &Topology,
         subscription_ids: &[String],
-        rung_delays_ms: &[u64],
+        rung_delays: &[std::time::Duration],
     ) -> Result<()> {
-        topology::delete_namespace(&self.channel, topology, subscription_ids, rung_delays_ms).await
+        topology::delete_namespace(&self.channel, topology, subscription_ids, rung_delays).await
     }
 
     /// Walks `hookfleet.dead` once: drops the parked copies of `wanted` deliveries of

@@ -11,6 +11,7 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable, ShortString},
 };
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
@@ -54,8 +55,8 @@ impl Topology {
 
     /// One rung of a retry ladder: a fanout exchange and a TTL queue of the same name, shared
     /// by every subscription whose ladder has a rung of this length.
-    pub fn retry_rung(&self, delay_ms: u64) -> String {
-        format!("{}hookfleet.retry.{delay_ms}ms", self.prefix)
+    pub fn retry_rung(&self, delay: Duration) -> String {
+        format!("{}hookfleet.retry.{}ms", self.prefix, delay.as_millis())
     }
 }
 
@@ -136,15 +137,15 @@ pub async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<
 pub async fn declare_retry_rung(
     channel: &Channel,
     topology: &Topology,
-    delay_ms: u64,
+    delay: Duration,
 ) -> Result<()> {
-    let name = topology.retry_rung(delay_ms);
+    let name = topology.retry_rung(delay);
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), long_string("quorum"));
     // Every message waits the same time, so they expire in order from the head.
     args.insert(
         "x-message-ttl".into(),
-        AMQPValue::LongLongInt(delay_ms as i64),
+        AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
     );
     // No dead-letter routing key: the message keeps the one it was published with, which is
     // the name of its subscription's queue.
@@ -281,15 +282,15 @@ pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
 }
 
 /// Deletes everything a namespace declared: used by tests and benchmarks to leave nothing
-/// behind. `subscription_ids` are the subscriptions whose queues may exist, `rung_delays_ms`
+/// behind. `subscription_ids` are the subscriptions whose queues may exist, `rung_delays`
 /// the retry rungs that may.
 pub async fn delete_namespace(
     channel: &Channel,
     topology: &Topology,
     subscription_ids: &[String],
-    rung_delays_ms: &[u64],
+    rung_delays: &[Duration],
 ) -> Result<()> {
-    let rungs: Vec<String> = rung_delays_ms
+    let rungs: Vec<String> = rung_delays
         .iter()
         .map(|d| topology.retry_rung(*d))
         .collect();

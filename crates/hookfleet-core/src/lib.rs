@@ -14,7 +14,7 @@ pub mod storable;
 pub mod subscription;
 pub mod targets;
 
-pub use duration::{check_ladder, default_ladder, parse_duration, parse_ladder};
+pub use duration::{Ladder, parse_duration};
 pub use event::{DeliveredBody, EventCopy, IngestEvent, NewEvent};
 pub use ids::{DeliveryId, EventId, SubscriptionId};
 pub use signing::{Secret, SignatureHeaders};

@@ -142,14 +142,13 @@ where
 }
 
 /// Parses a ladder given as a list of durations.
-pub fn validate_ladder(rungs: &[String]) -> Result<Vec<u32>, Invalid> {
+pub fn validate_ladder(rungs: &[String]) -> Result<crate::Ladder, Invalid> {
     let parsed = rungs
         .iter()
         .map(|r| crate::parse_duration(r))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Invalid::new("retry_ladder", e))?;
-    crate::check_ladder(&parsed).map_err(|e| Invalid::new("retry_ladder", e))?;
-    Ok(parsed.iter().map(|d| d.as_millis() as u32).collect())
+    crate::Ladder::new(parsed).map_err(|e| Invalid::new("retry_ladder", e))
 }
 
 pub fn validate_max_in_flight(n: u32) -> Result<u32, Invalid> {
@@ -224,7 +223,7 @@ pub struct SubscriptionSpec {
     pub url: url::Url,
     pub filters: Filters,
     pub description: Option<String>,
-    pub retry_ladder_ms: Option<Vec<u32>>,
+    pub retry_ladder: Option<crate::Ladder>,
     pub max_in_flight: u32,
     pub rate_limit_per_s: Option<u32>,
     pub ordering: Ordering,
@@ -259,7 +258,7 @@ impl NewSubscription {
                 .description
                 .map(|d| validate_description(&d).map(|()| d))
                 .transpose()?,
-            retry_ladder_ms: self
+            retry_ladder: self
                 .retry_ladder
                 .as_deref()
                 .map(validate_ladder)

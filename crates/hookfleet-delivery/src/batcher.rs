@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug)]
 pub(crate) enum Settle {
     Ack,
-    /// Publish it again as attempt `attempt`, after `delay_ms` on the ladder (0: at once, to
+    /// Publish it again as attempt `attempt`, after `delay` on the ladder (zero: at once, to
     /// the back of its queue), then ack.
     Retry {
         queue: String,
-        delay_ms: u64,
+        delay: Duration,
         attempt: i32,
         rung: usize,
         is_test: bool,
@@ -251,7 +251,7 @@ impl Batcher {
             }
             Settle::Retry {
                 queue,
-                delay_ms,
+                delay,
                 attempt,
                 rung,
                 is_test,
@@ -260,7 +260,7 @@ impl Batcher {
                     .increment(1);
                 let headers = Headers::attempt(*attempt, *is_test);
                 self.rungs
-                    .schedule(publisher, topology, queue, *delay_ms, headers, &p.data)
+                    .schedule(publisher, topology, queue, *delay, headers, &p.data)
                     .await
             }
             Settle::Ack | Settle::Hold => unreachable!("settled without moving"),

@@ -1,7 +1,7 @@
 //! What a consumer needs to know of its subscription, read from its row; replaced in place
 //! when the subscription changes, or the consumer restarted when the change needs it.
 use crate::Settings;
-use hookfleet_core::{Secret, SubscriptionId, render::Profile, subscription::Ordering};
+use hookfleet_core::{Ladder, Secret, SubscriptionId, render::Profile, subscription::Ordering};
 use hookfleet_store::SubscriptionRow;
 
 /// How a subscription's messages are taken.
@@ -19,8 +19,8 @@ pub(crate) struct SubConfig {
     pub url: String,
     pub secrets: Vec<Secret>,
     pub profile: Profile,
-    /// Waits before attempts 2, 3, … in milliseconds (the subscription's or the fleet's).
-    pub ladder_ms: Vec<u64>,
+    /// Waits before attempts 2, 3, … (the subscription's or the fleet's).
+    pub ladder: Ladder,
     pub max_in_flight: usize,
     pub rate_limit_per_s: Option<u32>,
     pub mode: Mode,
@@ -39,20 +39,16 @@ impl SubConfig {
             tracing::error!(subscription = %row.id, "Subscription has no usable secret; not delivering it");
             return None;
         }
-        let ladder_ms = match &row.retry_ladder_ms {
-            Some(l) => l.iter().map(|ms| u64::try_from(*ms).unwrap_or(0)).collect(),
-            None => settings
-                .ladder
-                .iter()
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-                .collect(),
-        };
+        let ladder = row
+            .retry_ladder
+            .clone()
+            .unwrap_or_else(|| settings.ladder.clone());
         Some(Self {
             id: row.id.clone(),
             url: row.url.clone(),
             secrets,
             profile: Profile::default(),
-            ladder_ms,
+            ladder,
             max_in_flight: usize::try_from(row.max_in_flight).unwrap_or(1).max(1),
             rate_limit_per_s: row.rate_limit_per_s.and_then(|r| u32::try_from(r).ok()),
             mode: match row.ordering {

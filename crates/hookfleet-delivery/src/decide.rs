@@ -1,6 +1,7 @@
 //! What an attempt's outcome means for its message: a pure function of the attempt number,
 //! how the endpoint answered, the ladder and the subscription's mode.
 use crate::config::Mode;
+use hookfleet_core::Ladder;
 use std::time::Duration;
 
 /// How the endpoint answered, as far as the decision goes.
@@ -35,7 +36,7 @@ pub(crate) enum Decision {
     Exhausted,
 }
 
-pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder_ms: &[u64]) -> Decision {
+pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder: &Ladder) -> Decision {
     if answer.delivered {
         return Decision::Delivered;
     }
@@ -43,14 +44,12 @@ pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder_ms: &[u64]
     if answer.status_code == Some(410) {
         return Decision::Gone { next };
     }
-    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
-    let Some(&ms) = ladder_ms.get(index) else {
+    let Some(wait) = ladder.after_attempt(attempt) else {
         return Decision::Exhausted;
     };
-    let wait = Duration::from_millis(ms);
     match mode {
         Mode::Unordered => Decision::Retry {
-            rung: index + 1,
+            rung: usize::try_from(attempt).unwrap_or(usize::MAX),
             wait,
             next,
         },
@@ -62,7 +61,9 @@ pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder_ms: &[u64]
 mod tests {
     use super::*;
 
-    const LADDER: [u64; 2] = [100, 200];
+    fn ladder() -> Ladder {
+        Ladder::parse("100ms,200ms").unwrap()
+    }
     const FAILED: Answer = Answer {
         delivered: false,
         status_code: Some(500),
@@ -74,13 +75,16 @@ mod tests {
             delivered: true,
             status_code: Some(204),
         };
-        assert_eq!(decide(Mode::Fifo, 9, ok, &[]), Decision::Delivered);
+        assert_eq!(
+            decide(Mode::Fifo, 9, ok, &Ladder::parse("").unwrap()),
+            Decision::Delivered
+        );
     }
 
     #[test]
     fn a_failure_climbs_the_ladder_one_rung_per_attempt() {
         assert_eq!(
-            decide(Mode::Unordered, 1, FAILED, &LADDER),
+            decide(Mode::Unordered, 1, FAILED, &ladder()),
             Decision::Retry {
                 rung: 1,
                 wait: Duration::from_millis(100),
@@ -88,7 +92,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(Mode::Unordered, 2, FAILED, &LADDER),
+            decide(Mode::Unordered, 2, FAILED, &ladder()),
             Decision::Retry {
                 rung: 2,
                 wait: Duration::from_millis(200),
@@ -100,7 +104,7 @@ mod tests {
             status_code: None,
         };
         assert!(matches!(
-            decide(Mode::Unordered, 1, timeout, &LADDER),
+            decide(Mode::Unordered, 1, timeout, &ladder()),
             Decision::Retry { rung: 1, .. }
         ));
     }
@@ -108,13 +112,19 @@ mod tests {
     #[test]
     fn past_the_last_rung_it_is_exhausted() {
         assert_eq!(
-            decide(Mode::Unordered, 3, FAILED, &LADDER),
+            decide(Mode::Unordered, 3, FAILED, &ladder()),
             Decision::Exhausted
         );
-        assert_eq!(decide(Mode::Fifo, 3, FAILED, &LADDER), Decision::Exhausted);
-        assert_eq!(decide(Mode::Unordered, 1, FAILED, &[]), Decision::Exhausted);
         assert_eq!(
-            decide(Mode::Unordered, i32::MAX, FAILED, &LADDER),
+            decide(Mode::Fifo, 3, FAILED, &ladder()),
+            Decision::Exhausted
+        );
+        assert_eq!(
+            decide(Mode::Unordered, 1, FAILED, &Ladder::parse("").unwrap()),
+            Decision::Exhausted
+        );
+        assert_eq!(
+            decide(Mode::Unordered, i32::MAX, FAILED, &ladder()),
             Decision::Exhausted
         );
     }
@@ -122,7 +132,7 @@ mod tests {
     #[test]
     fn fifo_holds_in_place_instead_of_moving_the_message_back() {
         assert_eq!(
-            decide(Mode::Fifo, 1, FAILED, &LADDER),
+            decide(Mode::Fifo, 1, FAILED, &ladder()),
             Decision::Hold {
                 wait: Duration::from_millis(100),
                 next: 2
@@ -137,7 +147,7 @@ mod tests {
             status_code: Some(410),
         };
         for mode in [Mode::Unordered, Mode::Fifo] {
-            assert_eq!(decide(mode, 3, gone, &LADDER), Decision::Gone { next: 4 });
+            assert_eq!(decide(mode, 3, gone, &ladder()), Decision::Gone { next: 4 });
         }
     }
 }

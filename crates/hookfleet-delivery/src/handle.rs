@@ -110,7 +110,7 @@ impl Job {
             delivered: result.delivered,
             status_code: result.status_code,
         };
-        let decision = decide(self.cfg.mode, msg.attempt, answer, &self.cfg.ladder_ms);
+        let decision = decide(self.cfg.mode, msg.attempt, answer, &self.cfg.ladder);
         match decision {
             Decision::Exhausted => {
                 metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1)
@@ -203,7 +203,7 @@ impl Job {
             delivered: p.status == DeliveryStatus::Delivered,
             status_code: None,
         };
-        let decision = decide(Mode::Unordered, msg.attempt, recorded, &self.cfg.ladder_ms);
+        let decision = decide(Mode::Unordered, msg.attempt, recorded, &self.cfg.ladder);
         Some(
             self.settle_for(msg, decision, "recorded before a restart")
                 .0,
@@ -217,23 +217,20 @@ impl Job {
         decision: Decision,
         reason: &str,
     ) -> (Settle, Option<(i32, Duration)>) {
-        let retry = |delay_ms: u64, attempt: i32, rung: usize| Settle::Retry {
+        let retry = |delay: Duration, attempt: i32, rung: usize| Settle::Retry {
             queue: self.queue(),
-            delay_ms,
+            delay,
             attempt,
             rung,
             is_test: msg.is_test,
         };
         match (decision, self.cfg.mode) {
             (Decision::Delivered, _) => (Settle::Ack, None),
-            (Decision::Retry { rung, wait, next }, _) => {
-                let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-                (retry(ms, next, rung), None)
-            }
+            (Decision::Retry { rung, wait, next }, _) => (retry(wait, next, rung), None),
             (Decision::Hold { wait, next }, _) => (Settle::Hold, Some((next, wait))),
             // Unordered: back on the queue as the next attempt, to be delivered once the
             // subscription is enabled. FIFO: left at the head (its consumer stops).
-            (Decision::Gone { next }, Mode::Unordered) => (retry(0, next, 0), None),
+            (Decision::Gone { next }, Mode::Unordered) => (retry(Duration::ZERO, next, 0), None),
             (Decision::Gone { .. }, Mode::Fifo) => (Settle::Hold, None),
             (Decision::Exhausted, _) => (self.park(msg, reason), None),
         }

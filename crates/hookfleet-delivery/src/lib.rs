@@ -47,7 +47,7 @@ pub struct Settings {
     /// Safety-net reconcile of subscriptions from PostgreSQL, in case a notice was missed.
     pub reconcile_interval: Duration,
     /// Waits before attempts 2, 3, … for subscriptions without a ladder of their own.
-    pub ladder: Vec<Duration>,
+    pub ladder: hookfleet_core::Ladder,
     /// A subscription whose deliveries have all been exhausted this long is disabled.
     pub disable_after: Duration,
     /// Deliver to loopback, private and link-local addresses (tests, local demos). Off, such
@@ -63,7 +63,7 @@ impl Default for Settings {
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
             reconcile_interval: Duration::from_secs(5),
-            ladder: hookfleet_core::default_ladder(),
+            ladder: hookfleet_core::Ladder::default(),
             disable_after: Duration::from_secs(5 * 86_400),
             allow_private_targets: false,
         }

@@ -1,6 +1,6 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
 use crate::{Result, Store, StoreError};
-use hookfleet_core::{SubscriptionId, subscription::Ordering};
+use hookfleet_core::{Ladder, SubscriptionId, subscription::Ordering};
 use tokio_postgres::Row;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,8 +15,8 @@ pub struct SubscriptionRow {
     pub secrets: Vec<String>,
     pub state: SubscriptionState,
     pub created_at: time::OffsetDateTime,
-    /// Milliseconds before attempts 2, 3, …; `None` = the fleet's ladder.
-    pub retry_ladder_ms: Option<Vec<i32>>,
+    /// Waits before attempts 2, 3, …; `None` = the fleet's ladder.
+    pub retry_ladder: Option<Ladder>,
     pub max_in_flight: i32,
     pub rate_limit_per_s: Option<i32>,
     pub ordering: Ordering,
@@ -38,7 +38,7 @@ const COLUMNS: &str = "id, url, description, event_types, organizations, partiti
 pub struct SubscriptionChanges {
     pub url: Option<String>,
     pub description: Option<String>,
-    pub retry_ladder_ms: Option<Option<Vec<i32>>>,
+    pub retry_ladder: Option<Option<Ladder>>,
     pub max_in_flight: Option<i32>,
     pub rate_limit_per_s: Option<Option<i32>>,
     pub event_types: Option<Vec<String>>,
@@ -97,7 +97,9 @@ impl SubscriptionRow {
             secrets: r.get(6),
             state: SubscriptionState::read(r.get(7))?,
             created_at: r.get(8),
-            retry_ladder_ms: r.get(9),
+            retry_ladder: r
+                .get::<_, Option<Vec<i32>>>(9)
+                .map(|ms| Ladder::from_millis(&ms)),
             max_in_flight: r.get(10),
             rate_limit_per_s: r.get(11),
             ordering: read_ordering(r.get(12))?,
@@ -135,7 +137,7 @@ impl Store {
                 &row.secrets,
                 &row.state.as_str(),
                 &row.created_at,
-                &row.retry_ladder_ms,
+                &row.retry_ladder.as_ref().map(Ladder::to_millis),
                 &row.max_in_flight,
                 &row.rate_limit_per_s,
                 &row.ordering.as_str(),
@@ -212,8 +214,13 @@ impl Store {
                     &id,
                     &changes.url,
                     &changes.description,
-                    &changes.retry_ladder_ms.is_some(),
-                    &changes.retry_ladder_ms.clone().flatten(),
+                    &changes.retry_ladder.is_some(),
+                    &changes
+                        .retry_ladder
+                        .clone()
+                        .flatten()
+                        .as_ref()
+                        .map(Ladder::to_millis),
                     &changes.max_in_flight,
                     &changes.rate_limit_per_s.is_some(),
                     &changes.rate_limit_per_s.flatten(),

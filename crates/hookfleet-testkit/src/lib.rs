@@ -60,10 +60,8 @@ impl Default for Options {
                 timeout: Duration::from_secs(2),
                 reconcile_interval: Duration::from_millis(500),
                 // Tests run the ladder in milliseconds.
-                ladder: LADDER_MS
-                    .iter()
-                    .map(|ms| Duration::from_millis(*ms))
-                    .collect(),
+                ladder: hookfleet_core::Ladder::new(LADDER_MS.map(Duration::from_millis).to_vec())
+                    .expect("a valid ladder"),
                 // Test receivers live on loopback.
                 allow_private_targets: true,
                 ..hookfleet_delivery::Settings::default()
@@ -272,7 +270,7 @@ impl TestApp {
 }
 
 /// Every retry rung this app may have declared: the fleet ladder's and each subscription's.
-async fn rung_delays(database_url: &str) -> anyhow::Result<Vec<u64>> {
+async fn rung_delays(database_url: &str) -> anyhow::Result<Vec<Duration>> {
     let (db, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let rows = db
@@ -285,7 +283,7 @@ async fn rung_delays(database_url: &str) -> anyhow::Result<Vec<u64>> {
     delays.extend(LADDER_MS);
     delays.sort_unstable();
     delays.dedup();
-    Ok(delays)
+    Ok(delays.into_iter().map(Duration::from_millis).collect())
 }
 
 impl Drop for TestApp {

@@ -1,18 +1,11 @@
 //! Settings of every role, from `HOOKFLEET_*` environment variables (or the matching flags)
 //! over local defaults. Invalid values stop start-up with a sentence naming the variable.
 use clap::Args;
+use hookfleet_core::Ladder;
 use std::{net::SocketAddr, time::Duration};
 
 fn duration(s: &str) -> Result<Duration, String> {
     hookfleet_core::parse_duration(s)
-}
-
-/// A parsed retry ladder (a newtype so clap does not read it as a list of values).
-#[derive(Debug, Clone)]
-pub struct Ladder(pub Vec<Duration>);
-
-fn ladder(s: &str) -> Result<Ladder, String> {
-    hookfleet_core::parse_ladder(s).map(Ladder)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -105,7 +98,7 @@ pub struct DeliveryArgs {
     pub delivery_timeout: Option<Duration>,
     /// The fleet's retry ladder: waits before attempts 2, 3, … (`5s,30s,5m,30m` = 5 attempts,
     /// the default). A subscription may carry its own. Empty: no retries.
-    #[arg(long, env = "HOOKFLEET_RETRY_LADDER", value_parser = ladder)]
+    #[arg(long, env = "HOOKFLEET_RETRY_LADDER", value_parser = Ladder::parse)]
     pub retry_ladder: Option<Ladder>,
     /// Disable a subscription whose deliveries have all been exhausted for this long. Default 5d.
     #[arg(long, env = "HOOKFLEET_DISABLE_AFTER", value_parser = duration)]
@@ -125,7 +118,7 @@ impl DeliveryArgs {
             timeout: self.delivery_timeout.unwrap_or(d.timeout),
             prefetch: self.delivery_prefetch.unwrap_or(d.prefetch),
             reconcile_interval: self.reconcile_interval.unwrap_or(d.reconcile_interval),
-            ladder: self.retry_ladder.clone().map_or(d.ladder, |l| l.0),
+            ladder: self.retry_ladder.clone().unwrap_or(d.ladder),
             disable_after: self.disable_after.unwrap_or(d.disable_after),
             allow_private_targets: common.allow_private_targets,
             ..d

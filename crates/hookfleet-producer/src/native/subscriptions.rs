@@ -40,9 +40,9 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 
 fn subscription_view(row: &SubscriptionRow) -> Value {
     let ladder = row
-        .retry_ladder_ms
+        .retry_ladder
         .as_ref()
-        .map(|l| l.iter().map(|ms| format!("{ms}ms")).collect::<Vec<_>>());
+        .map(hookfleet_core::Ladder::display);
     json!({
         "id": row.id,
         "url": row.url,
@@ -119,10 +119,7 @@ async fn create_subscription(
         secrets: vec![secret.expose()],
         state: SubscriptionState::Active,
         created_at: hookfleet_core::now_utc(),
-        retry_ladder_ms: spec
-            .retry_ladder_ms
-            .as_ref()
-            .map(|l| l.iter().map(|ms| *ms as i32).collect()),
+        retry_ladder: spec.retry_ladder.clone(),
         max_in_flight: spec.max_in_flight as i32,
         rate_limit_per_s: spec.rate_limit_per_s.map(|r| r as i32),
         ordering: spec.ordering,
@@ -211,15 +208,6 @@ fn changes_from(
             )
         })
         .transpose()?;
-    let ladder = |l: Option<Vec<String>>| -> Result<Option<Vec<i32>>, hookfleet_core::Invalid> {
-        l.map(|l| {
-            Ok(sub::validate_ladder(&l)?
-                .into_iter()
-                .map(|ms| ms as i32)
-                .collect())
-        })
-        .transpose()
-    };
     Ok(hookfleet_store::SubscriptionChanges {
         url: update
             .url
@@ -231,7 +219,10 @@ fn changes_from(
             .description
             .map(|d| sub::validate_description(&d).map(|()| d))
             .transpose()?,
-        retry_ladder_ms: update.retry_ladder.map(ladder).transpose()?,
+        retry_ladder: update
+            .retry_ladder
+            .map(|l| l.as_deref().map(sub::validate_ladder).transpose())
+            .transpose()?,
         max_in_flight: update
             .max_in_flight
             .map(sub::validate_max_in_flight)

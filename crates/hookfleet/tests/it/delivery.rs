@@ -122,7 +122,8 @@ async fn a_receiver_answering_500_is_recorded_as_failed_and_scheduled_for_retry(
         "not parked while retries remain"
     );
     assert_eq!(
-        app.queue_depth(&app.topology.retry_rung(3_600_000)).await,
+        app.queue_depth(&app.topology.retry_rung(Duration::from_secs(3_600)))
+            .await,
         Some(1),
         "waiting on its rung"
     );
