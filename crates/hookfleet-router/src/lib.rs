@@ -210,7 +210,7 @@ fn copies_of<'e>(
 impl Ctx<'_> {
     async fn route(&self, batch: &[Message]) -> anyhow::Result<BatchOutcome> {
         let (events, mut poison) = decode(batch);
-        let (to_route, refused) = record_isolating(self.store, batch, &events)
+        let (to_route, refused) = record_isolating(self.store, &events)
             .await
             .context("Failed to record an event batch")?;
         poison.extend(refused);
@@ -289,20 +289,11 @@ impl Ctx<'_> {
 /// refused as poison (the rest of the batch is recorded). Any other error is an outage.
 async fn record_isolating(
     store: &Store,
-    batch: &[Message],
     events: &[(IngestEvent, usize)],
 ) -> Result<(Vec<String>, Vec<Poison>), StoreError> {
     let (accepted, refused) = hookfleet_store::isolate_refused(events.len(), |range| {
-        let part = &events[range];
-        let ids: Vec<&str> = part.iter().map(|(e, _)| e.id.as_str()).collect();
-        let json = format!(
-            "[{}]",
-            part.iter()
-                .map(|(_, i)| String::from_utf8_lossy(&batch[*i].body))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        async move { store.insert_events(&json, &ids).await }
+        let part: Vec<&IngestEvent> = events[range].iter().map(|(e, _)| e).collect();
+        async move { store.insert_events(&part).await }
     })
     .await?;
     let poison = refused

@@ -15,6 +15,7 @@ pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, Poison
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use hookfleet_core::IngestEvent;
 use tokio_postgres::NoTls;
 
 /// What went wrong talking to PostgreSQL. Every variant is worth retrying later except `Config`.
@@ -95,6 +96,34 @@ where
     Ok((accepted, refused))
 }
 
+/// One event as the batch insert reads it (its own field names, the columns').
+#[derive(serde::Serialize)]
+struct EventRow<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    timestamp: time::OffsetDateTime,
+    organization_ids: &'a [String],
+    service_partitions: &'a [String],
+    idempotency_key: Option<&'a str>,
+    data: &'a serde_json::value::RawValue,
+}
+
+impl<'a> From<&'a IngestEvent> for EventRow<'a> {
+    fn from(e: &'a IngestEvent) -> Self {
+        Self {
+            id: e.id.as_str(),
+            event_type: &e.event_type,
+            timestamp: e.timestamp,
+            organization_ids: &e.organization_ids,
+            service_partitions: &e.service_partitions,
+            idempotency_key: e.idempotency_key.as_deref(),
+            data: &e.data,
+        }
+    }
+}
+
 /// A handle on the record; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -146,10 +175,13 @@ impl Store {
         migrate::run(&mut client).await
     }
 
-    /// Inserts a batch of events given as a JSON array of ingest messages, ignoring ids already
-    /// present, and returns the ids of the batch that still need fanning out: new ones, and
-    /// older ones whose fan-out never completed (a router died between insert and publish).
-    pub async fn insert_events(&self, events_json: &str, ids: &[&str]) -> Result<Vec<String>> {
+    /// Inserts a batch of events, ignoring ids already present, and returns the ids of the batch
+    /// that still need fanning out: new ones, and older ones whose fan-out never completed (a
+    /// router died between insert and publish).
+    pub async fn insert_events(&self, events: &[&IngestEvent]) -> Result<Vec<String>> {
+        let rows: Vec<EventRow<'_>> = events.iter().map(|e| EventRow::from(*e)).collect();
+        let events_json = serde_json::to_string(&rows)?;
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         let client = self.client().await?;
         client
             .execute(
