@@ -255,9 +255,9 @@ impl Job {
             Decision::Exhausted => (DeliveryStatus::Exhausted, None),
         };
         OutcomeRow {
-            delivery_id: msg.delivery_id.to_string(),
-            event_id: msg.event_id.to_string(),
-            subscription_id: self.cfg.id.to_string(),
+            delivery_id: msg.delivery_id.clone(),
+            event_id: msg.event_id.clone(),
+            subscription_id: self.cfg.id.clone(),
             organization_id: msg.organization_id.clone(),
             service_partition: msg.service_partition.clone(),
             attempt: msg.attempt,

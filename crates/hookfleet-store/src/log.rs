@@ -1,6 +1,7 @@
 //! The delivery log as operators read it (newest first, cursor-paginated, stable under
 //! concurrent inserts) and the rows replay and recovery rebuild messages from.
 use crate::{AttemptView, DeliveryStatus, DeliveryView, Result, Store};
+use hookfleet_core::{DeliveryId, EventId, SubscriptionId};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -54,9 +55,9 @@ pub struct LogPage {
 /// What is needed to send a recorded delivery again.
 #[derive(Debug, Clone)]
 pub struct ReplayRow {
-    pub delivery_id: String,
-    pub subscription_id: String,
-    pub event_id: String,
+    pub delivery_id: DeliveryId,
+    pub subscription_id: SubscriptionId,
+    pub event_id: EventId,
     pub event_type: String,
     pub timestamp: OffsetDateTime,
     pub organization_id: Option<String>,
@@ -71,9 +72,9 @@ pub struct ReplayRow {
 impl ReplayRow {
     fn from_row(r: &Row) -> Self {
         Self {
-            delivery_id: r.get(0),
-            subscription_id: r.get(1),
-            event_id: r.get(2),
+            delivery_id: DeliveryId::from_trusted(r.get(0)),
+            subscription_id: SubscriptionId::from_trusted(r.get(1)),
+            event_id: EventId::from_trusted(r.get(2)),
             organization_id: r.get(3),
             service_partition: r.get(4),
             attempts: r.get(5),
@@ -111,9 +112,9 @@ pub(crate) const VIEW_COLUMNS: &str =
 
 fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
     Ok(DeliveryView {
-        id: r.get(0),
-        event_id: r.get(1),
-        subscription_id: r.get(2),
+        id: DeliveryId::from_trusted(r.get(0)),
+        event_id: EventId::from_trusted(r.get(1)),
+        subscription_id: SubscriptionId::from_trusted(r.get(2)),
         organization_id: r.get(3),
         service_partition: r.get(4),
         status: DeliveryStatus::read(r.get(5))?,
@@ -212,7 +213,7 @@ impl Store {
             data.last().map(|d| {
                 Cursor {
                     created_at: d.created_at,
-                    id: d.id.clone(),
+                    id: d.id.to_string(),
                 }
                 .encode()
             })

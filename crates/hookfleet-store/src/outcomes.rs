@@ -1,6 +1,7 @@
 //! Delivery outcomes: one row per delivery (its latest state) and one per attempt, written in
 //! batches. A batch is one transaction; the caller acks its messages only after it commits.
 use crate::{Result, Store};
+use hookfleet_core::{DeliveryId, EventId, SubscriptionId};
 use serde::Serialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -45,9 +46,9 @@ impl DeliveryStatus {
 /// One attempt and the delivery state it leaves behind.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutcomeRow {
-    pub delivery_id: String,
-    pub event_id: String,
-    pub subscription_id: String,
+    pub delivery_id: DeliveryId,
+    pub event_id: EventId,
+    pub subscription_id: SubscriptionId,
     pub organization_id: Option<String>,
     pub service_partition: Option<String>,
     pub attempt: i32,
@@ -110,9 +111,9 @@ pub struct AttemptView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryView {
-    pub id: String,
-    pub event_id: String,
-    pub subscription_id: String,
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub subscription_id: SubscriptionId,
     pub organization_id: Option<String>,
     pub service_partition: Option<String>,
     pub status: DeliveryStatus,
@@ -290,7 +291,7 @@ async fn update_health(
                 "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2,
                      disabled_at = now(), updated_at = now()
                  WHERE id = $1 AND state = 'active'",
-                &[&o.subscription_id, reason],
+                &[&o.subscription_id.as_str(), reason],
             )
             .await?;
         }

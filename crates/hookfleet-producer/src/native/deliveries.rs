@@ -261,9 +261,9 @@ pub(crate) async fn test_send(
         .insert_test_event(event_id.as_str(), &req.event_type, &timestamp, &data)
         .await?;
     let row = ReplayRow {
-        delivery_id: DeliveryId::derive(&event_id, None, None, &sub.id).to_string(),
-        subscription_id: sub.id.to_string(),
-        event_id: event_id.to_string(),
+        delivery_id: DeliveryId::derive(&event_id, None, None, &sub.id),
+        subscription_id: sub.id.clone(),
+        event_id: event_id.clone(),
         event_type: req.event_type,
         timestamp,
         organization_id: None,

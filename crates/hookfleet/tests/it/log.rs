@@ -82,9 +82,9 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
             );
             for attempt in 1..=4 {
                 rows.push(hookfleet_store::OutcomeRow {
-                    delivery_id: id.to_string(),
-                    event_id: event.to_string(),
-                    subscription_id: sub_id.clone(),
+                    delivery_id: id.clone(),
+                    event_id: event.clone(),
+                    subscription_id: hookfleet_core::SubscriptionId::from_trusted(sub_id.clone()),
                     organization_id: None,
                     service_partition: None,
                     attempt,
@@ -158,7 +158,7 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
     writer.await.unwrap();
     let seeded: HashSet<String> = outcomes(0..2500, "seed")
         .into_iter()
-        .map(|o| o.delivery_id)
+        .map(|o| o.delivery_id.to_string())
         .collect();
     assert!(
         seeded.is_subset(&seen_deliveries),
