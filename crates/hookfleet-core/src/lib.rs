@@ -4,6 +4,7 @@
 //! ladder. Everything here is pure so it can be tested without a broker or a database.
 #![forbid(unsafe_code)]
 
+pub mod api_key;
 pub mod duration;
 pub mod event;
 pub mod ids;
@@ -16,7 +17,7 @@ pub mod targets;
 
 pub use duration::{Ladder, parse_duration};
 pub use event::{DeliveredBody, EventCopy, IngestEvent, NewEvent};
-pub use ids::{DeliveryId, EventId, SubscriptionId};
+pub use ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
 pub use signing::{Secret, SignatureHeaders};
 
 /// One field that failed validation, reported back to the client as is.

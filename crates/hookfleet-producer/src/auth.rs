@@ -1,7 +1,8 @@
-//! Who is calling: the [`Principal`] a request authenticates as. Today the admin token(s)
-//! (`HOOKFLEET_ADMIN_TOKEN`); scoped, hashed API keys come next and yield principals of their
-//! own. A route group requires one with [`require`]; a handler that needs to know who is
-//! calling takes the [`Principal`] from the request's extensions.
+//! Who is calling: the [`Principal`] a request authenticates as, from its Bearer credential:
+//! the bootstrap admin token(s) (`HOOKFLEET_ADMIN_TOKEN`) or an API key (checked against the
+//! in-memory [`crate::keys::KeyRing`]). A route group requires what it needs with a middleware
+//! ([`require_admin`] for the native API); a handler that needs to know who is calling takes
+//! the [`Principal`] from the request's extensions.
 use crate::{AppState, error::ApiError};
 use axum::{
     extract::{Request, State},
@@ -9,6 +10,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use hookfleet_core::{ApiKeyId, api_key::Scope};
 use std::sync::Arc;
 
 /// Who a request acts as.
@@ -16,6 +18,18 @@ use std::sync::Arc;
 pub(crate) enum Principal {
     /// The bootstrap admin token: may do everything.
     Admin,
+    /// An API key, with what it may do.
+    Key { id: ApiKeyId, scopes: Vec<Scope> },
+}
+
+impl Principal {
+    /// May do everything (the admin token, or a key with the `admin` scope).
+    pub(crate) fn is_admin(&self) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::Key { scopes, .. } => scopes.contains(&Scope::Admin),
+        }
+    }
 }
 
 /// Constant-time comparison, so response timing does not reveal how much of a token matched.
@@ -37,7 +51,7 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
 }
 
 /// The principal a request's credentials name, if they name one.
-fn principal(state: &AppState, req: &Request) -> Option<Principal> {
+pub(crate) fn principal(state: &AppState, req: &Request) -> Option<Principal> {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -45,21 +59,26 @@ fn principal(state: &AppState, req: &Request) -> Option<Principal> {
     let admin = state.settings.admin_tokens.iter().fold(false, |acc, t| {
         acc | tokens_equal(presented.as_bytes(), t.as_bytes())
     });
-    admin.then_some(Principal::Admin)
+    if admin {
+        return Some(Principal::Admin);
+    }
+    let (id, scopes) = state.keys.lookup(presented)?;
+    Some(Principal::Key { id, scopes })
 }
 
-/// Middleware: 401 in the envelope unless the request authenticates; the principal is put in
-/// the request's extensions for the handler.
-pub(crate) async fn require(
+/// Middleware for the native API: 401 in the envelope unless the request authenticates, 403
+/// for a key without the `admin` scope; the principal goes in the request's extensions.
+pub(crate) async fn require_admin(
     State(state): State<Arc<AppState>>,
     mut req: Request,
     next: Next,
 ) -> Response {
     match principal(&state, &req) {
-        Some(p) => {
+        Some(p) if p.is_admin() => {
             req.extensions_mut().insert(p);
             next.run(req).await
         }
+        Some(_) => ApiError::forbidden("this key's scopes do not include `admin`").into_response(),
         None => ApiError::unauthorized().into_response(),
     }
 }

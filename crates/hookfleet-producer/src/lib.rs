@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 mod intake;
 mod janitor;
+mod keys;
 mod native;
 pub mod serve;
 pub mod targets;
@@ -41,6 +42,9 @@ pub struct Settings {
     /// How long a deleted subscription's queue is kept before it is removed (see `janitor`);
     /// well over the workers' reconcile interval.
     pub deleted_queue_grace: Duration,
+    /// How often API keys are re-read from the record (see `keys`): a key revoked through
+    /// another producer stops working here within this long.
+    pub key_reload_interval: Duration,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             publisher_channels: 4,
             timeouts: serve::Timeouts::default(),
             deleted_queue_grace: Duration::from_secs(60),
+            key_reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -63,6 +68,7 @@ impl std::fmt::Debug for Settings {
             .field("publisher_channels", &self.publisher_channels)
             .field("timeouts", &self.timeouts)
             .field("deleted_queue_grace", &self.deleted_queue_grace)
+            .field("key_reload_interval", &self.key_reload_interval)
             .finish()
     }
 }
@@ -111,6 +117,9 @@ pub(crate) struct AppState {
     pub topology: Topology,
     pub settings: Settings,
     pub recover_lock: tokio::sync::Mutex<()>,
+    pub(crate) keys: keys::KeyRing,
+    /// Woken by a control notice: something (a key) changed; reload now.
+    pub(crate) changed: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -202,15 +211,19 @@ pub async fn run(
         topology,
         settings,
         recover_lock: tokio::sync::Mutex::new(()),
+        keys: keys::KeyRing::default(),
+        changed: tokio::sync::Notify::new(),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
     let janitor = tokio::spawn(janitor::run(state.clone(), shutdown.clone()));
+    let reloader = tokio::spawn(reload_keys(state.clone(), shutdown.clone()));
     let timeouts = state.settings.timeouts;
     let app = app::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
     serve::serve(listener, app, timeouts, shutdown).await;
     keeper.abort();
     janitor.abort();
+    reloader.abort();
     Ok(())
 }
 
@@ -224,6 +237,14 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
         };
         match Bus::open(session, &state.topology, state.settings.publisher_channels).await {
             Ok(bus) => {
+                let listener = match bus.session.notices(&state.topology).await {
+                    Ok(n) => Some(tokio::spawn(listen_for_changes(state.clone(), n))),
+                    Err(e) => {
+                        // Keys still reload periodically; only the prompt reload is lost.
+                        tracing::warn!(error = %e, "Failed to listen for control notices");
+                        None
+                    }
+                };
                 let bus = Arc::new(bus);
                 state.set_bus(Some(bus.clone()));
                 let started = Instant::now();
@@ -237,6 +258,9 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
                     }
                 }
                 state.set_bus(None);
+                if let Some(l) = listener {
+                    l.abort();
+                }
                 hookfleet_bus::supervise::count_restart("producer");
                 tracing::warn!("The producer lost the broker; reconnecting");
                 if started.elapsed() >= STABLE {
@@ -251,5 +275,27 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
         if !backoff.wait(&shutdown).await {
             return;
         }
+    }
+}
+
+/// Keeps the key ring current: at start, every `key_reload_interval`, and when a control notice
+/// says something changed. While the database is away the keys held last stay in force.
+async fn reload_keys(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = state.keys.reload(&state.store).await {
+            tracing::warn!(error = %e, "Failed to reload API keys; keeping the ones held");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(state.settings.key_reload_interval) => {}
+            _ = state.changed.notified() => {}
+        }
+    }
+}
+
+/// Wakes the key reload at every control notice, while this broker session lasts.
+async fn listen_for_changes(state: Arc<AppState>, mut notices: hookfleet_bus::Notices) {
+    while let Some(Ok(())) = notices.next().await {
+        state.changed.notify_one();
     }
 }

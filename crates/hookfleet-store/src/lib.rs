@@ -4,11 +4,13 @@
 //! one JSON parameter unpacked with `jsonb_to_recordset`, so a batch is one round trip.
 #![forbid(unsafe_code)]
 
+mod api_keys;
 mod log;
 mod migrate;
 mod outcomes;
 mod subscriptions;
 
+pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "deferred_queue_delete",
         include_str!("../../../migrations/0004_deferred_queue_delete.sql"),
     ),
+    (
+        5,
+        "api_keys",
+        include_str!("../../../migrations/0005_api_keys.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -119,6 +119,7 @@ async fn start_roles(
         // Short, so a test sees a deleted subscription's queue go; still over the test
         // workers' 500 ms reconcile.
         deleted_queue_grace: Duration::from_secs(2),
+        key_reload_interval: Duration::from_millis(500),
     };
     let roles = hookfleet_launch::Roles {
         producer: Some((listener, producer)),

@@ -76,6 +76,10 @@ pub struct ProducerArgs {
     /// removed; keep it well over HOOKFLEET_RECONCILE_INTERVAL. Default 60s.
     #[arg(long, env = "HOOKFLEET_DELETED_QUEUE_GRACE", value_parser = duration)]
     pub deleted_queue_grace: Option<Duration>,
+    /// How often API keys are re-read from the record: a key revoked through another producer
+    /// stops working here within this long. Default 5s.
+    #[arg(long, env = "HOOKFLEET_KEY_RELOAD_INTERVAL", value_parser = duration)]
+    pub key_reload_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -167,11 +171,14 @@ impl ProducerArgs {
                 body_read: self.body_read_timeout.unwrap_or(d.timeouts.body_read),
             },
             deleted_queue_grace: self.deleted_queue_grace.unwrap_or(d.deleted_queue_grace),
+            key_reload_interval: self.key_reload_interval.unwrap_or(d.key_reload_interval),
             ..d
         };
         anyhow::ensure!(
-            !settings.timeouts.header_read.is_zero() && !settings.timeouts.body_read.is_zero(),
-            "HOOKFLEET_HEADER_READ_TIMEOUT and HOOKFLEET_BODY_READ_TIMEOUT must be longer than zero"
+            !settings.timeouts.header_read.is_zero()
+                && !settings.timeouts.body_read.is_zero()
+                && !settings.key_reload_interval.is_zero(),
+            "HOOKFLEET_HEADER_READ_TIMEOUT, HOOKFLEET_BODY_READ_TIMEOUT and HOOKFLEET_KEY_RELOAD_INTERVAL must be longer than zero"
         );
         Ok(settings)
     }

@@ -2,10 +2,15 @@
 //! API key) required on every route, a 256 KiB body limit, and the `{"error": {code,
 //! message}}` envelope of [`crate::error::ApiError`]. A dialect is a sibling of this module with
 //! a group of its own, merged into the app by [`crate::app`].
-use crate::{AppState, auth, extract};
+use crate::{
+    AppState, auth,
+    error::{ApiError, AppResult},
+    extract,
+};
 use axum::{Router, middleware};
 use std::sync::Arc;
 
+mod api_keys;
 mod deliveries;
 mod events;
 mod subscriptions;
@@ -17,7 +22,40 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let group = Router::new()
         .merge(events::routes())
         .merge(subscriptions::routes())
+        .merge(api_keys::routes())
         .merge(deliveries::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
     extract::with_body_limit(group, BODY_LIMIT)
+}
+
+/// How long the replaced secret or key keeps working after a rotation, unless the request says.
+const DEFAULT_ROTATION_GRACE: &str = "24h";
+/// Longest grace a rotation may give the replaced secret or key.
+const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// The body of a rotation (a subscription's secret, an API key).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    /// How long the replaced one keeps working beside the new one (`0s`: stop at once).
+    previous_valid_for: Option<String>,
+}
+
+impl Rotate {
+    fn grace(&self) -> AppResult<std::time::Duration> {
+        let grace = self
+            .previous_valid_for
+            .as_deref()
+            .unwrap_or(DEFAULT_ROTATION_GRACE);
+        let invalid =
+            |m: String| ApiError::invalid(hookfleet_core::Invalid::new("previous_valid_for", m));
+        let grace = hookfleet_core::parse_duration(grace).map_err(invalid)?;
+        if grace > MAX_ROTATION_GRACE {
+            return Err(invalid("must be at most 7d".into()));
+        }
+        Ok(grace)
+    }
 }

@@ -305,38 +305,14 @@ async fn get_secret(
     Ok(Json(secret_view(&state.subscription(&id).await?)))
 }
 
-/// How long the replaced secret keeps signing after a rotation, unless the request says.
-const DEFAULT_ROTATION_GRACE: &str = "24h";
-
-/// Longest grace a rotation may give the replaced secret.
-const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RotateSecret {
-    /// How long the replaced secret keeps signing beside the new one (`0s`: stop at once).
-    previous_valid_for: Option<String>,
-}
-
 /// `POST /v1/subscriptions/{id}/secret/rotate`: a new signing secret at once; deliveries carry
 /// a signature from each valid secret, so receivers switch without rejecting anything.
 async fn rotate_secret(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-    ApiJsonOrDefault(body): ApiJsonOrDefault<RotateSecret>,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<super::Rotate>,
 ) -> AppResult<Json<Value>> {
-    let grace = body
-        .previous_valid_for
-        .as_deref()
-        .unwrap_or(DEFAULT_ROTATION_GRACE);
-    let grace = hookfleet_core::parse_duration(grace)
-        .map_err(|m| ApiError::invalid(hookfleet_core::Invalid::new("previous_valid_for", m)))?;
-    if grace > MAX_ROTATION_GRACE {
-        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
-            "previous_valid_for",
-            "must be at most 7d",
-        )));
-    }
+    let grace = body.grace()?;
     let row = state.subscription(&id).await?;
     let secret = Secret::generate();
     let rotated = state
