@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(crate::native::routes(&state))
+        .merge(crate::partner::routes(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })

@@ -1,6 +1,6 @@
 //! Who is calling: the [`Principal`] a request authenticates as, from its Bearer credential:
 //! the bootstrap admin token(s) (`HOOKFLEET_ADMIN_TOKEN`) or an API key (checked against the
-//! in-memory [`crate::keys::KeyRing`]). A route group requires what it needs with a middleware
+//! in-memory [`crate::directory::KeyRing`]). A route group requires what it needs with a middleware
 //! ([`require_admin`] for the native API); a handler that needs to know who is calling takes
 //! the [`Principal`] from the request's extensions.
 use crate::{AppState, error::ApiError};

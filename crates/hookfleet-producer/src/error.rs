@@ -117,3 +117,23 @@ impl From<crate::intake::IntakeError> for ApiError {
         }
     }
 }
+
+impl crate::extract::Envelope for ApiError {
+    fn from_body(e: crate::extract::BodyError) -> Self {
+        use crate::extract::BodyError;
+        match e {
+            BodyError::TooLarge(limit) => Self::too_large(limit),
+            BodyError::Timeout(d) => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the body did not arrive within {} ms", d.as_millis()),
+            ),
+            BodyError::NotJson => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            BodyError::Invalid(m) => Self::invalid_json(m),
+        }
+    }
+}

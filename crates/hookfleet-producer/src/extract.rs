@@ -13,7 +13,7 @@ use axum::{
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request},
     http::{HeaderMap, StatusCode, header, request::Parts},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::IntoResponse,
 };
 use serde::de::DeserializeOwned;
 
@@ -21,17 +21,70 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, Clone, Copy)]
 struct BodyLimit(usize);
 
-/// Applies a body limit to a route group: over it, 413 (at once when `Content-Length` says so).
-pub fn with_body_limit<S: Clone + Send + Sync + 'static>(
+/// What can go wrong reading a JSON body, before any dialect's own rules. Each dialect turns it
+/// into its own envelope ([`Envelope`]).
+#[derive(Debug)]
+pub enum BodyError {
+    /// Over the group's limit (declared or read).
+    TooLarge(usize),
+    /// Not all sent within the body deadline.
+    Timeout(std::time::Duration),
+    /// Not declared as JSON.
+    NotJson,
+    /// Not a JSON object of the expected shape (syntax, unknown or missing field…).
+    Invalid(String),
+}
+
+/// A dialect's error envelope, as the shared body handling needs it.
+pub trait Envelope: IntoResponse {
+    fn from_body(e: BodyError) -> Self;
+}
+
+/// Applies a body limit to a route group: over it, 413 in the group's envelope `E` (at once
+/// when `Content-Length` says so).
+pub fn with_body_limit<S: Clone + Send + Sync + 'static, E: Envelope + 'static>(
     group: Router<S>,
     limit: usize,
 ) -> Router<S> {
     group
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            refuse_declared_oversize(limit, req, next)
-        }))
+        .layer(middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                // A client is not made to send (nor the server to hold) a body refused anyway.
+                if declared_length(&req).is_some_and(|n| n > limit as u64) {
+                    return E::from_body(BodyError::TooLarge(limit)).into_response();
+                }
+                next.run(req).await
+            },
+        ))
         .layer(axum::Extension(BodyLimit(limit)))
+}
+
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads a JSON object into `T`: declared JSON, within the body deadline and the group's limit.
+/// `empty` is what an empty body stands for (`None`: an empty body is invalid).
+pub async fn read_json<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+    empty: Option<fn() -> T>,
+) -> Result<T, BodyError> {
+    let json = declares_json(req.headers());
+    let bytes = body(req, state).await?;
+    if let Some(empty) = empty
+        && bytes.iter().all(u8::is_ascii_whitespace)
+    {
+        return Ok(empty());
+    }
+    if !json {
+        return Err(BodyError::NotJson);
+    }
+    parse(&bytes)
 }
 
 pub struct ApiJson<T>(pub T);
@@ -40,26 +93,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (json, bytes) = body(req, state).await?;
-        if !json {
-            return Err(unsupported_media_type());
-        }
-        parse(&bytes).map(ApiJson)
+        read_json(req, state, None)
+            .await
+            .map(ApiJson)
+            .map_err(ApiError::from_body)
     }
-}
-
-/// Refuses a request whose declared `Content-Length` is over the limit before reading any of
-/// it, so a client cannot make the server wait for (or hold) a body it will refuse anyway.
-async fn refuse_declared_oversize(limit: usize, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::too_large(limit).into_response();
-    }
-    next.run(req).await
 }
 
 /// Whether the request says its body is JSON (`application/json` or any `+json` type).
@@ -75,17 +113,8 @@ fn declares_json(headers: &HeaderMap) -> bool {
         || essence.to_ascii_lowercase().ends_with("+json")
 }
 
-fn unsupported_media_type() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        "send the body as JSON with `Content-Type: application/json`",
-    )
-}
-
-/// The body, read within the server's body deadline and [`BODY_LIMIT`].
-async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
-    let json = declares_json(req.headers());
+/// The body, read within the server's body deadline and the group's limit.
+async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, BodyError> {
     let deadline = req
         .extensions()
         .get::<BodyReadTimeout>()
@@ -93,31 +122,24 @@ async fn body<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), 
     let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
     let read = tokio::time::timeout(deadline, Bytes::from_request(req, state))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!("the body did not arrive within {} ms", deadline.as_millis()),
-            )
-        })?;
-    let bytes = read.map_err(|e| {
+        .map_err(|_| BodyError::Timeout(deadline))?;
+    read.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(limit)
+            BodyError::TooLarge(limit)
         } else {
-            ApiError::invalid_json(e.body_text())
+            BodyError::Invalid(e.body_text())
         }
-    })?;
-    Ok((json, bytes))
+    })
 }
 
 /// Parses a JSON object into `T`. serde would also fill a struct from an array, taking fields
 /// by position; the API documents objects, so anything else is refused first.
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
-        return Err(ApiError::invalid_json("the body must be a JSON object"));
+        return Err(BodyError::Invalid("the body must be a JSON object".into()));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| BodyError::Invalid(e.to_string()))
 }
 
 /// Like [`ApiJson`], but an empty body stands for `T::default()`: for endpoints whose every
@@ -128,14 +150,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for ApiJsonOr
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (json, bytes) = body(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        if !json {
-            return Err(unsupported_media_type());
-        }
-        parse(&bytes).map(Self)
+        read_json(req, state, Some(T::default))
+            .await
+            .map(Self)
+            .map_err(ApiError::from_body)
     }
 }
 

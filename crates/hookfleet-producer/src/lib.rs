@@ -7,12 +7,13 @@
 
 mod app;
 mod auth;
+mod directory;
 pub mod error;
 pub mod extract;
 mod intake;
 mod janitor;
-mod keys;
 mod native;
+mod partner;
 pub mod serve;
 pub mod targets;
 
@@ -117,7 +118,8 @@ pub(crate) struct AppState {
     pub topology: Topology,
     pub settings: Settings,
     pub recover_lock: tokio::sync::Mutex<()>,
-    pub(crate) keys: keys::KeyRing,
+    pub(crate) keys: directory::KeyRing,
+    pub(crate) installations: directory::Installations,
     /// Woken by a control notice: something (a key) changed; reload now.
     pub(crate) changed: tokio::sync::Notify,
 }
@@ -154,6 +156,16 @@ impl AppState {
             .subscription(id.as_str())
             .await?
             .ok_or_else(|| error::ApiError::not_found("subscription"))
+    }
+
+    /// Re-reads the keys and installations the intake holds in memory.
+    pub(crate) async fn reload_directory(&self) {
+        if let Err(e) = self.keys.reload(&self.store).await {
+            tracing::warn!(error = %e, "Failed to reload API keys; keeping the ones held");
+        }
+        if let Err(e) = self.installations.reload(&self.store).await {
+            tracing::warn!(error = %e, "Failed to reload installations; keeping the ones held");
+        }
     }
 
     /// Tells running delivery workers to reconcile now rather than at their next periodic pass.
@@ -211,7 +223,8 @@ pub async fn run(
         topology,
         settings,
         recover_lock: tokio::sync::Mutex::new(()),
-        keys: keys::KeyRing::default(),
+        keys: directory::KeyRing::default(),
+        installations: directory::Installations::default(),
         changed: tokio::sync::Notify::new(),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
@@ -278,13 +291,12 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
     }
 }
 
-/// Keeps the key ring current: at start, every `key_reload_interval`, and when a control notice
-/// says something changed. While the database is away the keys held last stay in force.
+/// Keeps the directory (keys, installations) current: at start, every `key_reload_interval`,
+/// and when a control notice says something changed. While the database is away what is held
+/// stays in force.
 async fn reload_keys(state: Arc<AppState>, shutdown: CancellationToken) {
     loop {
-        if let Err(e) = state.keys.reload(&state.store).await {
-            tracing::warn!(error = %e, "Failed to reload API keys; keeping the ones held");
-        }
+        state.reload_directory().await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(state.settings.key_reload_interval) => {}

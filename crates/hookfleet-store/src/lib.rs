@@ -5,12 +5,14 @@
 #![forbid(unsafe_code)]
 
 mod api_keys;
+mod installations;
 mod log;
 mod migrate;
 mod outcomes;
 mod subscriptions;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
+pub use installations::InstallationRow;
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "api_keys",
         include_str!("../../../migrations/0005_api_keys.sql"),
     ),
+    (
+        6,
+        "installations",
+        include_str!("../../../migrations/0006_installations.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -44,10 +44,8 @@ fn view(row: &ApiKeyRow, key: Option<&Key>) -> Value {
 }
 
 /// Every producer's ring learns of a change: this one at once, the others by the notice.
-async fn keys_changed(state: &AppState) {
-    if let Err(e) = state.keys.reload(&state.store).await {
-        tracing::warn!(error = %e, "Failed to reload API keys after a change");
-    }
+pub(super) async fn keys_changed(state: &AppState) {
+    state.reload_directory().await;
     state.notify_workers().await;
 }
 

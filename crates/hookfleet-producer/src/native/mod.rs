@@ -13,6 +13,7 @@ use std::sync::Arc;
 mod api_keys;
 mod deliveries;
 mod events;
+mod installations;
 mod subscriptions;
 
 /// Largest request body the native API accepts.
@@ -23,12 +24,13 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(events::routes())
         .merge(subscriptions::routes())
         .merge(api_keys::routes())
+        .merge(installations::routes())
         .merge(deliveries::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
         ));
-    extract::with_body_limit(group, BODY_LIMIT)
+    extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
 }
 
 /// How long the replaced secret or key keeps working after a rotation, unless the request says.

@@ -13,6 +13,7 @@ mod isolate;
 mod isolation;
 mod ladder;
 mod log;
+mod partner;
 mod poison;
 mod reconnect;
 mod recovery;

@@ -1,15 +1,19 @@
-//! The API keys every request is checked against, held in memory so authenticating costs no
-//! database round trip. Reloaded from the record every `key_reload_interval`, at once by the
-//! producer that changed a key, and by every other producer when it hears the control notice
-//! that change publishes. A revoked key therefore stops working at once on the producer that
-//! revoked it and within one reload interval everywhere else; a replaced key stops exactly when
-//! its grace ends (checked on each request).
+//! What the intake knows without asking the database: the API keys every request is checked
+//! against, and the installations partners post for. Both are reloaded from the record every
+//! `key_reload_interval`, at once by the producer that changed one, and by every other producer
+//! when it hears the control notice that change publishes. A revoked key (or deleted
+//! installation) therefore stops working at once on the producer that changed it and within one
+//! reload interval everywhere else; a replaced key stops exactly when its grace ends (checked on
+//! each request).
 use hookfleet_core::{
     ApiKeyId,
     api_key::{self, Scope},
 };
 use hookfleet_store::Store;
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::RwLock,
+};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone)]
@@ -63,5 +67,31 @@ impl KeyRing {
             return None;
         }
         Some((entry.key_id.clone(), entry.scopes.clone()))
+    }
+}
+
+/// The live installations' ids.
+#[derive(Debug, Default)]
+pub(crate) struct Installations {
+    ids: RwLock<HashSet<String>>,
+}
+
+impl Installations {
+    pub(crate) async fn reload(&self, store: &Store) -> hookfleet_store::Result<()> {
+        let ids = store
+            .installations()
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        *self.ids.write().unwrap_or_else(|p| p.into_inner()) = ids;
+        Ok(())
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.ids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
     }
 }
