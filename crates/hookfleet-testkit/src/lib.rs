@@ -306,10 +306,9 @@ impl Drop for TestApp {
                 let subs = store.all_subscription_ids().await.unwrap_or_default();
                 let rungs = rung_delays(&database_url).await.unwrap_or_default();
                 let amqp = hookfleet_bus::connect(&amqp_url, "test-cleanup").await?;
-                amqp.admin()
-                    .await?
-                    .delete_namespace(&topology, &subs, &rungs)
-                    .await?;
+                let admin = amqp.admin().await?;
+                admin.delete_namespace(&topology, &subs, &rungs).await?;
+                admin.close().await;
                 amqp.close().await;
                 let (db, conn) =
                     tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;

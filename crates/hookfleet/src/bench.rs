@@ -10,7 +10,7 @@ use crate::{
 use anyhow::Context;
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use hookfleet_core::EventId;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::{
     collections::HashMap,
     sync::{
@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
+    /// Which intake route the client posts to: `native` (`POST /v1/events`) or `partner`
+    /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation).
+    #[arg(long, value_enum, default_value_t = Dialect::Native)]
+    dialect: Dialect,
     /// Give up on a scenario after this many seconds.
     #[arg(long, default_value_t = 180)]
     timeout_secs: u64,
@@ -59,6 +63,15 @@ pub struct BenchArgs {
     )]
     database_url: String,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Dialect {
+    Native,
+    Partner,
+}
+
+/// The installation partner-dialect runs post for.
+const BENCH_INSTALLATION: &str = "bench-installation";
 
 #[derive(Default)]
 struct Tally {
@@ -110,8 +123,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         format!("paced at {} events/s", args.rate)
     };
     println!(
-        "hookfleet bench: {} events per scenario, {} concurrent POSTs {pace}, fleet in-process, loopback receiver",
-        args.events, args.concurrency
+        "hookfleet bench: {} events per scenario, {} concurrent POSTs {pace} to the {:?} route, fleet in-process, loopback receiver",
+        args.events, args.concurrency, args.dialect
     );
     for &subs in &args.subscriptions {
         scenario(&args, subs)
@@ -148,14 +161,15 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
     let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
     let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
     let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
-    amqp.admin()
-        .await?
+    let bus_admin = amqp.admin().await?;
+    bus_admin
         .delete_namespace(
             &hookfleet_bus::Topology::new(common.namespace.clone()),
             &sub_ids,
             &[],
         )
         .await?;
+    bus_admin.close().await;
     amqp.close().await;
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
@@ -190,12 +204,17 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
                 .error_for_status()?;
         }
     }
+    let credential = match args.dialect {
+        Dialect::Native => token.clone(),
+        Dialect::Partner => partner_key(&http, &api, &token).await?,
+    };
     // Let workers pick the subscriptions up before timing starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let poster = Poster {
         http: http.clone(),
         api: api.clone(),
-        token: token.clone(),
+        token: credential,
+        dialect: args.dialect,
         run_id: EventId::random().as_str()[20..].to_owned(),
         concurrency: args.concurrency,
         rate: args.rate,
@@ -205,6 +224,29 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     shutdown.cancel();
     fleet_task.await.context("The fleet task panicked")??;
     Ok(())
+}
+
+/// Creates the bench's installation and a key scoped to it; returns the key.
+async fn partner_key(http: &reqwest::Client, api: &str, admin: &str) -> anyhow::Result<String> {
+    http.post(format!("{api}/v1/installations"))
+        .bearer_auth(admin)
+        .json(&json!({"id": BENCH_INSTALLATION}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let key: Value = http
+        .post(format!("{api}/v1/api-keys"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "bench", "scopes": [format!("installation:{BENCH_INSTALLATION}")]}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    key["key"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the API returned no key")
 }
 
 /// The loopback receiver: `/hook` answers at once, `/hang` never does.
@@ -301,7 +343,9 @@ async fn timed_run(args: &BenchArgs, subs: usize, poster: &Poster, rx: &Rx) -> a
 struct Poster {
     http: reqwest::Client,
     api: String,
+    /// The admin token (native) or the installation's key (partner).
     token: String,
+    dialect: Dialect,
     run_id: String,
     concurrency: usize,
     /// Events/s; 0 posts as fast as `concurrency` allows.
@@ -311,6 +355,26 @@ struct Poster {
 
 impl Poster {
     /// Posts events `range` with `concurrency` requests in flight; returns how long it took.
+    /// One event's request, in the bench's dialect; `key` fixes its id.
+    fn request(&self, i: usize, key: &str) -> reqwest::RequestBuilder {
+        match self.dialect {
+            Dialect::Native => self
+                .http
+                .post(format!("{}/v1/events", self.api))
+                .bearer_auth(&self.token)
+                .json(&json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
+            Dialect::Partner => self
+                .http
+                .post(format!(
+                    "{}/v1/installations/{BENCH_INSTALLATION}/events",
+                    self.api
+                ))
+                .bearer_auth(&self.token)
+                .header("idempotency-key", key)
+                .json(&json!({"event": {"type": "resource.updated", "resourceId": format!("resource-{i}"), "productId": "x".repeat(200)}})),
+        }
+    }
+
     async fn post(&self, range: std::ops::Range<usize>) -> anyhow::Result<Duration> {
         let first = range.start;
         let next = Arc::new(AtomicUsize::new(range.start));
@@ -326,7 +390,8 @@ impl Poster {
                     }
                     if me.rate > 0 {
                         // Open loop: event i is due at i/rate seconds, whatever earlier ones did.
-                        let due = started + Duration::from_secs_f64((i - first) as f64 / me.rate as f64);
+                        let due =
+                            started + Duration::from_secs_f64((i - first) as f64 / me.rate as f64);
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let key = format!("bench-{}-{i}", me.run_id);
@@ -337,13 +402,7 @@ impl Poster {
                         .unwrap_or_else(|p| p.into_inner())
                         .started
                         .insert(id.to_string(), Instant::now());
-                    me.http
-                        .post(format!("{}/v1/events", me.api))
-                        .bearer_auth(&me.token)
-                        .json(&json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}))
-                        .send()
-                        .await?
-                        .error_for_status()?;
+                    me.request(i, &key).send().await?.error_for_status()?;
                 }
             });
         }
