@@ -42,6 +42,8 @@ pub(crate) enum Verdict {
     Ack,
     /// Give it back to the queue, to be delivered again (nothing was committed or parked).
     Requeue,
+    /// FIFO: its attempt is recorded; keep it, unacked, at the head of the queue.
+    Hold,
 }
 
 #[derive(Debug)]
@@ -195,7 +197,7 @@ impl Batcher {
         for p in batch {
             match &p.settle {
                 Settle::Ack => p.complete(Verdict::Ack),
-                Settle::Hold => p.complete(Verdict::Requeue),
+                Settle::Hold => p.complete(Verdict::Hold),
                 _ => {
                     let sent = self.move_message(&p).await;
                     parked.push((p, sent));

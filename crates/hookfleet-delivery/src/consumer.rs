@@ -138,7 +138,7 @@ async fn fifo(
                     let _ = acker.ack(tag).await;
                 }
                 (
-                    Verdict::Requeue,
+                    Verdict::Hold,
                     Some(Held {
                         next: n,
                         wait,
@@ -153,7 +153,10 @@ async fn fifo(
                     }
                     next = Some((message, Some(n)));
                 }
-                (Verdict::Requeue, None) => break 'messages,
+                // Held without a retry (410 Gone: the subscription is disabled), or handed back
+                // unrecorded (shutting down with the database away): stop here; closing the
+                // channel leaves the message at the head of the queue.
+                (Verdict::Hold, None) | (Verdict::Requeue, _) => break 'messages,
             }
         }
     }
