@@ -10,7 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into());
+        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into())
+        // tokio-postgres logs every statement's parameters at debug level, subscription
+        // secrets and API key hashes among them: whatever RUST_LOG asks, never those lines.
+        .add_directive(
+            "tokio_postgres::query=info"
+                .parse()
+                .expect("a constant, valid directive"),
+        );
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 

@@ -17,5 +17,6 @@ mod partner;
 mod poison;
 mod reconnect;
 mod recovery;
+mod secrets;
 mod slow_clients;
 mod subscriptions;

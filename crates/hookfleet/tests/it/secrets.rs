@@ -1,0 +1,160 @@
+//! No secret reaches a log line: a real producer process, logging at `debug` as an operator
+//! troubleshooting would run it, is driven through every route that handles a credential or a
+//! signing secret (right and wrong ones), and its whole output is searched for them.
+use hookfleet_testkit::{Options, spawn_app_with};
+use serde_json::{Value, json};
+use std::{process::Stdio, time::Duration};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
+    let app = spawn_app_with(Options {
+        run_router: false,
+        run_delivery: false,
+        ..Options::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = "admin-token-that-must-not-be-logged";
+    let log = std::env::temp_dir().join(format!("hookfleet-secrets-{port}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookfleet"))
+        .arg("producer")
+        .envs(app.child_env())
+        .env("RUST_LOG", "debug")
+        .env("HOOKFLEET_ADMIN_TOKEN", admin)
+        .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    app.wait_until(Duration::from_secs(20), "the producer is ready", || async {
+        http.get(format!("{api}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
+        http.request(method, format!("{api}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    use reqwest::Method as M;
+    let mut secrets = vec![admin.to_owned()];
+    let installation = call(
+        M::POST,
+        "/v1/installations",
+        admin,
+        json!({"id": "icfg_log"}),
+    );
+    assert_eq!(installation.await.unwrap().status(), 201);
+    let key: Value = call(
+        M::POST,
+        "/v1/api-keys",
+        admin,
+        json!({"name": "k", "scopes": ["installation:icfg_log"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (key_id, first) = (key["id"].as_str().unwrap(), key["key"].as_str().unwrap());
+    let rotated: Value = call(
+        M::POST,
+        &format!("/v1/api-keys/{key_id}/rotate"),
+        admin,
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let second = rotated["key"].as_str().unwrap();
+    secrets.extend([first.to_owned(), second.to_owned()]);
+    secrets.push(hookfleet_core::api_key::hash(first));
+    let event = json!({"event": {"type": "installation.updated"}});
+    for token in [
+        first,
+        second,
+        "hfk_wrong-key-that-must-not-be-logged",
+        "wrong-admin-token",
+    ] {
+        let _ = call(
+            M::POST,
+            "/v1/installations/icfg_log/events",
+            token,
+            event.clone(),
+        )
+        .await;
+        let _ = call(M::GET, "/v1/subscriptions", token, json!({})).await;
+    }
+    secrets.push("hfk_wrong-key-that-must-not-be-logged".into());
+    let sub: Value = call(
+        M::POST,
+        "/v1/subscriptions",
+        admin,
+        json!({"url": "http://127.0.0.1:9/h", "event_types": ["#"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    secrets.push(sub["secret"].as_str().unwrap().to_owned());
+    let sub_id = sub["id"].as_str().unwrap();
+    let new_secret: Value = call(
+        M::POST,
+        &format!("/v1/subscriptions/{sub_id}/secret/rotate"),
+        admin,
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    secrets.push(new_secret["key"].as_str().unwrap().to_owned());
+    let revoke = call(
+        M::DELETE,
+        &format!("/v1/api-keys/{key_id}"),
+        admin,
+        json!({}),
+    );
+    assert_eq!(revoke.await.unwrap().status(), 204);
+
+    sigterm(&child);
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        text.contains("Producer API listening"),
+        "the log was captured: {text}"
+    );
+    for s in &secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret ({}…) reached the log",
+            &s[..8]
+        );
+    }
+}
+
+/// Asks the process to stop as an operator would (SIGTERM), so it flushes its log.
+fn sigterm(child: &tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+}
