@@ -63,6 +63,7 @@ prefixed_id!(EventId, "evt_");
 prefixed_id!(SubscriptionId, "sub_");
 prefixed_id!(DeliveryId, "dlv_");
 prefixed_id!(ApiKeyId, "key_");
+prefixed_id!(ChannelId, "chn_");
 
 fn digest_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();

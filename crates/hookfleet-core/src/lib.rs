@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_key;
+pub mod channel;
 pub mod duration;
 pub mod event;
 pub mod ids;
@@ -17,7 +18,7 @@ pub mod targets;
 
 pub use duration::{Ladder, parse_duration};
 pub use event::{DeliveredBody, EventCopy, IngestEvent, NewEvent};
-pub use ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, EventId, SubscriptionId};
 pub use signing::{Secret, SignatureHeaders};
 
 /// One field that failed validation, reported back to the client as is.

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod api_keys;
+mod channels;
 mod installations;
 mod log;
 mod migrate;
@@ -12,6 +13,7 @@ mod outcomes;
 mod subscriptions;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
+pub use channels::ChannelRow;
 pub use installations::InstallationRow;
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};

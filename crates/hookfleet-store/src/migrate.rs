@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "installations",
         include_str!("../../../migrations/0006_installations.sql"),
     ),
+    (
+        7,
+        "channels",
+        include_str!("../../../migrations/0007_channels.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

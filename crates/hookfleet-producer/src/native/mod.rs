@@ -11,6 +11,7 @@ use axum::{Router, middleware};
 use std::sync::Arc;
 
 mod api_keys;
+mod channels;
 mod deliveries;
 mod events;
 mod installations;
@@ -25,6 +26,7 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(subscriptions::routes())
         .merge(api_keys::routes())
         .merge(installations::routes())
+        .merge(channels::routes())
         .merge(deliveries::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

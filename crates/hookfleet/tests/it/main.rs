@@ -1,6 +1,7 @@
 //! End-to-end tests of the fleet against the real RabbitMQ, PostgreSQL and loopback receivers.
 mod api_keys;
 mod bad_input;
+mod channels;
 mod churn;
 mod crash;
 mod delivery;

@@ -1,0 +1,84 @@
+//! `/v1/channels`: the channels the event-lifecycle dialect (document 001) posts to. A channel
+//! is created with a password of 8 to 128 characters, kept only as an argon2id hash (made off
+//! the async threads: it is slow on purpose); neither is ever shown back.
+use crate::{
+    AppState,
+    error::{ApiError, AppResult},
+    extract::{ApiJson, ApiPath},
+};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
+use hookfleet_core::{ChannelId, Invalid, channel};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/channels", post(create_channel).get(list_channels))
+        .route("/v1/channels/{id}", get(get_channel).delete(delete_channel))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewChannel {
+    name: String,
+    password: String,
+}
+
+async fn create_channel(
+    State(state): State<Arc<AppState>>,
+    ApiJson(new): ApiJson<NewChannel>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid(Invalid::new("name", "must not be blank")));
+    }
+    hookfleet_core::storable::check_text("name", name, channel::MAX_NAME_LEN)
+        .map_err(ApiError::invalid)?;
+    channel::validate_password(&new.password).map_err(ApiError::invalid)?;
+    let password = new.password;
+    let hash = tokio::task::spawn_blocking(move || channel::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::unavailable("The password hashing task failed", &e))?
+        .map_err(|e| {
+            ApiError::unavailable(
+                "Failed to hash a channel password",
+                &std::io::Error::other(e),
+            )
+        })?;
+    let row = state
+        .store
+        .create_channel(&ChannelId::random(), name, &hash)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(row))))
+}
+
+async fn list_channels(State(state): State<Arc<AppState>>) -> AppResult<Json<Value>> {
+    Ok(Json(json!({ "data": state.store.channels().await? })))
+}
+
+async fn get_channel(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let row = state
+        .store
+        .channel(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    Ok(Json(json!(row)))
+}
+
+async fn delete_channel(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<StatusCode> {
+    if !state.store.delete_channel(&id).await? {
+        return Err(ApiError::not_found("channel"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

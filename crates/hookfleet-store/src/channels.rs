@@ -1,0 +1,87 @@
+//! Channels of the event-lifecycle dialect: created, listed and deleted through the native API.
+//! The record keeps each password only as an argon2id hash.
+use crate::{Result, Store};
+use hookfleet_core::ChannelId;
+use time::OffsetDateTime;
+
+/// A channel as the API shows it (never its password or hash).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChannelRow {
+    pub id: ChannelId,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, created_at";
+
+fn from_row(r: &tokio_postgres::Row) -> ChannelRow {
+    ChannelRow {
+        id: ChannelId::from_trusted(r.get(0)),
+        name: r.get(1),
+        created_at: r.get(2),
+    }
+}
+
+impl Store {
+    pub async fn create_channel(
+        &self,
+        id: &ChannelId,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<ChannelRow> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                &format!(
+                    "INSERT INTO channels (id, name, password_hash) VALUES ($1, $2, $3)
+                     RETURNING {COLUMNS}"
+                ),
+                &[&id.as_str(), &name, &password_hash],
+            )
+            .await?;
+        Ok(from_row(&row))
+    }
+
+    /// Every live channel, newest first.
+    pub async fn channels(&self) -> Result<Vec<ChannelRow>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM channels WHERE deleted_at IS NULL
+                     ORDER BY created_at DESC, id DESC"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    pub async fn channel(&self, id: &str) -> Result<Option<ChannelRow>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM channels WHERE id = $1 AND deleted_at IS NULL"),
+                &[&id],
+            )
+            .await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    /// `false` if there is no such live channel.
+    pub async fn delete_channel(&self, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE channels SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+                &[&id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}
