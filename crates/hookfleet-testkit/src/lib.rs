@@ -221,6 +221,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
+/// Only the producer: for tests of the API itself (nothing routes or delivers, so whatever
+/// was published still sits in the ingest queue).
+pub async fn spawn_api() -> TestApp {
+    spawn_app_with(Options {
+        run_router: false,
+        run_delivery: false,
+        ..Options::default()
+    })
+    .await
+}
+
 impl TestApp {
     /// Stops every role (as [`TestApp::stop`]), then starts new ones on the same queues and
     /// schema, as a restart of the whole fleet would. The API moves to a new port.

@@ -1,18 +1,9 @@
 //! API keys: shown once and stored only as a hash; scoped; two generations valid during a
 //! rotation's grace and not after; a revoked key stops at once on the producer that revoked it
 //! and within the reload interval when revoked elsewhere.
-use hookfleet_testkit::{Options, TestApp, spawn_app_with};
+use hookfleet_testkit::{TestApp, spawn_api};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn app() -> TestApp {
-    spawn_app_with(Options {
-        run_router: false,
-        run_delivery: false,
-        ..Options::default()
-    })
-    .await
-}
 
 async fn status_with(app: &TestApp, key: &str, path: &str) -> u16 {
     app.http
@@ -35,7 +26,7 @@ async fn create(app: &TestApp, scopes: Value) -> Value {
 
 #[tokio::test]
 async fn a_key_is_shown_once_stored_as_a_hash_and_scoped() {
-    let app = app().await;
+    let app = spawn_api().await;
     let admin = create(&app, json!(["admin"])).await;
     let key = admin["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("hfk_") && key.len() >= 47, "{key}");
@@ -70,7 +61,7 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_scoped() {
 
 #[tokio::test]
 async fn bad_key_requests_are_refused_and_change_nothing() {
-    let app = app().await;
+    let app = spawn_api().await;
     for (body, status) in [
         (json!({"name": "k", "scopes": []}), 422),
         (json!({"name": "k", "scopes": ["root"]}), 422),
@@ -94,7 +85,7 @@ async fn bad_key_requests_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_revoked_key_stops_at_once_here_and_within_the_reload_interval_elsewhere() {
-    let app = app().await;
+    let app = spawn_api().await;
     let a = create(&app, json!(["admin"])).await;
     let key_a = a["key"].as_str().unwrap().to_owned();
     assert_eq!(status_with(&app, &key_a, "/v1/api-keys").await, 200);
@@ -128,7 +119,7 @@ async fn a_revoked_key_stops_at_once_here_and_within_the_reload_interval_elsewhe
 
 #[tokio::test]
 async fn a_rotated_key_works_beside_the_new_one_until_its_grace_ends() {
-    let app = app().await;
+    let app = spawn_api().await;
     let a = create(&app, json!(["admin"])).await;
     let (id, old) = (a["id"].as_str().unwrap(), a["key"].as_str().unwrap());
     let res = app

@@ -1,20 +1,11 @@
 //! Channels of the event-lifecycle dialect, managed with the native API: the password is 8 to
 //! 128 characters, stored only as an argon2id hash, and never shown back.
-use hookfleet_testkit::{Options, TestApp, spawn_app_with};
+use hookfleet_testkit::spawn_api;
 use serde_json::{Value, json};
-
-async fn app() -> TestApp {
-    spawn_app_with(Options {
-        run_router: false,
-        run_delivery: false,
-        ..Options::default()
-    })
-    .await
-}
 
 #[tokio::test]
 async fn a_channel_keeps_only_an_argon2id_hash_of_its_password() {
-    let app = app().await;
+    let app = spawn_api().await;
     let password = "YOUR_CHANNEL_PASSWORD";
     let res = app
         .post(
@@ -54,7 +45,7 @@ async fn a_channel_keeps_only_an_argon2id_hash_of_its_password() {
 
 #[tokio::test]
 async fn a_password_just_inside_its_limits_is_taken_and_just_outside_refused() {
-    let app = app().await;
+    let app = spawn_api().await;
     for (password, status) in [
         ("x".repeat(7), 422),
         ("x".repeat(8), 201),
