@@ -74,14 +74,6 @@ impl Store {
 
     /// `false` if there is no such live channel.
     pub async fn delete_channel(&self, id: &str) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE channels SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
-                &[&id],
-            )
-            .await?;
-        Ok(n == 1)
+        self.soft_delete("channels", id).await
     }
 }

@@ -77,14 +77,6 @@ impl Store {
 
     /// `false` if there is no such live installation.
     pub async fn delete_installation(&self, id: &str) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "UPDATE installations SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
-                &[&id],
-            )
-            .await?;
-        Ok(n == 1)
+        self.soft_delete("installations", id).await
     }
 }

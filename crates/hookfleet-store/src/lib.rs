@@ -169,6 +169,22 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// Marks a row of `table` (one with `id` and `deleted_at`) deleted; `false` if there is no
+    /// such live row. `table` is always a constant of this crate, never input.
+    pub(crate) async fn soft_delete(&self, table: &'static str, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                &format!(
+                    "UPDATE {table} SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL"
+                ),
+                &[&id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     /// `SELECT 1`, for readiness probes.
     pub async fn ping(&self) -> Result<()> {
         self.client().await?.simple_query("SELECT 1").await?;

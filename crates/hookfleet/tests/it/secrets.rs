@@ -64,10 +64,9 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         json!({"name": "k", "scopes": ["installation:icfg_log"]}),
     )
     .await
+    .map(json_body)
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let (key_id, first) = (key["id"].as_str().unwrap(), key["key"].as_str().unwrap());
     let rotated: Value = call(
         M::POST,
@@ -76,10 +75,9 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         json!({}),
     )
     .await
+    .map(json_body)
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let second = rotated["key"].as_str().unwrap();
     secrets.extend([first.to_owned(), second.to_owned()]);
     secrets.push(hookfleet_core::api_key::hash(first));
@@ -107,10 +105,9 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         json!({"url": "http://127.0.0.1:9/h", "event_types": ["#"]}),
     )
     .await
+    .map(json_body)
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     secrets.push(sub["secret"].as_str().unwrap().to_owned());
     let sub_id = sub["id"].as_str().unwrap();
     let new_secret: Value = call(
@@ -120,10 +117,9 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         json!({}),
     )
     .await
+    .map(json_body)
     .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     secrets.push(new_secret["key"].as_str().unwrap().to_owned());
     let revoke = call(
         M::DELETE,
@@ -157,4 +153,8 @@ fn sigterm(child: &tokio::process::Child) {
             .args(["-TERM", &pid.to_string()])
             .status();
     }
+}
+
+async fn json_body(res: reqwest::Response) -> Value {
+    res.json().await.expect("a JSON body")
 }
