@@ -41,6 +41,43 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
+/// A keyed fingerprint of passwords already verified, so a later call with the same password
+/// costs an HMAC instead of an argon2 verification. The key is random per process: what is
+/// held in memory cannot be checked against guesses without it, and never leaves the process.
+pub struct Fingerprints {
+    key: [u8; 32],
+}
+
+impl Fingerprints {
+    pub fn new() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source is available");
+        Self { key }
+    }
+
+    /// HMAC-SHA256 of `password` under this process's key.
+    pub fn of(&self, password: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
+            unreachable!("HMAC takes a key of any length")
+        };
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl Default for Fingerprints {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Fingerprints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fingerprints").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +91,14 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_per_process() {
+        let (a, b) = (Fingerprints::new(), Fingerprints::new());
+        assert_eq!(a.of("correct horse"), a.of("correct horse"));
+        assert_ne!(a.of("correct horse"), a.of("wrong horse"));
+        assert_ne!(a.of("correct horse"), b.of("correct horse"));
     }
 
     #[test]

@@ -65,7 +65,7 @@ prefixed_id!(DeliveryId, "dlv_");
 prefixed_id!(ApiKeyId, "key_");
 prefixed_id!(ChannelId, "chn_");
 
-fn digest_hex(parts: &[&[u8]]) -> String {
+pub(crate) fn digest_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         // Length-prefix each part so ("ab","c") and ("a","bc") never collide.

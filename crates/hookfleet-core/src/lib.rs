@@ -9,6 +9,7 @@ pub mod channel;
 pub mod duration;
 pub mod event;
 pub mod ids;
+pub mod lifecycle;
 pub mod render;
 pub mod routing;
 pub mod signing;

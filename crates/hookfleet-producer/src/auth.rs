@@ -33,7 +33,7 @@ impl Principal {
 }
 
 /// Constant-time comparison, so response timing does not reveal how much of a token matched.
-fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -50,12 +50,16 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
     well_formed.then_some(token)
 }
 
+/// The well-formed Bearer token of a request, if it has one.
+pub(crate) fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| bearer_token(v.as_bytes()))
+}
+
 /// The principal a request's credentials name, if they name one.
 pub(crate) fn principal(state: &AppState, req: &Request) -> Option<Principal> {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| bearer_token(v.as_bytes()))?;
+    let presented = bearer(req)?;
     let admin = state.settings.admin_tokens.iter().fold(false, |acc, t| {
         acc | tokens_equal(presented.as_bytes(), t.as_bytes())
     });

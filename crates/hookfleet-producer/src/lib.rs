@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 mod intake;
 mod janitor;
+mod lifecycle;
 mod native;
 mod partner;
 pub mod serve;
@@ -46,6 +47,10 @@ pub struct Settings {
     /// How often API keys are re-read from the record (see `keys`): a key revoked through
     /// another producer stops working here within this long.
     pub key_reload_interval: Duration,
+    /// Bearer token(s) the lifecycle routes require (`HOOKFLEET_GATEWAY_TOKEN`); none: open.
+    pub gateway_tokens: Vec<String>,
+    /// Channels whose verified password is remembered, so a call skips the slow hash.
+    pub password_cache_entries: usize,
 }
 
 impl Default for Settings {
@@ -57,6 +62,8 @@ impl Default for Settings {
             timeouts: serve::Timeouts::default(),
             deleted_queue_grace: Duration::from_secs(60),
             key_reload_interval: Duration::from_secs(5),
+            gateway_tokens: Vec::new(),
+            password_cache_entries: 10_000,
         }
     }
 }
@@ -70,6 +77,8 @@ impl std::fmt::Debug for Settings {
             .field("timeouts", &self.timeouts)
             .field("deleted_queue_grace", &self.deleted_queue_grace)
             .field("key_reload_interval", &self.key_reload_interval)
+            .field("gateway_tokens", &"[redacted]")
+            .field("password_cache_entries", &self.password_cache_entries)
             .finish()
     }
 }
@@ -120,6 +129,7 @@ pub(crate) struct AppState {
     pub recover_lock: tokio::sync::Mutex<()>,
     pub(crate) keys: directory::KeyRing,
     pub(crate) installations: directory::Installations,
+    pub(crate) passwords: lifecycle::passwords::Passwords,
     /// Woken by a control notice: something (a key) changed; reload now.
     pub(crate) changed: tokio::sync::Notify,
 }
@@ -216,6 +226,7 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let passwords = lifecycle::passwords::Passwords::new(settings.password_cache_entries);
     let state = Arc::new(AppState {
         store,
         bus: RwLock::new(None),
@@ -225,6 +236,7 @@ pub async fn run(
         recover_lock: tokio::sync::Mutex::new(()),
         keys: directory::KeyRing::default(),
         installations: directory::Installations::default(),
+        passwords,
         changed: tokio::sync::Notify::new(),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));

@@ -7,6 +7,7 @@
 mod api_keys;
 mod channels;
 mod installations;
+mod lifecycle;
 mod log;
 mod migrate;
 mod outcomes;
@@ -15,6 +16,7 @@ mod subscriptions;
 pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use channels::ChannelRow;
 pub use installations::InstallationRow;
+pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};

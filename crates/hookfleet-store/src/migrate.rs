@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "channels",
         include_str!("../../../migrations/0007_channels.sql"),
     ),
+    (
+        8,
+        "lifecycle",
+        include_str!("../../../migrations/0008_lifecycle.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -48,6 +48,8 @@ pub struct Options {
     pub allow_private_targets: bool,
     pub delivery: hookfleet_delivery::Settings,
     pub timeouts: hookfleet_producer::serve::Timeouts,
+    /// `HOOKFLEET_GATEWAY_TOKEN` of the lifecycle routes.
+    pub gateway_token: Option<String>,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
                 ..hookfleet_delivery::Settings::default()
             },
             timeouts: Default::default(),
+            gateway_token: None,
         }
     }
 }
@@ -120,6 +123,8 @@ async fn start_roles(
         // workers' 500 ms reconcile.
         deleted_queue_grace: Duration::from_secs(2),
         key_reload_interval: Duration::from_millis(500),
+        gateway_tokens: opts.gateway_token.iter().cloned().collect(),
+        ..Default::default()
     };
     let roles = hookfleet_launch::Roles {
         producer: Some((listener, producer)),

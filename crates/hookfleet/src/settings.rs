@@ -80,6 +80,14 @@ pub struct ProducerArgs {
     /// stops working here within this long. Default 5s.
     #[arg(long, env = "HOOKFLEET_KEY_RELOAD_INTERVAL", value_parser = duration)]
     pub key_reload_interval: Option<Duration>,
+    /// Bearer token(s), comma-separated, the lifecycle routes (`/event/…`) require; unset:
+    /// those routes need only the channel password.
+    #[arg(long, env = "HOOKFLEET_GATEWAY_TOKEN", hide_env_values = true)]
+    pub gateway_token: Option<String>,
+    /// How many channels' verified passwords are remembered, so a call skips argon2; 0
+    /// verifies every call slowly. Default 10000.
+    #[arg(long, env = "HOOKFLEET_PASSWORD_CACHE_ENTRIES")]
+    pub password_cache_entries: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -172,6 +180,10 @@ impl ProducerArgs {
             },
             deleted_queue_grace: self.deleted_queue_grace.unwrap_or(d.deleted_queue_grace),
             key_reload_interval: self.key_reload_interval.unwrap_or(d.key_reload_interval),
+            gateway_tokens: split_tokens(self.gateway_token.as_deref()),
+            password_cache_entries: self
+                .password_cache_entries
+                .unwrap_or(d.password_cache_entries),
             ..d
         };
         anyhow::ensure!(
@@ -184,13 +196,16 @@ impl ProducerArgs {
     }
 
     pub fn tokens(&self) -> Vec<String> {
-        self.admin_token
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect()
+        split_tokens(self.admin_token.as_deref())
     }
+}
+
+/// `a, b` → `["a", "b"]`: tokens listed so a new one can be added before the old one goes.
+fn split_tokens(list: Option<&str>) -> Vec<String> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

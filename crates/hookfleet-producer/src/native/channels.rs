@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/channels", post(create_channel).get(list_channels))
         .route("/v1/channels/{id}", get(get_channel).delete(delete_channel))
+        .route("/v1/channels/{id}/events/{event_id}", get(get_event))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -81,4 +82,17 @@ async fn delete_channel(
         return Err(ApiError::not_found("channel"));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A lifecycle event's current state.
+async fn get_event(
+    State(state): State<Arc<AppState>>,
+    ApiPath((id, event_id)): ApiPath<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let row = state
+        .store
+        .lifecycle_event(&id, &event_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(json!(row)))
 }

@@ -13,6 +13,8 @@ mod intake_props;
 mod isolate;
 mod isolation;
 mod ladder;
+mod lifecycle;
+mod lifecycle_rules;
 mod log;
 mod partner;
 mod poison;

@@ -27,6 +27,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         .envs(app.child_env())
         .env("RUST_LOG", "debug")
         .env("HOOKFLEET_ADMIN_TOKEN", admin)
+        .env("HOOKFLEET_GATEWAY_TOKEN", GATEWAY)
         .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .stdout(Stdio::from(out.try_clone().unwrap()))
         .stderr(Stdio::from(out))
@@ -128,6 +129,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         json!({}),
     );
     assert_eq!(revoke.await.unwrap().status(), 204);
+    secrets.extend(lifecycle_calls(&call_api(&http, &api), admin).await);
 
     sigterm(&child);
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
@@ -144,6 +146,51 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
             &s[..8]
         );
     }
+}
+
+const GATEWAY: &str = "gateway-token-that-must-not-be-logged";
+
+fn call_api<'a>(
+    http: &'a reqwest::Client,
+    api: &'a str,
+) -> impl Fn(&str, &str, Value) -> reqwest::RequestBuilder + 'a {
+    move |path, token, body| {
+        http.post(format!("{api}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+    }
+}
+
+/// A channel, and lifecycle calls with its password and the gateway token, right and wrong;
+/// returns what must not be logged.
+async fn lifecycle_calls(
+    post: &impl Fn(&str, &str, Value) -> reqwest::RequestBuilder,
+    admin: &str,
+) -> Vec<String> {
+    let password = "channel-password-that-must-not-be-logged";
+    let wrong = "wrong-channel-password-not-to-log";
+    let chn: Value = post(
+        "/v1/channels",
+        admin,
+        json!({"name": "c", "password": password}),
+    )
+    .send()
+    .await
+    .map(json_body)
+    .unwrap()
+    .await;
+    let chn = chn["id"].as_str().unwrap();
+    for (token, pw, status) in [
+        (GATEWAY, password, 200),
+        (GATEWAY, wrong, 401),
+        ("wrong-gateway", password, 401),
+    ] {
+        let call = json!({"channel_id": chn, "password": pw, "title": "t", "status": "s",
+                          "message": "m", "severity": "low", "event_time": 1});
+        let res = post("/event/create", token, call).send().await.unwrap();
+        assert_eq!(res.status(), status);
+    }
+    vec![password.into(), wrong.into(), GATEWAY.into()]
 }
 
 /// Asks the process to stop as an operator would (SIGTERM), so it flushes its log.

@@ -1,0 +1,141 @@
+//! The event lifecycle of source document 001: a process that is created, updated any number of
+//! times and closed, each call posted to `/event/create|update|close` of a channel. This module
+//! owns the document's field rules (which route needs, allows and forbids which field, and each
+//! field's limits), checked in one pass into a [`Checked`] call, and the event's [`State`] that
+//! each call moves. No I/O: the producer supplies the prior state and stores the next.
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+mod rules;
+mod state;
+
+pub use rules::*;
+pub use state::{MAX_STATE_ATTRS_BYTES, State, event_id_for};
+
+/// Which of the three routes a call came by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Create,
+    Update,
+    Close,
+}
+
+impl Route {
+    /// The event type subscribers receive for a call of this route.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::Create => "event.created",
+            Self::Update => "event.updated",
+            Self::Close => "event.closed",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Close => "close",
+        }
+    }
+}
+
+/// Why a call is refused, with the `error_code` the envelope carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::new("invalid_field", format!("{field}: {message}"))
+    }
+}
+
+/// A call's body as sent: every field optional, so a missing one is reported by name, and
+/// unknown fields refused. `attrs`, `metadata` and `severity` are read loosely so each has its
+/// own error code.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    pub channel_id: Option<String>,
+    pub password: Option<String>,
+    pub op_id: Option<String>,
+    pub thing_id: Option<String>,
+    pub ciphertext: Option<String>,
+    pub event_id: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub message: Option<String>,
+    pub severity: Option<String>,
+    pub event_time: Option<Value>,
+    pub started_at: Option<Value>,
+    pub ended_at: Option<Value>,
+    pub tags: Option<Vec<String>>,
+    pub images: Option<Vec<String>>,
+    pub attrs: Option<Value>,
+    pub metadata: Option<Value>,
+}
+
+/// One of the document's four severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Normal,
+    Low,
+}
+
+/// What one call changes, as subscribers receive it (the credentials are not part of it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub status: String,
+    pub message: String,
+    pub severity: Severity,
+    pub event_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thing_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+}
+
+/// A call that passed every field rule of its route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub route: Route,
+    pub channel_id: String,
+    pub password: String,
+    /// As sent; the producer generates one when absent.
+    pub op_id: Option<String>,
+    /// Sent on update and close (never on create).
+    pub event_id: Option<String>,
+    pub change: Change,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! The event-lifecycle dialect (source document 001): `POST /event/create`, `/event/update` and
+//! `/event/close` on a channel. Its group: the optional gateway token (`HOOKFLEET_GATEWAY_TOKEN`,
+//! or an API key scoped to the channel) as Bearer, the channel's password in the body, a 32 KB
+//! body limit, and the document's envelope `{success, data: {channel_id, op_id, event_id,
+//! accepted}, error, error_code}` on every answer, errors included. Each call moves the event's
+//! state in the record and goes through the one intake as `event.created|updated|closed`, the
+//! channel as `organization_id`; the state is committed only once the broker confirmed the
+//! message (see `call`).
+use crate::{
+    AppState,
+    auth::{self, Principal},
+    extract::{self, BodyError, Envelope},
+};
+use axum::{
+    Json, Router,
+    extract::{FromRequest, Request, State},
+    http::StatusCode,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{any, post},
+};
+use hookfleet_core::{
+    api_key::Scope,
+    lifecycle::{self, Call, Refusal, Route},
+};
+use serde::Serialize;
+use std::sync::Arc;
+
+mod call;
+pub(crate) mod passwords;
+
+pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    let route = |r: Route| {
+        post(move |State(s): State<Arc<AppState>>, gate, body| call::run(s, gate, r, body))
+            .fallback(|| async {
+                Answer::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "use POST",
+                )
+            })
+    };
+    let group = Router::new()
+        .route("/event/create", route(Route::Create))
+        .route("/event/update", route(Route::Update))
+        .route("/event/close", route(Route::Close))
+        .route(
+            "/event/{*rest}",
+            any(|| async { Answer::error(StatusCode::NOT_FOUND, "not_found", "no such route") }),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), gate));
+    extract::with_body_limit::<_, Answer>(group, lifecycle::BODY_LIMIT)
+}
+
+/// `data` of the envelope: what is known of the call when it was answered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Data {
+    pub channel_id: Option<String>,
+    pub op_id: Option<String>,
+    pub event_id: Option<String>,
+    pub accepted: bool,
+}
+
+/// Every answer of the dialect, success or error.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    status: StatusCode,
+    data: Data,
+    error: Option<(&'static str, String)>,
+}
+
+impl Answer {
+    pub(crate) fn accepted(data: Data) -> Self {
+        Self {
+            status: StatusCode::OK,
+            data: Data {
+                accepted: true,
+                ..data
+            },
+            error: None,
+        }
+    }
+
+    pub(crate) fn error(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            data: Data::default(),
+            error: Some((code, message.into())),
+        }
+    }
+
+    pub(crate) fn refused(r: Refusal) -> Self {
+        let status = match r.code {
+            "event_closed" => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::error(status, r.code, r.message)
+    }
+
+    /// The same answer, saying what is known of the call.
+    pub(crate) fn with(mut self, data: &Data) -> Self {
+        self.data = Data {
+            accepted: self.data.accepted,
+            ..data.clone()
+        };
+        self
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let (code, message) = self.error.unzip();
+        let body = serde_json::json!({
+            "success": code.is_none(),
+            "data": self.data,
+            "error": message,
+            "error_code": code,
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl Envelope for Answer {
+    fn from_body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(limit) => Self::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds {limit} bytes"),
+            ),
+            BodyError::Timeout(d) => Self::error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the body did not arrive within {} ms", d.as_millis()),
+            ),
+            BodyError::NotJson => Self::error(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            BodyError::Invalid(m) if m.starts_with("unknown field") => {
+                Self::error(StatusCode::BAD_REQUEST, "unknown_field", m)
+            }
+            BodyError::Invalid(m) if m.starts_with("invalid type") => {
+                Self::error(StatusCode::BAD_REQUEST, "invalid_field", m)
+            }
+            BodyError::Invalid(m) => Self::error(StatusCode::BAD_REQUEST, "invalid_json", m),
+        }
+    }
+}
+
+/// Who passed the gateway.
+#[derive(Debug, Clone)]
+pub(crate) enum Gate {
+    /// No gateway token is configured, or the request carried it.
+    Open,
+    /// An API key (or the admin token): it may post only for the channels its scopes name.
+    Key(Principal),
+}
+
+impl Gate {
+    pub(crate) fn allows(&self, channel_id: &str) -> bool {
+        match self {
+            Self::Open => true,
+            Self::Key(p) => {
+                p.is_admin()
+                    || matches!(p, Principal::Key { scopes, .. }
+                        if scopes.iter().any(|s| matches!(s, Scope::Channel(c) if c == channel_id)))
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Gate {
+    type Rejection = Answer;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Gate>().cloned().ok_or_else(|| {
+            Answer::error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the gateway was not passed",
+            )
+        })
+    }
+}
+
+/// When `HOOKFLEET_GATEWAY_TOKEN` is set: 401 unless the Bearer credential is that token or an
+/// API key. Without it the routes are open, as the document's public gateway is, and any
+/// `Authorization` header is ignored: the channel password is the credential.
+async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let tokens = &state.settings.gateway_tokens;
+    let gate = if tokens.is_empty() {
+        Some(Gate::Open)
+    } else {
+        let presented = auth::bearer(&req);
+        if presented.is_some_and(|p| {
+            tokens
+                .iter()
+                .any(|t| auth::tokens_equal(p.as_bytes(), t.as_bytes()))
+        }) {
+            Some(Gate::Open)
+        } else {
+            auth::principal(&state, &req).map(Gate::Key)
+        }
+    };
+    match gate {
+        Some(g) => {
+            req.extensions_mut().insert(g);
+            next.run(req).await
+        }
+        None => Answer::error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this gateway requires `Authorization: Bearer <token>`",
+        )
+        .into_response(),
+    }
+}
+
+/// The body as [`Call`]: JSON storable by every later stage (no NUL, no lone surrogate, numbers
+/// in range, not too deep), then the document's fields and no others.
+pub(crate) struct LifecycleJson(pub Call);
+
+impl<S: Send + Sync> FromRequest<S> for LifecycleJson {
+    type Rejection = Answer;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let raw: Box<serde_json::value::RawValue> = extract::read_json(req, state, None)
+            .await
+            .map_err(Answer::from_body)?;
+        hookfleet_core::storable::check_json("body", raw.get())
+            .map_err(|i| Answer::error(StatusCode::BAD_REQUEST, "invalid_json", i.to_string()))?;
+        serde_json::from_str(raw.get())
+            .map(Self)
+            .map_err(|e| Answer::from_body(BodyError::Invalid(e.to_string())))
+    }
+}

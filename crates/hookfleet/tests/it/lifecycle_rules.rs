@@ -1,0 +1,633 @@
+//! Every field rule of document 001, each with a call just inside its limit (taken) and one
+//! just outside (refused with its error code), and a bounded property test: arbitrary JSON at
+//! the three routes is answered 200 or 4xx, never 5xx, and only what was answered 200 is
+//! written or dispatched.
+use super::lifecycle::{PASSWORD, call, call_raw, channel};
+use hookfleet_testkit::{TestApp, spawn_app};
+use proptest::{prelude::*, test_runner::TestRunner};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn create_body(chn: &str) -> Value {
+    json!({"channel_id": chn, "password": PASSWORD, "title": "Deploy", "status": "running",
+           "message": "started", "severity": "normal", "event_time": 1713750000000u64})
+}
+
+fn update_body(chn: &str, event_id: &str) -> Value {
+    json!({"channel_id": chn, "password": PASSWORD, "event_id": event_id, "status": "running",
+           "message": "going", "severity": "normal", "event_time": 1713750000001u64})
+}
+
+/// `base` with `patch` applied: a `null` removes the field.
+fn with(mut base: Value, patch: &Value) -> Value {
+    for (k, v) in patch.as_object().unwrap() {
+        if v.is_null() {
+            base.as_object_mut().unwrap().remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    base
+}
+
+async fn open_event(app: &TestApp, chn: &str) -> String {
+    let (status, v) = call(app, "create", &create_body(chn)).await;
+    assert_eq!(status, 200, "{v}");
+    v["data"]["event_id"].as_str().unwrap().to_owned()
+}
+
+/// Posts `base + patch` to `route`; the status and error code.
+async fn outcome(app: &TestApp, route: &str, base: Value, patch: Value) -> (u16, Option<String>) {
+    let (status, v) = call(app, route, &with(base, &patch)).await;
+    (status, v["error_code"].as_str().map(str::to_owned))
+}
+
+fn s(n: usize) -> String {
+    "é".repeat(n)
+}
+
+const MAX_MS: u64 = 253_402_300_799_999;
+
+#[tokio::test]
+async fn every_field_rule_holds_just_inside_and_breaks_just_outside() {
+    let app = spawn_app().await;
+    let chn = channel(&app, PASSWORD).await;
+    let ok = |code: Option<&str>| code.map(str::to_owned);
+    let url = |n: usize| format!("https://img.example/{}", "a".repeat(n - 20));
+    // (rule, route, patch, expected status, expected error code)
+    let cases: Vec<(&str, &str, Value, u16, Option<String>)> = vec![
+        (
+            "event_id forbidden on create",
+            "create",
+            json!({"event_id": "abc"}),
+            400,
+            ok(Some("field_not_allowed")),
+        ),
+        (
+            "title required on create",
+            "create",
+            json!({"title": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "title optional on update",
+            "update",
+            json!({"title": null}),
+            200,
+            None,
+        ),
+        (
+            "event_id required on update",
+            "update",
+            json!({"event_id": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "event_id required on close",
+            "close",
+            json!({"event_id": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "channel_id required",
+            "create",
+            json!({"channel_id": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "password required",
+            "create",
+            json!({"password": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "password 7 characters",
+            "create",
+            json!({"password": "1234567"}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "password 129 characters",
+            "create",
+            json!({"password": "x".repeat(129)}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "status 24 characters",
+            "update",
+            json!({"status": s(24)}),
+            200,
+            None,
+        ),
+        (
+            "status 25 characters",
+            "update",
+            json!({"status": s(25)}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "status empty",
+            "update",
+            json!({"status": ""}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "status required",
+            "update",
+            json!({"status": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "message 512 characters",
+            "update",
+            json!({"message": s(512)}),
+            200,
+            None,
+        ),
+        (
+            "message 513 characters",
+            "update",
+            json!({"message": s(513)}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "message empty",
+            "update",
+            json!({"message": ""}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "message required",
+            "create",
+            json!({"message": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "severity critical",
+            "update",
+            json!({"severity": "critical"}),
+            200,
+            None,
+        ),
+        (
+            "severity high",
+            "update",
+            json!({"severity": "high"}),
+            200,
+            None,
+        ),
+        (
+            "severity low",
+            "update",
+            json!({"severity": "low"}),
+            200,
+            None,
+        ),
+        (
+            "severity other",
+            "update",
+            json!({"severity": "urgent"}),
+            400,
+            ok(Some("invalid_severity")),
+        ),
+        (
+            "severity in capitals",
+            "update",
+            json!({"severity": "HIGH"}),
+            400,
+            ok(Some("invalid_severity")),
+        ),
+        (
+            "severity required",
+            "update",
+            json!({"severity": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "event_time 0",
+            "update",
+            json!({"event_time": 0}),
+            200,
+            None,
+        ),
+        (
+            "event_time last ms of 9999",
+            "update",
+            json!({"event_time": MAX_MS}),
+            200,
+            None,
+        ),
+        (
+            "event_time past 9999",
+            "update",
+            json!({"event_time": MAX_MS + 1}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "event_time negative",
+            "update",
+            json!({"event_time": -1}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "event_time fractional",
+            "update",
+            json!({"event_time": 1.5}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "event_time as text",
+            "update",
+            json!({"event_time": "1713750000000"}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "event_time required",
+            "create",
+            json!({"event_time": null}),
+            400,
+            ok(Some("missing_field")),
+        ),
+        (
+            "started_at on create",
+            "create",
+            json!({"started_at": 1}),
+            200,
+            None,
+        ),
+        (
+            "started_at on update",
+            "update",
+            json!({"started_at": 1}),
+            400,
+            ok(Some("field_not_allowed")),
+        ),
+        (
+            "started_at on close",
+            "close",
+            json!({"started_at": 1}),
+            400,
+            ok(Some("field_not_allowed")),
+        ),
+        (
+            "ended_at on create",
+            "create",
+            json!({"ended_at": 1}),
+            400,
+            ok(Some("field_not_allowed")),
+        ),
+        (
+            "ended_at on update",
+            "update",
+            json!({"ended_at": 1}),
+            400,
+            ok(Some("field_not_allowed")),
+        ),
+        (
+            "ended_at on close",
+            "close",
+            json!({"ended_at": 1}),
+            200,
+            None,
+        ),
+        (
+            "32 tags",
+            "update",
+            json!({"tags": (0..32).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            200,
+            None,
+        ),
+        (
+            "33 tags",
+            "update",
+            json!({"tags": (0..33).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "a tag of 64 characters",
+            "update",
+            json!({"tags": [s(64)]}),
+            200,
+            None,
+        ),
+        (
+            "a tag of 65 characters",
+            "update",
+            json!({"tags": [s(65)]}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "32 images",
+            "update",
+            json!({"images": vec![url(40); 32]}),
+            200,
+            None,
+        ),
+        (
+            "33 images",
+            "update",
+            json!({"images": vec![url(40); 33]}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "an image URL of 2048",
+            "update",
+            json!({"images": [url(2048)]}),
+            200,
+            None,
+        ),
+        (
+            "an image URL of 2049",
+            "update",
+            json!({"images": [url(2049)]}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "an image that is no URL",
+            "update",
+            json!({"images": ["not a url"]}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "attrs with nested objects",
+            "update",
+            json!({"attrs": {"a": {"b": 1}}}),
+            200,
+            None,
+        ),
+        (
+            "attrs with an array",
+            "update",
+            json!({"attrs": {"a": [1]}}),
+            400,
+            ok(Some("invalid_attrs")),
+        ),
+        (
+            "attrs with a nested array",
+            "update",
+            json!({"attrs": {"a": {"b": []}}}),
+            400,
+            ok(Some("invalid_attrs")),
+        ),
+        (
+            "attrs not an object",
+            "update",
+            json!({"attrs": [1]}),
+            400,
+            ok(Some("invalid_attrs")),
+        ),
+        (
+            "metadata scalars",
+            "update",
+            json!({"metadata": {"a": "x", "b": 1.5, "c": true}}),
+            200,
+            None,
+        ),
+        (
+            "metadata key of 64",
+            "update",
+            json!({"metadata": {s(64): "x"}}),
+            200,
+            None,
+        ),
+        (
+            "metadata key of 65",
+            "update",
+            json!({"metadata": {s(65): "x"}}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "metadata value of 512",
+            "update",
+            json!({"metadata": {"k": s(512)}}),
+            200,
+            None,
+        ),
+        (
+            "metadata value of 513",
+            "update",
+            json!({"metadata": {"k": s(513)}}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "metadata object value",
+            "update",
+            json!({"metadata": {"k": {}}}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "metadata null value",
+            "update",
+            json!({"metadata": {"k": null}}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
+            "thing_id passed through",
+            "update",
+            json!({"thing_id": "3b7fd2e87d7d4d6d9c7f3a318ac21f02"}),
+            200,
+            None,
+        ),
+        (
+            "ciphertext passed through",
+            "update",
+            json!({"ciphertext": "b64:AAAA"}),
+            200,
+            None,
+        ),
+        (
+            "an unknown field",
+            "update",
+            json!({"colour": "red"}),
+            400,
+            ok(Some("unknown_field")),
+        ),
+    ];
+    let event_id = open_event(&app, &chn).await;
+    for (rule, route, patch, status, code) in cases {
+        let base = match route {
+            "create" => create_body(&chn),
+            "update" => update_body(&chn, &event_id),
+            // Each close ends its event, so each gets a fresh one.
+            _ => update_body(&chn, &open_event(&app, &chn).await),
+        };
+        let got = outcome(&app, route, base, patch).await;
+        assert_eq!(got, (status, code), "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn passwords_of_8_and_128_characters_open_their_channels() {
+    let app = spawn_app().await;
+    for password in ["12345678".to_owned(), "é".repeat(128)] {
+        let chn = channel(&app, &password).await;
+        let body = with(create_body(&chn), &json!({"password": password}));
+        assert_eq!(call(&app, "create", &body).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn tags_are_trimmed_and_deduplicated_attrs_patch_and_empty_description_is_absent() {
+    let app = spawn_app().await;
+    let chn = channel(&app, PASSWORD).await;
+    let body = with(
+        create_body(&chn),
+        &json!({"tags": [" a ", "a", "b", "  "], "attrs": {"keep": 1, "drop": 2, "o": {"x": 1}},
+                "description": "first"}),
+    );
+    let (_, v) = call(&app, "create", &body).await;
+    let event_id = v["data"]["event_id"].as_str().unwrap().to_owned();
+    let patch = json!({"attrs": {"drop": null, "o": {"y": 2}}, "description": ""});
+    let (status, _) = call(&app, "update", &with(update_body(&chn, &event_id), &patch)).await;
+    assert_eq!(status, 200);
+    let state: Value = app
+        .get(&format!("/v1/channels/{chn}/events/{event_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["tags"], json!(["a", "b"]));
+    assert_eq!(state["attrs"], json!({"keep": 1, "o": {"x": 1, "y": 2}}));
+    assert_eq!(
+        state["description"], "first",
+        "an empty description changes nothing"
+    );
+}
+
+/// A value of any JSON kind, some of them close to what the routes take.
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        "\\PC{0,30}".prop_map(Value::from),
+        prop_oneof![Just("normal"), Just("high"), Just("")].prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+const FIELDS: &[&str] = &[
+    "op_id",
+    "thing_id",
+    "ciphertext",
+    "event_id",
+    "title",
+    "description",
+    "status",
+    "message",
+    "severity",
+    "event_time",
+    "started_at",
+    "ended_at",
+    "tags",
+    "images",
+    "attrs",
+    "metadata",
+    "colour",
+];
+
+#[test]
+fn arbitrary_json_is_answered_200_or_4xx_and_only_200_writes() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, chn, event_id) = rt.block_on(async {
+        let app = spawn_app().await;
+        let chn = channel(&app, PASSWORD).await;
+        let event_id = open_event(&app, &chn).await;
+        (app, chn, event_id)
+    });
+    // Bodies with the right credentials and any mix of fields, or any text at all.
+    let fields = prop::collection::vec((prop::sample::select(FIELDS), any_value()), 0..8);
+    let body = prop_oneof![
+        4 => (fields, any::<bool>()).prop_map({
+            let (chn, event_id) = (chn.clone(), event_id.clone());
+            move |(fields, with_id)| {
+                let mut b = if with_id { update_body(&chn, &event_id) } else { create_body(&chn) };
+                for (k, v) in fields {
+                    b[k] = v;
+                }
+                b.to_string()
+            }
+        }),
+        1 => "\\PC{0,60}",
+    ];
+    let route = prop::sample::select(&["create", "update", "close"][..]);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 96,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    // The op_ids answered 200 (a repeated one answers 200 and writes nothing new).
+    let accepted = std::sync::Mutex::new(std::collections::HashSet::new());
+    let result = runner.run(&(route, body), |(route, b)| {
+        let (status, v) = rt.block_on(call_raw(&app, route, None, &b));
+        prop_assert!(
+            status == 200 || (400..500).contains(&status),
+            "{status} {v} for {b}"
+        );
+        if status == 200 {
+            accepted
+                .lock()
+                .unwrap()
+                .insert(v["data"]["op_id"].to_string());
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // The event every case may update was opened by one accepted call too.
+    let accepted = accepted.into_inner().unwrap().len() as i64 + 1;
+    rt.block_on(async {
+        assert_eq!(
+            app.count("lifecycle_ops").await,
+            accepted,
+            "one op per accepted call"
+        );
+        app.wait_until(
+            Duration::from_secs(10),
+            "every accepted call recorded",
+            || async { app.count("events").await == accepted },
+        )
+        .await;
+        assert_eq!(app.count("events").await, accepted);
+    });
+    drop(app);
+}
