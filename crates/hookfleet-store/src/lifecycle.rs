@@ -43,14 +43,13 @@ impl Drop for LifecycleUnit {
 impl Store {
     /// The argon2id hash of a live channel's password.
     pub async fn channel_password_hash(&self, id: &str) -> Result<Option<String>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
                 "SELECT password_hash FROM channels WHERE id = $1 AND deleted_at IS NULL",
-                &[&id],
             )
             .await?;
+        let row = client.query_opt(&stmt, &[&id]).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -109,12 +108,14 @@ impl LifecycleUnit {
         event_id: &str,
     ) -> Result<Option<FirstAnswer>> {
         let c = self.client()?;
-        let claimed = c
-            .execute(
+        let stmt = c
+            .prepare_cached(
                 "INSERT INTO lifecycle_ops (channel_id, op_id, route, event_id)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id, op_id) DO NOTHING",
-                &[&channel_id, &op_id, &route, &event_id],
             )
+            .await?;
+        let claimed = c
+            .execute(&stmt, &[&channel_id, &op_id, &route, &event_id])
             .await?;
         if claimed == 1 {
             return Ok(None);
@@ -137,14 +138,14 @@ impl LifecycleUnit {
         channel_id: &str,
         event_id: &str,
     ) -> Result<Option<State>> {
-        let row = self
-            .client()?
-            .query_opt(
+        let c = self.client()?;
+        let stmt = c
+            .prepare_cached(
                 "SELECT state FROM lifecycle_events WHERE channel_id = $1 AND event_id = $2
                  FOR UPDATE",
-                &[&channel_id, &event_id],
             )
             .await?;
+        let row = c.query_opt(&stmt, &[&channel_id, &event_id]).await?;
         row.map(|r| r.try_get::<_, Json<State>>(0).map(|Json(s)| s))
             .transpose()
             .map_err(StoreError::from)
@@ -152,20 +153,25 @@ impl LifecycleUnit {
 
     /// Writes the event's state after this call (a new event, or the next state of one).
     pub async fn put_event(&self, state: &State) -> Result<()> {
-        self.client()?
-            .execute(
+        let c = self.client()?;
+        let stmt = c
+            .prepare_cached(
                 "INSERT INTO lifecycle_events (channel_id, event_id, state, closed)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (channel_id, event_id) DO UPDATE
                  SET state = EXCLUDED.state, closed = EXCLUDED.closed, updated_at = now()",
-                &[
-                    &state.channel_id,
-                    &state.event_id,
-                    &Json(state),
-                    &state.closed,
-                ],
             )
             .await?;
+        c.execute(
+            &stmt,
+            &[
+                &state.channel_id,
+                &state.event_id,
+                &Json(state),
+                &state.closed,
+            ],
+        )
+        .await?;
         Ok(())
     }
 

@@ -3,6 +3,8 @@
 //! of its own, removed afterwards), subscribes a loopback receiver N times, posts events over
 //! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
 //! receiver getting each copy. Traffic goes only to 127.0.0.1.
+mod lifecycle;
+
 use crate::{
     fleet::{self, Roles},
     settings::Common,
@@ -43,8 +45,10 @@ pub struct BenchArgs {
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
-    /// Which intake route the client posts to: `native` (`POST /v1/events`) or `partner`
-    /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation).
+    /// Which intake route the client posts to: `native` (`POST /v1/events`), `partner`
+    /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation),
+    /// `lifecycle-create` (`POST /event/create` on one channel) or `lifecycle-update`
+    /// (`POST /event/update`, spread over 1,000 open events created beforehand).
     #[arg(long, value_enum, default_value_t = Dialect::Native)]
     dialect: Dialect,
     /// Give up on a scenario after this many seconds.
@@ -68,6 +72,8 @@ pub struct BenchArgs {
 enum Dialect {
     Native,
     Partner,
+    LifecycleCreate,
+    LifecycleUpdate,
 }
 
 /// The installation partner-dialect runs post for.
@@ -191,23 +197,18 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
     crate::demo::wait_ready(&http, &api).await?;
-    // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
-    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64});
-    let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
-    for (body, n) in [(fast, subs), (hang, args.hanging)] {
-        for _ in 0..n {
-            http.post(format!("{api}/v1/subscriptions"))
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await?
-                .error_for_status()?;
-        }
-    }
     let credential = match args.dialect {
-        Dialect::Native => token.clone(),
         Dialect::Partner => partner_key(&http, &api, &token).await?,
+        _ => token.clone(),
     };
+    let channel = match args.dialect {
+        Dialect::LifecycleCreate | Dialect::LifecycleUpdate => Some(Arc::new(
+            lifecycle::setup(&http, &api, &token, args.dialect).await?,
+        )),
+        _ => None,
+    };
+    // After the setup: its calls are not delivered, as nothing is subscribed yet.
+    subscribe(&http, &api, &token, &receiver_url, subs, args.hanging).await?;
     // Let workers pick the subscriptions up before timing starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let poster = Poster {
@@ -215,6 +216,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         api: api.clone(),
         token: credential,
         dialect: args.dialect,
+        channel,
         run_id: EventId::random().as_str()[20..].to_owned(),
         concurrency: args.concurrency,
         rate: args.rate,
@@ -223,6 +225,31 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     timed_run(args, subs, &poster, &rx).await?;
     shutdown.cancel();
     fleet_task.await.context("The fleet task panicked")??;
+    Ok(())
+}
+
+/// `subs` subscriptions to the receiver, and `hanging` to its endpoint that never answers.
+async fn subscribe(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    receiver_url: &str,
+    subs: usize,
+    hanging: usize,
+) -> anyhow::Result<()> {
+    // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
+    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64});
+    let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
+    for (body, n) in [(fast, subs), (hang, hanging)] {
+        for _ in 0..n {
+            http.post(format!("{api}/v1/subscriptions"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+    }
     Ok(())
 }
 
@@ -346,6 +373,8 @@ struct Poster {
     /// The admin token (native) or the installation's key (partner).
     token: String,
     dialect: Dialect,
+    /// The lifecycle dialects' channel and open events.
+    channel: Option<Arc<lifecycle::Channel>>,
     run_id: String,
     concurrency: usize,
     /// Events/s; 0 posts as fast as `concurrency` allows.
@@ -372,6 +401,18 @@ impl Poster {
                 .bearer_auth(&self.token)
                 .header("idempotency-key", key)
                 .json(&json!({"event": {"type": "resource.updated", "resourceId": format!("resource-{i}"), "productId": "x".repeat(200)}})),
+            Dialect::LifecycleCreate | Dialect::LifecycleUpdate => {
+                let channel = self.channel.as_ref().expect("set up for the lifecycle dialects");
+                channel.request(&self.http, &self.api, self.dialect, i, key)
+            }
+        }
+    }
+
+    /// The idempotency key the intake derives the event's id from, for `key`.
+    fn ingest_key(&self, key: &str) -> String {
+        match &self.channel {
+            Some(c) => format!("lifecycle:{}:{key}", c.id),
+            None => key.to_owned(),
         }
     }
 
@@ -395,7 +436,7 @@ impl Poster {
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let key = format!("bench-{}-{i}", me.run_id);
-                    let id = EventId::for_idempotency_key(&key);
+                    let id = EventId::for_idempotency_key(&me.ingest_key(&key));
                     me.rx
                         .tally
                         .lock()
