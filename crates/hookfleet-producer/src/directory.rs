@@ -1,5 +1,6 @@
 //! What the intake knows without asking the database: the API keys every request is checked
-//! against, and the installations partners post for. Both are reloaded from the record every
+//! against, the installations partners post for, and the lifecycle channels with their
+//! password hashes. All are reloaded from the record every
 //! `key_reload_interval`, at once by the producer that changed one, and by every other producer
 //! when it hears the control notice that change publishes. A revoked key (or deleted
 //! installation) therefore stops working at once on the producer that changed it and within one
@@ -93,5 +94,28 @@ impl Installations {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains(id)
+    }
+}
+
+/// The live channels, each with the argon2id hash of its password.
+#[derive(Debug, Default)]
+pub(crate) struct Channels {
+    hashes: RwLock<HashMap<String, String>>,
+}
+
+impl Channels {
+    pub(crate) async fn reload(&self, store: &Store) -> hookfleet_store::Result<()> {
+        let hashes = store.channel_password_hashes().await?.into_iter().collect();
+        *self.hashes.write().unwrap_or_else(|p| p.into_inner()) = hashes;
+        Ok(())
+    }
+
+    /// The channel's password hash, if it is live.
+    pub(crate) fn password_hash(&self, id: &str) -> Option<String> {
+        self.hashes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 }

@@ -1,8 +1,9 @@
 //! hookfleet-producer is the HTTP front door. It validates and authenticates requests, assigns
 //! event ids, publishes accepted events to `hookfleet.ingest` and answers success only after the
 //! broker has confirmed them. It also serves the management API: subscriptions (whose queues
-//! and bindings it declares) and the delivery log. No per-event database write happens here:
-//! the router records events in batches.
+//! and bindings it declares) and the delivery log. No per-event database write happens here
+//! (the router records events in batches), with one exception the design names: the lifecycle
+//! dialect keeps each event's state and `op_id`, committed in the same unit as its publish.
 #![forbid(unsafe_code)]
 
 mod app;
@@ -129,6 +130,7 @@ pub(crate) struct AppState {
     pub recover_lock: tokio::sync::Mutex<()>,
     pub(crate) keys: directory::KeyRing,
     pub(crate) installations: directory::Installations,
+    pub(crate) channels: directory::Channels,
     pub(crate) passwords: lifecycle::passwords::Passwords,
     /// Woken by a control notice: something (a key) changed; reload now.
     pub(crate) changed: tokio::sync::Notify,
@@ -168,13 +170,16 @@ impl AppState {
             .ok_or_else(|| error::ApiError::not_found("subscription"))
     }
 
-    /// Re-reads the keys and installations the intake holds in memory.
+    /// Re-reads the keys, installations and channels the intake holds in memory.
     pub(crate) async fn reload_directory(&self) {
         if let Err(e) = self.keys.reload(&self.store).await {
             tracing::warn!(error = %e, "Failed to reload API keys; keeping the ones held");
         }
         if let Err(e) = self.installations.reload(&self.store).await {
             tracing::warn!(error = %e, "Failed to reload installations; keeping the ones held");
+        }
+        if let Err(e) = self.channels.reload(&self.store).await {
+            tracing::warn!(error = %e, "Failed to reload channels; keeping the ones held");
         }
     }
 
@@ -236,6 +241,7 @@ pub async fn run(
         recover_lock: tokio::sync::Mutex::new(()),
         keys: directory::KeyRing::default(),
         installations: directory::Installations::default(),
+        channels: directory::Channels::default(),
         passwords,
         changed: tokio::sync::Notify::new(),
     });

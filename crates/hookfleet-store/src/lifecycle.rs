@@ -41,16 +41,17 @@ impl Drop for LifecycleUnit {
 }
 
 impl Store {
-    /// The argon2id hash of a live channel's password.
-    pub async fn channel_password_hash(&self, id: &str) -> Result<Option<String>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT password_hash FROM channels WHERE id = $1 AND deleted_at IS NULL",
+    /// Every live channel's id and the argon2id hash of its password.
+    pub async fn channel_password_hashes(&self) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, password_hash FROM channels WHERE deleted_at IS NULL",
+                &[],
             )
             .await?;
-        let row = client.query_opt(&stmt, &[&id]).await?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// An event of a live channel, as it stands.

@@ -1,5 +1,5 @@
 //! One lifecycle call, start to end. The order of checks: the field rules (400), the key's
-//! scope (403), the channel (404), its password (401); then, in one transaction: the `op_id`
+//! scope (403), the channel (404) and its password (401), both from memory (`directory`); then, in one transaction: the `op_id`
 //! (a repeat returns the first answer), the event (404, 409 when closed), the next state
 //! written, the message published and confirmed, and only then the commit. A broker that does
 //! not confirm rolls the transaction back: the state did not move, the `op_id` is free, and the
@@ -75,10 +75,8 @@ async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<(), A
         ));
     }
     let stored = state
-        .store
-        .channel_password_hash(&checked.channel_id)
-        .await
-        .map_err(unavailable)?
+        .channels
+        .password_hash(&checked.channel_id)
         .ok_or_else(|| {
             Answer::error(
                 StatusCode::NOT_FOUND,

@@ -111,15 +111,24 @@ impl Answer {
     }
 }
 
+/// The envelope's fields, in the document's order.
+#[derive(Serialize)]
+struct Body {
+    success: bool,
+    data: Data,
+    error: Option<String>,
+    error_code: Option<&'static str>,
+}
+
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let (code, message) = self.error.unzip();
-        let body = serde_json::json!({
-            "success": code.is_none(),
-            "data": self.data,
-            "error": message,
-            "error_code": code,
-        });
+        let (error_code, error) = self.error.unzip();
+        let body = Body {
+            success: error_code.is_none(),
+            data: self.data,
+            error,
+            error_code,
+        };
         (self.status, Json(body)).into_response()
     }
 }

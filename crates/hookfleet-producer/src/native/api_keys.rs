@@ -43,12 +43,6 @@ fn view(row: &ApiKeyRow, key: Option<&Key>) -> Value {
     v
 }
 
-/// Every producer's ring learns of a change: this one at once, the others by the notice.
-pub(super) async fn keys_changed(state: &AppState) {
-    state.reload_directory().await;
-    state.notify_workers().await;
-}
-
 async fn create_key(
     State(state): State<Arc<AppState>>,
     ApiJson(new): ApiJson<NewKey>,
@@ -60,7 +54,7 @@ async fn create_key(
         .store
         .create_api_key(&ApiKeyId::random(), new.name.trim(), &scopes, &key.hash())
         .await?;
-    keys_changed(&state).await;
+    super::directory_changed(&state).await;
     Ok((StatusCode::CREATED, Json(view(&row, Some(&key)))))
 }
 
@@ -95,7 +89,7 @@ async fn revoke_key(
     if !state.store.revoke_api_key(&row.id).await? {
         return Err(ApiError::not_found("API key"));
     }
-    keys_changed(&state).await;
+    super::directory_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -114,6 +108,6 @@ async fn rotate_key(
         .rotate_api_key(&row.id, &key.hash(), grace)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    keys_changed(&state).await;
+    super::directory_changed(&state).await;
     Ok(Json(view(&rotated, Some(&key))))
 }

@@ -55,6 +55,7 @@ async fn create_channel(
         .store
         .create_channel(&ChannelId::random(), name, &hash)
         .await?;
+    super::directory_changed(&state).await;
     Ok((StatusCode::CREATED, Json(json!(row))))
 }
 
@@ -81,6 +82,7 @@ async fn delete_channel(
     if !state.store.delete_channel(&id).await? {
         return Err(ApiError::not_found("channel"));
     }
+    super::directory_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

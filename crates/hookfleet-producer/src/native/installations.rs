@@ -67,7 +67,7 @@ async fn create_installation(
                 format!("the installation `{id}` exists already"),
             )
         })?;
-    super::api_keys::keys_changed(&state).await;
+    super::directory_changed(&state).await;
     Ok((StatusCode::CREATED, Json(json!(row))))
 }
 
@@ -94,6 +94,6 @@ async fn delete_installation(
     if !state.store.delete_installation(&id).await? {
         return Err(ApiError::not_found("installation"));
     }
-    super::api_keys::keys_changed(&state).await;
+    super::directory_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }

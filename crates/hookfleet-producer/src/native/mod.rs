@@ -35,6 +35,13 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
 }
 
+/// Every producer's directory (keys, installations, channels) learns of a change: this one at
+/// once, the others by the control notice.
+async fn directory_changed(state: &AppState) {
+    state.reload_directory().await;
+    state.notify_workers().await;
+}
+
 /// How long the replaced secret or key keeps working after a rotation, unless the request says.
 const DEFAULT_ROTATION_GRACE: &str = "24h";
 /// Longest grace a rotation may give the replaced secret or key.
