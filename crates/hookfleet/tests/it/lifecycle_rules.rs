@@ -497,6 +497,9 @@ async fn passwords_of_8_and_128_characters_open_their_channels() {
 async fn tags_are_trimmed_and_deduplicated_attrs_patch_and_empty_description_is_absent() {
     let app = spawn_app().await;
     let chn = channel(&app, PASSWORD).await;
+    let rx = hookfleet_testkit::Receiver::start().await;
+    app.subscribe(json!({"url": rx.url, "event_types": ["event.updated"]}))
+        .await;
     let body = with(
         create_body(&chn),
         &json!({"tags": [" a ", "a", "b", "  "], "attrs": {"keep": 1, "drop": 2, "o": {"x": 1}},
@@ -504,7 +507,8 @@ async fn tags_are_trimmed_and_deduplicated_attrs_patch_and_empty_description_is_
     );
     let (_, v) = call(&app, "create", &body).await;
     let event_id = v["data"]["event_id"].as_str().unwrap().to_owned();
-    let patch = json!({"attrs": {"drop": null, "o": {"y": 2}}, "description": ""});
+    let patch = json!({"attrs": {"drop": null, "o": {"y": 2}}, "description": "",
+                       "ciphertext": "b64:AAAA", "thing_id": "thing-1", "metadata": {"build": 42}});
     let (status, _) = call(&app, "update", &with(update_body(&chn, &event_id), &patch)).await;
     assert_eq!(status, 200);
     let state: Value = app
@@ -522,7 +526,7 @@ async fn tags_are_trimmed_and_deduplicated_attrs_patch_and_empty_description_is_
 }
 
 /// A value of any JSON kind, some of them close to what the routes take.
-fn any_value() -> impl Strategy<Value = Value> {
+pub fn any_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),

@@ -16,6 +16,7 @@ mod ladder;
 mod lifecycle;
 mod lifecycle_rules;
 mod log;
+mod management_props;
 mod partner;
 mod poison;
 mod reconnect;

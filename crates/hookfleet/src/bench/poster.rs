@@ -1,0 +1,101 @@
+//! The bench's client: posts events (or calls) over HTTP with bounded concurrency, optionally
+//! paced, noting when each started so the receiver can measure its latency.
+use super::{BENCH_INSTALLATION, Dialect, Rx, lifecycle};
+use hookfleet_core::EventId;
+use serde_json::json;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// Posts events over HTTP as the benchmark client.
+#[derive(Clone)]
+pub(super) struct Poster {
+    pub(super) http: reqwest::Client,
+    pub(super) api: String,
+    /// The admin token (native) or the installation's key (partner).
+    pub(super) token: String,
+    pub(super) dialect: Dialect,
+    /// The lifecycle dialects' channel and open events.
+    pub(super) channel: Option<Arc<lifecycle::Channel>>,
+    pub(super) run_id: String,
+    pub(super) concurrency: usize,
+    /// Events/s; 0 posts as fast as `concurrency` allows.
+    pub(super) rate: u64,
+    pub(super) rx: Arc<Rx>,
+}
+
+impl Poster {
+    /// Posts events `range` with `concurrency` requests in flight; returns how long it took.
+    /// One event's request, in the bench's dialect; `key` fixes its id.
+    fn request(&self, i: usize, key: &str) -> reqwest::RequestBuilder {
+        match self.dialect {
+            Dialect::Native => self
+                .http
+                .post(format!("{}/v1/events", self.api))
+                .bearer_auth(&self.token)
+                .json(&json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
+            Dialect::Partner => self
+                .http
+                .post(format!(
+                    "{}/v1/installations/{BENCH_INSTALLATION}/events",
+                    self.api
+                ))
+                .bearer_auth(&self.token)
+                .header("idempotency-key", key)
+                .json(&json!({"event": {"type": "resource.updated", "resourceId": format!("resource-{i}"), "productId": "x".repeat(200)}})),
+            Dialect::LifecycleCreate | Dialect::LifecycleUpdate => {
+                let channel = self.channel.as_ref().expect("set up for the lifecycle dialects");
+                channel.request(&self.http, &self.api, self.dialect, i, key)
+            }
+        }
+    }
+
+    /// The idempotency key the intake derives the event's id from, for `key`.
+    fn ingest_key(&self, key: &str) -> String {
+        match &self.channel {
+            Some(c) => format!("lifecycle:{}:{key}", c.id),
+            None => key.to_owned(),
+        }
+    }
+
+    pub(super) async fn post(&self, range: std::ops::Range<usize>) -> anyhow::Result<Duration> {
+        let first = range.start;
+        let next = Arc::new(AtomicUsize::new(range.start));
+        let started = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.concurrency {
+            let (me, next, end) = (self.clone(), next.clone(), range.end);
+            workers.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        return anyhow::Ok(());
+                    }
+                    if me.rate > 0 {
+                        // Open loop: event i is due at i/rate seconds, whatever earlier ones did.
+                        let due =
+                            started + Duration::from_secs_f64((i - first) as f64 / me.rate as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let key = format!("bench-{}-{i}", me.run_id);
+                    let id = EventId::for_idempotency_key(&me.ingest_key(&key));
+                    me.rx
+                        .tally
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .started
+                        .insert(id.to_string(), Instant::now());
+                    me.request(i, &key).send().await?.error_for_status()?;
+                }
+            });
+        }
+        while let Some(r) = workers.join_next().await {
+            r??;
+        }
+        Ok(started.elapsed())
+    }
+}
