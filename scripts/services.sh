@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes RabbitMQ answer on 127.0.0.1:5672 (guest/guest) and PostgreSQL on 127.0.0.1:5432 (trust
-# for user postgres, database `test` present). Idempotent; runs as root; a running service is left
-# alone. `--ci-tools` also installs, if missing, `prometheus` (promtool) and `docker-compose`.
+# for user postgres, database `test` present), and `node` on the PATH (the tests run source document
+# 002's own receiver code with it). Idempotent; runs as root; a running service is left alone. `--ci-tools` also installs, if missing, `prometheus` (promtool) and `docker-compose`.
 set -euo pipefail
 
 WAIT_SECS=${WAIT_SECS:-60}          # how long a service may take to accept connections
@@ -49,6 +49,7 @@ wait_for() { # NAME COMMAND...
 missing=()
 command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 pg_installed || missing+=(postgresql)
+command -v node >/dev/null || missing+=(nodejs)
 if $ci_tools; then
   for pkg in prometheus docker-compose; do installed "$pkg" || missing+=("$pkg"); done
 fi

@@ -58,6 +58,9 @@ pub struct SubscriptionUpdate {
     /// New partition scope; `null` means every partition.
     #[serde(default, deserialize_with = "double_option")]
     pub partitions: Option<Option<Vec<String>>>,
+    /// How its requests are rendered from now on (retries of earlier copies included).
+    #[serde(default)]
+    pub profile: Option<crate::render::Profile>,
 }
 
 impl SubscriptionUpdate {
@@ -215,6 +218,9 @@ pub struct NewSubscription {
     pub rate_limit_per_s: Option<u32>,
     #[serde(default)]
     pub ordering: Option<Ordering>,
+    /// How its requests are rendered; `standard-webhooks` when absent.
+    #[serde(default)]
+    pub profile: Option<crate::render::Profile>,
 }
 
 /// A validated subscription request.
@@ -227,6 +233,7 @@ pub struct SubscriptionSpec {
     pub max_in_flight: u32,
     pub rate_limit_per_s: Option<u32>,
     pub ordering: Ordering,
+    pub profile: crate::render::Profile,
 }
 
 /// A pattern is dot-separated words, each a literal word, `*` (one word) or `#` (any number).
@@ -268,6 +275,7 @@ impl NewSubscription {
             )?,
             rate_limit_per_s: self.rate_limit_per_s.map(validate_rate_limit).transpose()?,
             ordering: self.ordering.unwrap_or(Ordering::Unordered),
+            profile: self.profile.unwrap_or_default(),
         })
     }
 }

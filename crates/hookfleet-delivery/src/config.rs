@@ -47,7 +47,7 @@ impl SubConfig {
             id: row.id.clone(),
             url: row.url.clone(),
             secrets,
-            profile: Profile::default(),
+            profile: row.profile,
             ladder,
             max_in_flight: usize::try_from(row.max_in_flight).unwrap_or(1).max(1),
             rate_limit_per_s: row.rate_limit_per_s.and_then(|r| u32::try_from(r).ok()),

@@ -17,6 +17,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::native::routes(&state))
         .merge(crate::partner::routes(&state))
         .merge(crate::lifecycle::routes(&state))
+        .merge(crate::webhooks::routes(&state))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })

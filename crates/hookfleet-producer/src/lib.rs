@@ -18,6 +18,7 @@ mod native;
 mod partner;
 pub mod serve;
 pub mod targets;
+mod webhooks;
 
 use hookfleet_bus::{
     Admin, Backoff, Broker, Link, Publisher, Session, Topology,

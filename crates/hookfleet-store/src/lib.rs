@@ -12,6 +12,7 @@ mod log;
 mod migrate;
 mod outcomes;
 mod subscriptions;
+mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use channels::ChannelRow;

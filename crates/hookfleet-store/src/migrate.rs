@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "lifecycle",
         include_str!("../../../migrations/0008_lifecycle.sql"),
     ),
+    (
+        9,
+        "profiles",
+        include_str!("../../../migrations/0009_profiles.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -1,6 +1,6 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
 use crate::{Result, Store, StoreError};
-use hookfleet_core::{Ladder, SubscriptionId, subscription::Ordering};
+use hookfleet_core::{Ladder, SubscriptionId, render::Profile, subscription::Ordering};
 use tokio_postgres::Row;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,15 +23,18 @@ pub struct SubscriptionRow {
     pub disabled_reason: Option<String>,
     /// Until when the secrets after the first still sign deliveries (a rotation's grace).
     pub previous_secrets_expire_at: Option<time::OffsetDateTime>,
+    /// How its requests are rendered.
+    pub profile: Profile,
 }
 
 /// `secrets` as read: the previous secret only while its rotation grace lasts, so an expired
 /// one stops signing at the workers' next reconcile without any clean-up job.
-const COLUMNS: &str = "id, url, description, event_types, organizations, partitions,
+pub(crate) const COLUMNS: &str = "id, url, description, event_types, organizations, partitions,
      CASE WHEN previous_secrets_expire_at > now() THEN secrets ELSE secrets[1:1] END,
      state, created_at, retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering,
      disabled_reason,
-     CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END";
+     CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END,
+     profile";
 
 /// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]
@@ -46,6 +49,7 @@ pub struct SubscriptionChanges {
     pub organizations: Option<Option<Vec<String>>>,
     /// `Some(None)`: every partition.
     pub partitions: Option<Option<Vec<String>>>,
+    pub profile: Option<Profile>,
 }
 
 /// Where a subscription is in its life.
@@ -86,7 +90,7 @@ fn read_ordering(s: &str) -> Result<Ordering> {
 }
 
 impl SubscriptionRow {
-    fn from_row(r: &Row) -> Result<Self> {
+    pub(crate) fn from_row(r: &Row) -> Result<Self> {
         Ok(Self {
             id: SubscriptionId::from_trusted(r.get(0)),
             url: r.get(1),
@@ -105,6 +109,9 @@ impl SubscriptionRow {
             ordering: read_ordering(r.get(12))?,
             disabled_reason: r.get(13),
             previous_secrets_expire_at: r.get(14),
+            profile: Profile::parse(r.get(15)).ok_or_else(|| {
+                StoreError::Unexpected(format!("profile `{}`", r.get::<_, &str>(15)))
+            })?,
         })
     }
 }
@@ -125,8 +132,8 @@ impl Store {
         tx.execute(
             "INSERT INTO subscriptions (id, url, description, event_types, organizations,
                                         partitions, secrets, state, created_at, retry_ladder_ms,
-                                        max_in_flight, rate_limit_per_s, ordering)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                        max_in_flight, rate_limit_per_s, ordering, profile)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             &[
                 &row.id.as_str(),
                 &row.url,
@@ -141,6 +148,7 @@ impl Store {
                 &row.max_in_flight,
                 &row.rate_limit_per_s,
                 &row.ordering.as_str(),
+                &row.profile.as_str(),
             ],
         )
         .await?;
@@ -206,6 +214,7 @@ impl Store {
                          event_types = COALESCE($9, event_types),
                          organizations = CASE WHEN $10 THEN $11 ELSE organizations END,
                          partitions = CASE WHEN $12 THEN $13 ELSE partitions END,
+                         profile = COALESCE($14, profile),
                          updated_at = now()
                      WHERE id = $1
                      RETURNING {COLUMNS}"
@@ -229,6 +238,7 @@ impl Store {
                     &changes.organizations.clone().flatten(),
                     &changes.partitions.is_some(),
                     &changes.partitions.clone().flatten(),
+                    &changes.profile.map(Profile::as_str),
                 ],
             )
             .await?;

@@ -54,6 +54,18 @@ pub(crate) async fn subscription_deliveries(
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = state.subscription(&id).await?;
+    let page = log_page(&state, &sub.id, q).await?;
+    Ok(Json(
+        json!({"data": page.data, "next_cursor": page.next_cursor}),
+    ))
+}
+
+/// One page of a subscription's delivery log, as `q` asks.
+pub(crate) async fn log_page(
+    state: &AppState,
+    subscription_id: &str,
+    q: LogQuery,
+) -> AppResult<hookfleet_store::LogPage> {
     let status = q
         .status
         .as_deref()
@@ -89,13 +101,10 @@ pub(crate) async fn subscription_deliveries(
             })
         })
         .transpose()?;
-    let page = state
+    Ok(state
         .store
-        .subscription_deliveries(&sub.id, &filter, limit, cursor.as_ref())
-        .await?;
-    Ok(Json(
-        json!({"data": page.data, "next_cursor": page.next_cursor}),
-    ))
+        .subscription_deliveries(subscription_id, &filter, limit, cursor.as_ref())
+        .await?)
 }
 
 /// `GET /v1/deliveries/{id}`: one delivery, every attempt with its response excerpt.
@@ -242,11 +251,26 @@ pub(crate) async fn test_send(
     ApiJson(req): ApiJson<TestRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let sub = state.subscription(&id).await?;
-    hookfleet_core::event::validate_event_type(&req.event_type).map_err(ApiError::invalid)?;
     let data = req.data.map_or_else(
         || r#"{"message":"A test event from hookfleet"}"#.to_owned(),
         |d| d.get().to_owned(),
     );
+    let row = send_test(&state, &sub, req.event_type, data).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"event_id": row.event_id, "delivery_id": row.delivery_id})),
+    ))
+}
+
+/// A test event of `event_type` with `data` (JSON text), through the subscription's queue
+/// and workers to it alone, marked as a test in the log.
+pub(crate) async fn send_test(
+    state: &AppState,
+    sub: &hookfleet_store::SubscriptionRow,
+    event_type: String,
+    data: String,
+) -> AppResult<ReplayRow> {
+    hookfleet_core::event::validate_event_type(&event_type).map_err(ApiError::invalid)?;
     if !data.trim_start().starts_with('{') {
         return Err(ApiError::invalid(Invalid::new(
             "data",
@@ -258,13 +282,13 @@ pub(crate) async fn test_send(
     let timestamp = hookfleet_core::now_millis();
     state
         .store
-        .insert_test_event(event_id.as_str(), &req.event_type, &timestamp, &data)
+        .insert_test_event(event_id.as_str(), &event_type, &timestamp, &data)
         .await?;
     let row = ReplayRow {
         delivery_id: DeliveryId::derive(&event_id, None, None, &sub.id),
         subscription_id: sub.id.clone(),
         event_id: event_id.clone(),
-        event_type: req.event_type,
+        event_type,
         timestamp,
         organization_id: None,
         service_partition: None,
@@ -272,9 +296,6 @@ pub(crate) async fn test_send(
         attempts: 0,
         is_test: true,
     };
-    enqueue(&state, &row).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"event_id": row.event_id, "delivery_id": row.delivery_id})),
-    ))
+    enqueue(state, &row).await?;
+    Ok(row)
 }

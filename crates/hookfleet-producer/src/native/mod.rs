@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 mod api_keys;
 mod channels;
-mod deliveries;
+pub(crate) mod deliveries;
 mod events;
 mod installations;
-mod subscriptions;
+pub(crate) mod subscriptions;
 
 /// Largest request body the native API accepts.
 pub const BODY_LIMIT: usize = 256 * 1024;

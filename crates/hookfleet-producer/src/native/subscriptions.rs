@@ -56,6 +56,7 @@ fn subscription_view(row: &SubscriptionRow) -> Value {
         "max_in_flight": row.max_in_flight,
         "rate_limit_per_s": row.rate_limit_per_s,
         "ordering": row.ordering,
+        "profile": row.profile,
         "created_at": row.created_at.format(&Rfc3339).unwrap_or_default(),
     })
 }
@@ -103,6 +104,18 @@ async fn create_subscription(
     ApiJson(new): ApiJson<NewSubscription>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let spec = new.validate().map_err(ApiError::invalid)?;
+    let (row, secret) = create(&state, spec).await?;
+    let mut view = subscription_view(&row);
+    view["secret"] = json!(secret.expose());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Records a subscription and declares its queue and bindings (both or neither), and tells
+/// the workers; returns it with its first secret.
+pub(crate) async fn create(
+    state: &AppState,
+    spec: hookfleet_core::subscription::SubscriptionSpec,
+) -> AppResult<(SubscriptionRow, Secret)> {
     if !state.settings.allow_private_targets {
         crate::targets::check_public(&spec.url)
             .await
@@ -125,6 +138,7 @@ async fn create_subscription(
         ordering: spec.ordering,
         disabled_reason: None,
         previous_secrets_expire_at: None,
+        profile: spec.profile,
     };
     let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
     let keys = spec.filters.binding_keys();
@@ -149,9 +163,7 @@ async fn create_subscription(
         ));
     }
     state.notify_workers().await;
-    let mut view = subscription_view(&row);
-    view["secret"] = json!(secret.expose());
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((row, secret))
 }
 
 async fn update_subscription(
@@ -238,6 +250,7 @@ fn changes_from(
         event_types: filters.as_ref().map(|f| f.event_types.clone()),
         organizations: filters.as_ref().map(|f| f.organizations.clone()),
         partitions: filters.map(|f| f.partitions),
+        profile: update.profile,
     })
 }
 
@@ -339,6 +352,13 @@ async fn delete_subscription(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
     let row = state.subscription(&id).await?;
+    delete(&state, &row).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a subscription: no more copies reach its queue, workers stop; the queue goes after
+/// the grace.
+pub(crate) async fn delete(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
     let bus = state.bus()?;
     if !state.store.delete_subscription(&row.id).await? {
         return Err(ApiError::not_found("subscription"));
@@ -348,11 +368,11 @@ async fn delete_subscription(
     // that is just starting to consume it. Unbinding now means it receives nothing more.
     if let Err(e) = bus
         .admin
-        .unbind(&state.topology, &row.id, &binding_keys(&row))
+        .unbind(&state.topology, &row.id, &binding_keys(row))
         .await
     {
         // Not fatal: the queue and its bindings are removed together after the grace.
         tracing::warn!(subscription = %row.id, error = %crate::error::error_chain(&e), "Failed to unbind a deleted subscription's queue");
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -54,6 +54,9 @@ pub struct BenchArgs {
     /// (`POST /event/update`, spread over 1,000 open events created beforehand).
     #[arg(long, value_enum, default_value_t = Dialect::Native)]
     dialect: Dialect,
+    /// The measured subscriptions' profile (`standard-webhooks`, `innervoice`).
+    #[arg(long, default_value = "standard-webhooks")]
+    profile: String,
     /// Give up on a scenario after this many seconds.
     #[arg(long, default_value_t = 180)]
     timeout_secs: u64,
@@ -102,14 +105,16 @@ struct IdOnly<'a> {
 
 async fn receive(State(rx): State<Arc<Rx>>, body: Bytes) -> &'static str {
     let now = Instant::now();
-    if let Ok(b) = serde_json::from_slice::<IdOnly>(&body) {
-        let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(start) = t.started.get(b.id).copied() {
-            t.latencies_us
-                .push(now.duration_since(start).as_micros() as u64);
-        }
-        t.last = Some(now);
+    let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
+    // Bodies that carry no event id (the `innervoice` profile's) count, without a latency.
+    if let Ok(b) = serde_json::from_slice::<IdOnly>(&body)
+        && let Some(start) = t.started.get(b.id).copied()
+    {
+        t.latencies_us
+            .push(now.duration_since(start).as_micros() as u64);
     }
+    t.last = Some(now);
+    drop(t);
     rx.count.fetch_add(1, Ordering::Relaxed);
     "ok"
 }
@@ -211,7 +216,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         _ => None,
     };
     // After the setup: its calls are not delivered, as nothing is subscribed yet.
-    subscribe(&http, &api, &token, &receiver_url, subs, args.hanging).await?;
+    subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
     // Let workers pick the subscriptions up before timing starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let poster = Poster {
@@ -231,17 +236,18 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     Ok(())
 }
 
-/// `subs` subscriptions to the receiver, and `hanging` to its endpoint that never answers.
+/// `subs` subscriptions to the receiver, and `args.hanging` to its endpoint that never answers.
 async fn subscribe(
     http: &reqwest::Client,
     api: &str,
     token: &str,
     receiver_url: &str,
     subs: usize,
-    hanging: usize,
+    args: &BenchArgs,
 ) -> anyhow::Result<()> {
+    let hanging = args.hanging;
     // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
-    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64});
+    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64, "profile": args.profile});
     let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
     for (body, n) in [(fast, subs), (hang, hanging)] {
         for _ in 0..n {

@@ -24,3 +24,4 @@ mod recovery;
 mod secrets;
 mod slow_clients;
 mod subscriptions;
+mod webhooks;

@@ -1,5 +1,6 @@
-//! The management routes issue 8 added (API keys, installations, channels) under arbitrary
-//! JSON: answered 2xx or 4xx, never 5xx, and a row exists only for each 201.
+//! The management routes added since the native API (API keys, installations, channels,
+//! webhooks and their test send) under arbitrary JSON: answered 2xx or 4xx, never 5xx, and a
+//! row exists only for each 201.
 use super::lifecycle_rules::any_value;
 use hookfleet_testkit::spawn_api;
 use proptest::{prelude::*, test_runner::TestRunner};
@@ -52,7 +53,7 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
         failure_persistence: None,
         ..ProptestConfig::default()
     });
-    let created = std::sync::Mutex::new([0i64; 3]);
+    let created = std::sync::Mutex::new([0i64; 4]);
     let result = runner.run(&(0..routes.len(), body), |(r, b)| {
         let res = rt.block_on(app.post_raw(routes[r], b.clone()));
         let status = res.status().as_u16();
@@ -61,7 +62,7 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
             "{status} at {} for {b}",
             routes[r]
         );
-        if status == 201 && r < 3 {
+        if status == 201 && r < 4 {
             created.lock().unwrap()[r] += 1;
         }
         Ok(())
@@ -69,11 +70,13 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
     if let Err(e) = result {
         panic!("{e}");
     }
-    let [keys, installations, channels] = created.into_inner().unwrap();
+    let [keys, installations, channels, webhooks] = created.into_inner().unwrap();
     rt.block_on(async {
         assert_eq!(app.count("api_keys").await, keys + 1);
         assert_eq!(app.count("installations").await, installations);
         assert_eq!(app.count("channels").await, channels);
+        assert_eq!(app.count("subscriptions").await, webhooks);
+        assert_eq!(app.count("events").await, 0, "no test send went out");
     });
     drop(app);
 }

@@ -5,6 +5,10 @@
 //! variant here and one function that renders it.
 use crate::{Secret, signing};
 
+mod innervoice;
+pub use innervoice::{HEADER_SIGNATURE as INNERVOICE_SIGNATURE, signature as innervoice_signature};
+pub mod js_json;
+
 /// How a subscription's requests look on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Profile {
@@ -13,6 +17,41 @@ pub enum Profile {
     /// valid secret).
     #[default]
     StandardWebhooks,
+    /// Source document 002: `{"event", "timestamp", "data"}` and `X-InnerVoice-Signature`, the
+    /// lowercase hex HMAC-SHA256 of the body keyed with the webhook's secret as shown.
+    InnerVoice,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::StandardWebhooks, Profile::InnerVoice];
+
+    /// The name the API and the record use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::InnerVoice => "innervoice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl serde::Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+            serde::de::Error::custom(format!("profile must be one of {}", names.join(", ")))
+        })
+    }
 }
 
 /// One request, ready to send.
@@ -33,6 +72,7 @@ pub fn render(
 ) -> Request {
     match profile {
         Profile::StandardWebhooks => standard_webhooks(copy, webhook_id, secrets, now),
+        Profile::InnerVoice => innervoice::render(copy, secrets),
     }
 }
 
