@@ -27,6 +27,9 @@ pub struct NewEvent {
     pub data: Box<RawValue>,
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Where it came from (sender, client, source organization and partition, type version).
+    #[serde(default)]
+    pub source: Option<crate::source::Source>,
 }
 
 /// An accepted event as it travels on `hookfleet.ingest` to the router.
@@ -41,6 +44,9 @@ pub struct IngestEvent {
     pub service_partitions: Vec<String>,
     pub idempotency_key: Option<String>,
     pub data: Box<RawValue>,
+    // Absent from messages queued before sources existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::source::Source>,
 }
 
 /// The JSON body POSTed to subscribers; copies differ only in the two scope fields.
@@ -60,6 +66,8 @@ pub struct DeliveredBody<'a> {
     pub service_partition: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub data: &'a RawValue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::source::Source>,
 }
 
 impl DeliveredBody<'_> {
@@ -72,6 +80,7 @@ impl DeliveredBody<'_> {
         organization_id: Option<&str>,
         service_partition: Option<&str>,
         data: &RawValue,
+        source: Option<&crate::source::Source>,
     ) -> Result<Vec<u8>, serde_json::Error> {
         let timestamp = timestamp
             .format(&time::format_description::well_known::Rfc3339)
@@ -83,6 +92,7 @@ impl DeliveredBody<'_> {
             organization_id: organization_id.map(Cow::Borrowed),
             service_partition: service_partition.map(Cow::Borrowed),
             data,
+            source: source.cloned(),
         })
     }
 }
@@ -162,6 +172,9 @@ impl NewEvent {
             return Err(Invalid::new("data", "must be a JSON object"));
         }
         crate::storable::check_json("data", self.data.get())?;
+        if let Some(s) = &self.source {
+            s.validate()?;
+        }
         let key = match (self.idempotency_key, header_key) {
             (Some(b), Some(h)) if b != h => {
                 return Err(Invalid::new(
@@ -205,6 +218,7 @@ impl NewEvent {
             service_partitions: parts,
             idempotency_key: key,
             data: self.data,
+            source: self.source.filter(|s| !s.is_empty()),
         })
     }
 }
@@ -236,6 +250,7 @@ impl IngestEvent {
                         org.as_deref(),
                         part.as_deref(),
                         &self.data,
+                        self.source.as_ref(),
                     )?,
                 });
             }

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod render;
 pub mod routing;
 pub mod signing;
+pub mod source;
 pub mod storable;
 pub mod subscription;
 pub mod targets;

@@ -234,6 +234,7 @@ async fn create_event(
         service_partitions: None,
         data,
         idempotency_key: None,
+        source: None,
     };
     intake::submit(&state, new, key).await?;
     Ok(StatusCode::CREATED)

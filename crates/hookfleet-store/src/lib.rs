@@ -117,6 +117,7 @@ struct EventRow<'a> {
     service_partitions: &'a [String],
     idempotency_key: Option<&'a str>,
     data: &'a serde_json::value::RawValue,
+    source: Option<&'a hookfleet_core::source::Source>,
 }
 
 impl<'a> From<&'a IngestEvent> for EventRow<'a> {
@@ -129,6 +130,7 @@ impl<'a> From<&'a IngestEvent> for EventRow<'a> {
             service_partitions: &e.service_partitions,
             idempotency_key: e.idempotency_key.as_deref(),
             data: &e.data,
+            source: e.source.as_ref(),
         }
     }
 }
@@ -211,12 +213,12 @@ impl Store {
         client
             .execute(
                 r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions,
-                                       idempotency_key, data)
+                                       idempotency_key, data, source)
                    SELECT id, type, "timestamp", organization_ids, service_partitions,
-                          idempotency_key, data
+                          idempotency_key, data, source
                    FROM jsonb_to_recordset($1::text::jsonb) AS x(
                        id text, type text, "timestamp" timestamptz, organization_ids jsonb,
-                       service_partitions jsonb, idempotency_key text, data jsonb)
+                       service_partitions jsonb, idempotency_key text, data jsonb, source jsonb)
                    ON CONFLICT (id) DO NOTHING"#,
                 &[&events_json],
             )

@@ -67,6 +67,7 @@ pub struct ReplayRow {
     pub data: String,
     pub attempts: i32,
     pub is_test: bool,
+    pub source: Option<hookfleet_core::source::Source>,
 }
 
 impl ReplayRow {
@@ -82,6 +83,10 @@ impl ReplayRow {
             event_type: r.get(7),
             timestamp: r.get(8),
             data: r.get(9),
+            // A source the code no longer reads is left out rather than failing the replay.
+            source: r
+                .get::<_, Option<&str>>(10)
+                .and_then(|s| serde_json::from_str(s).ok()),
         }
     }
 
@@ -98,13 +103,15 @@ impl ReplayRow {
             self.organization_id.as_deref(),
             self.service_partition.as_deref(),
             &data,
+            self.source.as_ref(),
         )
         .unwrap_or_default()
     }
 }
 
 const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.organization_id,
-        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text"#;
+        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text,
+        e.source::text"#;
 
 pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "profiles",
         include_str!("../../../migrations/0009_profiles.sql"),
     ),
+    (
+        10,
+        "event_source",
+        include_str!("../../../migrations/0010_event_source.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

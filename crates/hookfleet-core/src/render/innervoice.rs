@@ -73,8 +73,16 @@ mod tests {
         )
         .unwrap();
         let ts = time::macros::datetime!(2025-09-19 07:00:00 UTC);
-        let copy =
-            DeliveredBody::encode("evt_1", "action.executed", &ts, Some("o"), None, &data).unwrap();
+        let copy = DeliveredBody::encode(
+            "evt_1",
+            "action.executed",
+            &ts,
+            Some("o"),
+            None,
+            &data,
+            None,
+        )
+        .unwrap();
         let secret = Secret::generate();
         let r = render_profile(
             Profile::InnerVoice,

@@ -6,6 +6,7 @@
 use crate::{Secret, signing};
 
 mod innervoice;
+pub mod pca;
 pub use innervoice::{HEADER_SIGNATURE as INNERVOICE_SIGNATURE, signature as innervoice_signature};
 pub mod js_json;
 
@@ -20,16 +21,20 @@ pub enum Profile {
     /// Source document 002: `{"event", "timestamp", "data"}` and `X-InnerVoice-Signature`, the
     /// lowercase hex HMAC-SHA256 of the body keyed with the webhook's secret as shown.
     InnerVoice,
+    /// Source document 003: the event's data as the body (with the copy's organization and
+    /// partition), and the `X-PCA-Event-*` headers.
+    Pca,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 2] = [Profile::StandardWebhooks, Profile::InnerVoice];
+    pub const ALL: [Profile; 3] = [Profile::StandardWebhooks, Profile::InnerVoice, Profile::Pca];
 
     /// The name the API and the record use.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::StandardWebhooks => "standard-webhooks",
             Self::InnerVoice => "innervoice",
+            Self::Pca => "pca",
         }
     }
 
@@ -73,6 +78,7 @@ pub fn render(
     match profile {
         Profile::StandardWebhooks => standard_webhooks(copy, webhook_id, secrets, now),
         Profile::InnerVoice => innervoice::render(copy, secrets),
+        Profile::Pca => pca::render(copy, webhook_id, secrets, now),
     }
 }
 

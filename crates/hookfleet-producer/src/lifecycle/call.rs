@@ -171,6 +171,7 @@ async fn publish(
         service_partitions: None,
         data,
         idempotency_key: Some(format!("lifecycle:{}:{op_id}", checked.channel_id)),
+        source: None,
     };
     match intake::submit(state, new, None).await {
         Ok(_) => Ok(()),

@@ -295,6 +295,7 @@ pub(crate) async fn send_test(
         data,
         attempts: 0,
         is_test: true,
+        source: None,
     };
     enqueue(state, &row).await?;
     Ok(row)

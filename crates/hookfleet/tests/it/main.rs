@@ -18,6 +18,7 @@ mod lifecycle_rules;
 mod log;
 mod management_props;
 mod partner;
+mod pca;
 mod poison;
 mod reconnect;
 mod recovery;
