@@ -72,6 +72,17 @@ else
 fi
 wait_for RabbitMQ rabbit_up
 
+# RabbitMQ's management API: pull subscriptions' users are made through it. Enabling a plugin
+# on a running node needs no restart.
+mgmt_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/15672' 2>/dev/null; }
+mgmt_up || rabbitmq-plugins enable rabbitmq_management >/dev/null
+wait_for "RabbitMQ's management API" mgmt_up
+
+# The pull-subscriber test reads its queue with Python's pika, a client hookfleet did not write.
+if ! python3 -c 'import pika' 2>/dev/null; then
+  python3 -m pip install -q pika 2>/dev/null || apt_get install -y -q python3-pika
+fi
+
 # PostgreSQL. Only a cluster this script created gets its pg_hba.conf changed.
 pgv=$(pg_version)
 if [[ -n $pg_did ]]; then

@@ -40,6 +40,10 @@ impl Admin {
             .await
     }
 
+    pub async fn declare_pull_queue(&self, topology: &Topology, id: &str) -> Result<()> {
+        topology::declare_pull_queue(&self.channel, topology, id).await
+    }
+
     pub async fn bind(&self, topology: &Topology, id: &str, keys: &[String]) -> Result<()> {
         topology::bind_subscription(&self.channel, topology, id, keys).await
     }

@@ -10,6 +10,7 @@
 mod acks;
 mod admin;
 mod control;
+pub mod management;
 pub mod publish;
 mod retry;
 pub mod session;

@@ -76,6 +76,33 @@ impl Publisher {
         .map(Confirm)
     }
 
+    /// A rendered request into `queue` (a pull subscription's outbox): the body, and each
+    /// header as a message header of the same name; `message_id` is the delivery's id.
+    /// Mandatory, so a missing queue is an error rather than a silent drop.
+    pub async fn send_rendered(
+        &self,
+        queue: &str,
+        body: &[u8],
+        headers: &[(&str, String)],
+        message_id: &str,
+    ) -> Result<Confirm> {
+        let mut table = lapin::types::FieldTable::default();
+        for (name, value) in headers {
+            table.insert(
+                (*name).into(),
+                lapin::types::AMQPValue::LongString(value.as_str().into()),
+            );
+        }
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(message_id.into())
+            .with_headers(table);
+        self.send_raw("", queue, true, body, properties)
+            .await
+            .map(Confirm)
+    }
+
     /// [`Self::send`] with the properties as they are (to move a message unchanged).
     pub(crate) async fn send_raw(
         &self,

@@ -53,6 +53,11 @@ impl Topology {
         format!("{}hookfleet.sub.{subscription_id}", self.prefix)
     }
 
+    /// A pull subscription's outbox: rendered copies its owner reads with its own client.
+    pub fn pull_queue(&self, subscription_id: &str) -> String {
+        format!("{}hookfleet.pull.{subscription_id}", self.prefix)
+    }
+
     /// One rung of a retry ladder: a fanout exchange and a TTL queue of the same name, shared
     /// by every subscription whose ladder has a rung of this length.
     pub fn retry_rung(&self, delay: Duration) -> String {
@@ -257,11 +262,28 @@ pub async fn delete_subscription(
     topology: &Topology,
     subscription_id: &str,
 ) -> Result<()> {
+    // The outbox of a pull subscription goes with it (deleting a missing queue is a no-op).
+    for queue in [
+        topology.subscription_queue(subscription_id),
+        topology.pull_queue(subscription_id),
+    ] {
+        channel
+            .queue_delete(queue.into(), QueueDeleteOptions::default())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Declares a pull subscription's outbox: durable, quorum, read only by its owner.
+pub async fn declare_pull_queue(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+) -> Result<()> {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string("quorum"));
     channel
-        .queue_delete(
-            topology.subscription_queue(subscription_id).into(),
-            QueueDeleteOptions::default(),
-        )
+        .queue_declare(topology.pull_queue(subscription_id).into(), durable(), args)
         .await?;
     Ok(())
 }

@@ -34,6 +34,41 @@ impl Ordering {
     }
 }
 
+/// A password for a pull subscription's broker user: 192 random bits, URL-safe.
+pub fn random_password() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How copies reach a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// Workers POST each copy to the subscription's URL.
+    #[default]
+    Push,
+    /// Workers put each rendered copy on the subscription's own queue, which its owner reads
+    /// with any AMQP 0-9-1 client and the credentials it was given; no HTTP call.
+    Pull,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Push => "push",
+            Self::Pull => "pull",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Push, Self::Pull]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
 /// Settings of a subscription that can change while it runs (`PATCH`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,7 +237,9 @@ pub fn validate_url(s: &str) -> Result<url::Url, Invalid> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    pub url: String,
+    /// Where copies are POSTed; required for push, refused for pull.
+    #[serde(default)]
+    pub url: Option<String>,
     pub event_types: Vec<String>,
     #[serde(default)]
     pub organizations: Option<Vec<String>>,
@@ -221,12 +258,17 @@ pub struct NewSubscription {
     /// How its requests are rendered; `standard-webhooks` when absent.
     #[serde(default)]
     pub profile: Option<crate::render::Profile>,
+    /// `push` (default) or `pull`, fixed at creation.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
 }
 
 /// A validated subscription request.
 #[derive(Debug, Clone)]
 pub struct SubscriptionSpec {
-    pub url: url::Url,
+    /// `None` for a pull subscription.
+    pub url: Option<url::Url>,
+    pub delivery: Delivery,
     pub filters: Filters,
     pub description: Option<String>,
     pub retry_ladder: Option<crate::Ladder>,
@@ -259,7 +301,18 @@ pub fn validate_pattern(p: &str) -> Result<(), Invalid> {
 impl NewSubscription {
     pub fn validate(self) -> Result<SubscriptionSpec, Invalid> {
         Ok(SubscriptionSpec {
-            url: validate_url(&self.url)?,
+            url: match (self.delivery.unwrap_or_default(), &self.url) {
+                (Delivery::Push, Some(u)) => Some(validate_url(u)?),
+                (Delivery::Push, None) => return Err(Invalid::new("url", "is required")),
+                (Delivery::Pull, None) => None,
+                (Delivery::Pull, Some(_)) => {
+                    return Err(Invalid::new(
+                        "url",
+                        "must not be sent for a pull subscription (it is read from its queue)",
+                    ));
+                }
+            },
+            delivery: self.delivery.unwrap_or_default(),
             filters: Filters::new(self.event_types, self.organizations, self.partitions)?,
             description: self
                 .description

@@ -1,7 +1,11 @@
 //! What a consumer needs to know of its subscription, read from its row; replaced in place
 //! when the subscription changes, or the consumer restarted when the change needs it.
 use crate::Settings;
-use hookfleet_core::{Ladder, Secret, SubscriptionId, render::Profile, subscription::Ordering};
+use hookfleet_core::{
+    Ladder, Secret, SubscriptionId,
+    render::Profile,
+    subscription::{Delivery, Ordering},
+};
 use hookfleet_store::SubscriptionRow;
 
 /// How a subscription's messages are taken.
@@ -19,6 +23,8 @@ pub(crate) struct SubConfig {
     pub url: String,
     pub secrets: Vec<Secret>,
     pub profile: Profile,
+    /// Pull: rendered copies go on the subscription's outbox queue, not to a URL.
+    pub delivery: Delivery,
     /// Waits before attempts 2, 3, … (the subscription's or the fleet's).
     pub ladder: Ladder,
     pub max_in_flight: usize,
@@ -48,6 +54,7 @@ impl SubConfig {
             url: row.url.clone(),
             secrets,
             profile: row.profile,
+            delivery: row.delivery,
             ladder,
             max_in_flight: usize::try_from(row.max_in_flight).unwrap_or(1).max(1),
             rate_limit_per_s: row.rate_limit_per_s.and_then(|r| u32::try_from(r).ok()),
@@ -55,7 +62,7 @@ impl SubConfig {
                 Ordering::Fifo => Mode::Fifo,
                 Ordering::Unordered => Mode::Unordered,
             },
-            refused: if settings.allow_private_targets {
+            refused: if settings.allow_private_targets || row.delivery == Delivery::Pull {
                 None
             } else {
                 crate::guard::literal_private(&row.url)

@@ -159,6 +159,9 @@ impl Job {
             &self.cfg.secrets,
             hookfleet_core::now_utc().unix_timestamp(),
         );
+        if self.cfg.delivery == hookfleet_core::subscription::Delivery::Pull {
+            return self.put_in_outbox(msg, request).await;
+        }
         deliver_one(
             &self.shared.client,
             &self.cfg.url,
@@ -166,6 +169,37 @@ impl Job {
             self.shared.settings.timeout,
         )
         .await
+    }
+
+    /// A pull subscription's attempt: the rendered copy into its outbox, confirmed by the
+    /// broker (its headers as message headers). Not confirmed is a failed attempt, retried on
+    /// the ladder like a failed POST.
+    async fn put_in_outbox(&self, msg: &Incoming, request: render::Request) -> AttemptResult {
+        let started = std::time::Instant::now();
+        let queue = self.shared.topology.pull_queue(&self.cfg.id);
+        let sent = async {
+            self.shared
+                .publisher
+                .send_rendered(
+                    &queue,
+                    &request.body,
+                    &request.headers,
+                    msg.delivery_id.as_str(),
+                )
+                .await?
+                .wait()
+                .await
+        }
+        .await;
+        AttemptResult {
+            delivered: sent.is_ok(),
+            status_code: None,
+            duration: started.elapsed(),
+            error: sent
+                .err()
+                .map(|e| format!("the outbox queue did not take it: {e}")),
+            response_excerpt: None,
+        }
     }
 
     /// How to settle the message without sending it, when the record already has this attempt

@@ -53,6 +53,12 @@ pub struct Settings {
     pub gateway_tokens: Vec<String>,
     /// Channels whose verified password is remembered, so a call skips the slow hash.
     pub password_cache_entries: usize,
+    /// RabbitMQ's management API, for pull subscriptions' users
+    /// (`HOOKFLEET_RABBITMQ_MANAGEMENT_URL`).
+    pub management_url: String,
+    /// The broker address handed to pull subscribers, without credentials
+    /// (`HOOKFLEET_PULL_AMQP_URL`); its vhost is where their users may read.
+    pub pull_amqp_url: String,
 }
 
 impl Default for Settings {
@@ -66,6 +72,8 @@ impl Default for Settings {
             key_reload_interval: Duration::from_secs(5),
             gateway_tokens: Vec::new(),
             password_cache_entries: 10_000,
+            management_url: "http://guest:guest@127.0.0.1:15672".into(),
+            pull_amqp_url: "amqp://127.0.0.1:5672/%2f".into(),
         }
     }
 }
@@ -81,6 +89,8 @@ impl std::fmt::Debug for Settings {
             .field("key_reload_interval", &self.key_reload_interval)
             .field("gateway_tokens", &"[redacted]")
             .field("password_cache_entries", &self.password_cache_entries)
+            .field("management_url", &"[redacted]")
+            .field("pull_amqp_url", &self.pull_amqp_url)
             .finish()
     }
 }
@@ -133,6 +143,8 @@ pub(crate) struct AppState {
     pub(crate) installations: directory::Installations,
     pub(crate) channels: directory::Channels,
     pub(crate) passwords: lifecycle::passwords::Passwords,
+    /// RabbitMQ's management API (pull subscriptions' users).
+    pub(crate) management: hookfleet_bus::management::Management,
     /// Woken by a control notice: something (a key) changed; reload now.
     pub(crate) changed: tokio::sync::Notify,
 }
@@ -233,6 +245,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let passwords = lifecycle::passwords::Passwords::new(settings.password_cache_entries);
+    let management = hookfleet_bus::management::Management::new(&settings.management_url)
+        .map_err(|e| anyhow::anyhow!("HOOKFLEET_RABBITMQ_MANAGEMENT_URL: {e}"))?;
     let state = Arc::new(AppState {
         store,
         bus: RwLock::new(None),
@@ -244,6 +258,7 @@ pub async fn run(
         installations: directory::Installations::default(),
         channels: directory::Channels::default(),
         passwords,
+        management,
         changed: tokio::sync::Notify::new(),
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));

@@ -154,7 +154,7 @@ async fn create(
     ApiJson(new): ApiJson<NewWebhook>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let spec = NewSubscription {
-        url: new.url,
+        url: Some(new.url),
         event_types: new.events,
         organizations: owner.within().map(<[String]>::to_vec),
         partitions: None,
@@ -164,6 +164,7 @@ async fn create(
         rate_limit_per_s: None,
         ordering: None,
         profile: Some(Profile::InnerVoice),
+        delivery: None,
     }
     .validate()
     .map_err(|mut i| {
@@ -172,9 +173,9 @@ async fn create(
         }
         ApiError::invalid(i)
     })?;
-    let (row, secret) = subscriptions::create(&state, spec).await?;
-    let mut v = view(&row);
-    v["secret"] = json!(secret.expose());
+    let created = subscriptions::create(&state, spec).await?;
+    let mut v = view(&created.row);
+    v["secret"] = json!(created.secret.expose());
     Ok((StatusCode::CREATED, Json(v)))
 }
 

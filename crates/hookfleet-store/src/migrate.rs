@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event_source",
         include_str!("../../../migrations/0010_event_source.sql"),
     ),
+    (
+        11,
+        "pull",
+        include_str!("../../../migrations/0011_pull.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

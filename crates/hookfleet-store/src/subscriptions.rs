@@ -1,6 +1,10 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
 use crate::{Result, Store, StoreError};
-use hookfleet_core::{Ladder, SubscriptionId, render::Profile, subscription::Ordering};
+use hookfleet_core::{
+    Ladder, SubscriptionId,
+    render::Profile,
+    subscription::{Delivery, Ordering},
+};
 use tokio_postgres::Row;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +29,9 @@ pub struct SubscriptionRow {
     pub previous_secrets_expire_at: Option<time::OffsetDateTime>,
     /// How its requests are rendered.
     pub profile: Profile,
+    pub delivery: Delivery,
+    /// The broker user that reads a pull subscription's queue.
+    pub pull_user: Option<String>,
 }
 
 /// `secrets` as read: the previous secret only while its rotation grace lasts, so an expired
@@ -34,7 +41,7 @@ pub(crate) const COLUMNS: &str = "id, url, description, event_types, organizatio
      state, created_at, retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering,
      disabled_reason,
      CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END,
-     profile";
+     profile, delivery, pull_user";
 
 /// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]
@@ -112,6 +119,10 @@ impl SubscriptionRow {
             profile: Profile::parse(r.get(15)).ok_or_else(|| {
                 StoreError::Unexpected(format!("profile `{}`", r.get::<_, &str>(15)))
             })?,
+            delivery: Delivery::parse(r.get(16)).ok_or_else(|| {
+                StoreError::Unexpected(format!("delivery `{}`", r.get::<_, &str>(16)))
+            })?,
+            pull_user: r.get(17),
         })
     }
 }
@@ -132,8 +143,9 @@ impl Store {
         tx.execute(
             "INSERT INTO subscriptions (id, url, description, event_types, organizations,
                                         partitions, secrets, state, created_at, retry_ladder_ms,
-                                        max_in_flight, rate_limit_per_s, ordering, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                        max_in_flight, rate_limit_per_s, ordering, profile,
+                                        delivery, pull_user)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             &[
                 &row.id.as_str(),
                 &row.url,
@@ -149,6 +161,8 @@ impl Store {
                 &row.rate_limit_per_s,
                 &row.ordering.as_str(),
                 &row.profile.as_str(),
+                &row.delivery.as_str(),
+                &row.pull_user,
             ],
         )
         .await?;

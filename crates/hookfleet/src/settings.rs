@@ -88,6 +88,18 @@ pub struct ProducerArgs {
     /// verifies every call slowly. Default 10000.
     #[arg(long, env = "HOOKFLEET_PASSWORD_CACHE_ENTRIES")]
     pub password_cache_entries: Option<usize>,
+    /// RabbitMQ's management API, where pull subscriptions' users are made. Default
+    /// `http://guest:guest@127.0.0.1:15672`.
+    #[arg(
+        long,
+        env = "HOOKFLEET_RABBITMQ_MANAGEMENT_URL",
+        hide_env_values = true
+    )]
+    pub rabbitmq_management_url: Option<String>,
+    /// The broker address handed to pull subscribers (no credentials; they get their own).
+    /// Default: `HOOKFLEET_AMQP_URL` without its credentials.
+    #[arg(long, env = "HOOKFLEET_PULL_AMQP_URL")]
+    pub pull_amqp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -184,6 +196,14 @@ impl ProducerArgs {
             password_cache_entries: self
                 .password_cache_entries
                 .unwrap_or(d.password_cache_entries),
+            management_url: self
+                .rabbitmq_management_url
+                .clone()
+                .unwrap_or(d.management_url),
+            pull_amqp_url: match &self.pull_amqp_url {
+                Some(u) => u.clone(),
+                None => without_credentials(&common.amqp_url)?,
+            },
             ..d
         };
         anyhow::ensure!(
@@ -198,6 +218,16 @@ impl ProducerArgs {
     pub fn tokens(&self) -> Vec<String> {
         split_tokens(self.admin_token.as_deref())
     }
+}
+
+/// `url` without its user and password (what pull subscribers connect to, with their own).
+fn without_credentials(url: &str) -> anyhow::Result<String> {
+    let mut u = url::Url::parse(url)
+        .map_err(|e| anyhow::anyhow!("HOOKFLEET_AMQP_URL is not a URL: {e}"))?;
+    // Both only fail for URLs that cannot have credentials, which then have none to remove.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Ok(u.to_string())
 }
 
 /// `a, b` → `["a", "b"]`: tokens listed so a new one can be added before the old one goes.

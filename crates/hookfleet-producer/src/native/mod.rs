@@ -15,6 +15,7 @@ mod channels;
 pub(crate) mod deliveries;
 mod events;
 mod installations;
+pub(crate) mod pull;
 pub(crate) mod subscriptions;
 
 /// Largest request body the native API accepts.

@@ -45,7 +45,8 @@ fn subscription_view(row: &SubscriptionRow) -> Value {
         .map(hookfleet_core::Ladder::display);
     json!({
         "id": row.id,
-        "url": row.url,
+        "url": (row.delivery == sub::Delivery::Push).then_some(&row.url),
+        "delivery": row.delivery,
         "description": row.description,
         "event_types": row.event_types,
         "organizations": row.organizations,
@@ -104,27 +105,47 @@ async fn create_subscription(
     ApiJson(new): ApiJson<NewSubscription>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let spec = new.validate().map_err(ApiError::invalid)?;
-    let (row, secret) = create(&state, spec).await?;
-    let mut view = subscription_view(&row);
-    view["secret"] = json!(secret.expose());
+    let created = create(&state, spec).await?;
+    let mut view = subscription_view(&created.row);
+    view["secret"] = json!(created.secret.expose());
+    if let Some(p) = created.pull {
+        view["pull"] = json!(p);
+    }
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Records a subscription and declares its queue and bindings (both or neither), and tells
-/// the workers; returns it with its first secret.
+/// A subscription just made: its row, its first secret, and for a pull subscription the
+/// access its owner reads with (shown once).
+pub(crate) struct Created {
+    pub row: SubscriptionRow,
+    pub secret: Secret,
+    pub pull: Option<super::pull::PullAccess>,
+}
+
+/// Records a subscription and declares its queue and bindings (for a pull subscription also
+/// its outbox and reader), all or nothing, and tells the workers.
 pub(crate) async fn create(
     state: &AppState,
     spec: hookfleet_core::subscription::SubscriptionSpec,
-) -> AppResult<(SubscriptionRow, Secret)> {
-    if !state.settings.allow_private_targets {
-        crate::targets::check_public(&spec.url)
+) -> AppResult<Created> {
+    if let Some(url) = &spec.url
+        && !state.settings.allow_private_targets
+    {
+        crate::targets::check_public(url)
             .await
             .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
     }
     let secret = Secret::generate();
+    let id = SubscriptionId::random();
+    let pull = (spec.delivery == sub::Delivery::Pull)
+        .then(|| super::pull::access(state, &id))
+        .transpose()?;
     let row = SubscriptionRow {
-        id: SubscriptionId::random(),
-        url: spec.url.to_string(),
+        url: spec
+            .url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         description: spec.description.clone(),
         event_types: spec.filters.event_types.clone(),
         organizations: spec.filters.organizations.clone(),
@@ -139,31 +160,39 @@ pub(crate) async fn create(
         disabled_reason: None,
         previous_secrets_expire_at: None,
         profile: spec.profile,
+        delivery: spec.delivery,
+        pull_user: pull.as_ref().map(|p| p.username.clone()),
+        id,
     };
-    let fifo = spec.ordering == hookfleet_core::subscription::Ordering::Fifo;
+    let fifo = spec.ordering == sub::Ordering::Fifo;
     let keys = spec.filters.binding_keys();
     let bus = state.bus()?;
-    let declared = state
-        .store
-        .create_subscription(
-            &row,
-            bus.admin
-                .declare_subscription(&state.topology, &row.id, &keys, fifo),
-        )
-        .await?;
+    let declare = async {
+        bus.admin
+            .declare_subscription(&state.topology, &row.id, &keys, fifo)
+            .await?;
+        if let Some(p) = &pull {
+            super::pull::provision(state, &bus, &row.id, p).await?;
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    let declared = state.store.create_subscription(&row, declare).await?;
     if let Err(e) = declared {
-        // The row was rolled back; remove a half-declared queue so nothing is left behind.
+        // The row was rolled back; remove half-made queues and user so nothing is left behind.
         let _ = bus
             .admin
             .delete_subscription(&state.topology, &row.id)
             .await;
+        if let Some(p) = &pull {
+            let _ = state.management.delete_user(&p.username).await;
+        }
         return Err(ApiError::unavailable(
-            "Failed to declare a subscription queue",
-            &e,
+            "Failed to declare a subscription's queues",
+            e.as_ref(),
         ));
     }
     state.notify_workers().await;
-    Ok((row, secret))
+    Ok(Created { row, secret, pull })
 }
 
 async fn update_subscription(
@@ -360,6 +389,9 @@ async fn delete_subscription(
 /// the grace.
 pub(crate) async fn delete(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
     let bus = state.bus()?;
+    if let Some(user) = &row.pull_user {
+        super::pull::remove_reader(state, user).await?;
+    }
     if !state.store.delete_subscription(&row.id).await? {
         return Err(ApiError::not_found("subscription"));
     }

@@ -20,6 +20,7 @@ mod management_props;
 mod partner;
 mod pca;
 mod poison;
+mod pull;
 mod reconnect;
 mod recovery;
 mod secrets;

@@ -1,0 +1,4 @@
+-- Pull subscriptions: copies are put on the subscription's own queue for its owner to read
+-- with the broker user named here (made through RabbitMQ's management API). Expand only.
+ALTER TABLE subscriptions ADD COLUMN delivery text NOT NULL DEFAULT 'push';
+ALTER TABLE subscriptions ADD COLUMN pull_user text;
