@@ -20,6 +20,7 @@ pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+        crate::native::pull::drop_expired(&state).await;
         let Ok(bus) = state.bus() else { continue };
         let due = match state.store.queues_due_for_deletion(grace).await {
             Ok(ids) => ids,

@@ -11,6 +11,7 @@ mod lifecycle;
 mod log;
 mod migrate;
 mod outcomes;
+mod pull;
 mod subscriptions;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};
+pub use pull::PullRotation;
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

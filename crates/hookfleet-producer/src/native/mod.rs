@@ -28,6 +28,7 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(api_keys::routes())
         .merge(installations::routes())
         .merge(channels::routes())
+        .merge(pull::routes())
         .merge(deliveries::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

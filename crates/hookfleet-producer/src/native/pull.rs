@@ -2,10 +2,22 @@
 //! each rendered copy on the subscription's own outbox queue instead of POSTing it; its owner
 //! reads that queue with any AMQP 0-9-1 client, as a broker user made here through RabbitMQ's
 //! management API with permission to read that one queue and nothing else. Deleting the
-//! subscription removes the user.
-use crate::{AppState, error::ApiError};
+//! subscription removes the user. A rotation makes a new user; the replaced one keeps reading
+//! until its grace ends, when the janitor deletes it.
+use crate::{
+    AppState,
+    error::{ApiError, AppResult},
+    extract::{ApiJsonOrDefault, ApiPath},
+};
+use axum::{Json, Router, extract::State, routing::post};
 use hookfleet_core::SubscriptionId;
 use serde::Serialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/subscriptions/{id}/pull/rotate", post(rotate))
+}
 
 /// What a pull subscriber needs to read its copies; shown once, at creation.
 #[derive(Debug, Clone, Serialize)]
@@ -35,12 +47,18 @@ fn vhost(url: &url::Url) -> String {
 
 /// Access for a new pull subscription (nothing made yet).
 pub(crate) fn access(state: &AppState, id: &SubscriptionId) -> Result<PullAccess, ApiError> {
+    access_as(state, id, username(id))
+}
+
+/// Access as `username`, with a fresh password (nothing made yet).
+fn access_as(
+    state: &AppState,
+    id: &SubscriptionId,
+    username: String,
+) -> Result<PullAccess, ApiError> {
     let mut url = url::Url::parse(&state.settings.pull_amqp_url)
         .map_err(|e| ApiError::unavailable("HOOKFLEET_PULL_AMQP_URL is not a URL", &e))?;
-    let (username, password) = (
-        username(id),
-        hookfleet_core::subscription::random_password(),
-    );
+    let password = hookfleet_core::subscription::random_password();
     let bad = |()| {
         ApiError::unavailable(
             "HOOKFLEET_PULL_AMQP_URL cannot hold credentials",
@@ -84,6 +102,89 @@ pub(crate) async fn remove_reader(state: &AppState, user: &str) -> Result<(), Ap
     state.management.delete_user(user).await.map_err(|e| {
         ApiError::unavailable("Failed to remove a pull subscription's broker user", &e)
     })
+}
+
+/// Removes every broker user a subscription has had (deleting it).
+pub(crate) async fn remove_readers(state: &AppState, id: &str) -> Result<(), ApiError> {
+    for user in state.store.pull_users(id).await? {
+        remove_reader(state, &user).await?;
+    }
+    Ok(())
+}
+
+/// `POST /v1/subscriptions/{id}/pull/rotate {previous_valid_for?}`: a new broker user at once;
+/// the replaced one keeps reading for the grace (default 24h, `0s`: stops now).
+async fn rotate(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJsonOrDefault(body): ApiJsonOrDefault<super::Rotate>,
+) -> AppResult<Json<Value>> {
+    let grace = body.grace()?;
+    let row = state.subscription(&id).await?;
+    if row.delivery != hookfleet_core::subscription::Delivery::Pull {
+        return Err(ApiError::not_found("pull subscription"));
+    }
+    let suffix: String = hookfleet_core::subscription::random_password()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let access = access_as(&state, &row.id, format!("{}-{suffix}", username(&row.id)))?;
+    let url = url::Url::parse(&state.settings.pull_amqp_url)
+        .map_err(|e| ApiError::unavailable("HOOKFLEET_PULL_AMQP_URL is not a URL", &e))?;
+    state
+        .management
+        .create_reader(
+            &vhost(&url),
+            &access.username,
+            &access.password,
+            &access.queue,
+        )
+        .await
+        .map_err(|e| {
+            ApiError::unavailable("Failed to make a pull subscription's broker user", &e)
+        })?;
+    let Some(rotation) = state
+        .store
+        .rotate_pull_user(&row.id, &access.username, grace)
+        .await?
+    else {
+        let _ = state.management.delete_user(&access.username).await;
+        return Err(ApiError::not_found("pull subscription"));
+    };
+    for user in rotation.drop_now {
+        remove_reader(&state, &user).await?;
+    }
+    let until = (!grace.is_zero()).then(|| {
+        (hookfleet_core::now_utc() + grace)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    });
+    Ok(Json(json!({"pull": access, "previous_valid_until": until})))
+}
+
+/// Deletes replaced users whose grace has ended (the janitor calls it).
+pub(crate) async fn drop_expired(state: &AppState) {
+    let due = match state.store.expired_pull_users().await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::debug!(error = %e, "Failed to list expired pull users; trying later");
+            return;
+        }
+    };
+    for (id, user) in due {
+        match state.management.delete_user(&user).await {
+            Ok(()) => {
+                if let Err(e) = state.store.forget_pull_user(&id, &user).await {
+                    tracing::debug!(error = %e, "Failed to forget a deleted pull user; trying later");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(subscription = %id, error = %crate::error::error_chain(&e), "Failed to delete an expired pull user; trying later");
+                return;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -389,8 +389,8 @@ async fn delete_subscription(
 /// the grace.
 pub(crate) async fn delete(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
     let bus = state.bus()?;
-    if let Some(user) = &row.pull_user {
-        super::pull::remove_reader(state, user).await?;
+    if row.delivery == sub::Delivery::Pull {
+        super::pull::remove_readers(state, &row.id).await?;
     }
     if !state.store.delete_subscription(&row.id).await? {
         return Err(ApiError::not_found("subscription"));

@@ -180,3 +180,74 @@ async fn a_pull_subscription_takes_no_url_and_a_push_one_needs_one() {
     }
     assert_eq!(app.count("subscriptions").await, 0);
 }
+
+#[tokio::test]
+async fn a_rotated_reader_works_beside_the_new_one_until_its_grace_ends() {
+    let app = spawn_app().await;
+    let sub = pull_subscription(&app, json!(["user.*"])).await;
+    let id = sub["id"].as_str().unwrap();
+    let first = sub["pull"].clone();
+    let res = app
+        .post(
+            &format!("/v1/subscriptions/{id}/pull/rotate"),
+            &json!({"previous_valid_for": "1s"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let rotated: Value = res.json().await.unwrap();
+    let second = rotated["pull"].clone();
+    assert_ne!(first["username"], second["username"]);
+    assert_eq!(first["queue"], second["queue"]);
+    assert!(rotated["previous_valid_until"].is_string());
+    let (events, other) = (app.topology.events(), "no-such-queue".to_owned());
+    let read = |access: &Value| {
+        let (url, q, o, e) = (
+            access["amqp_url"].as_str().unwrap().to_owned(),
+            access["queue"].as_str().unwrap().to_owned(),
+            other.clone(),
+            events.clone(),
+        );
+        tokio::task::spawn_blocking(move || run_client(&[&url, &q, &o, &e, "0"]))
+    };
+    assert!(
+        read(&first).await.unwrap().is_ok(),
+        "the replaced reader works during its grace"
+    );
+    assert!(read(&second).await.unwrap().is_ok(), "the new reader works");
+    // After the grace the janitor deletes the replaced user.
+    let mut gone = false;
+    for _ in 0..40 {
+        if read(&first).await.unwrap().is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        gone,
+        "the replaced reader stops within the janitor's pass after its grace"
+    );
+    assert!(read(&second).await.unwrap().is_ok());
+    // Deleting the subscription deletes every reader it has had.
+    assert_eq!(
+        app.delete(&format!("/v1/subscriptions/{id}"))
+            .await
+            .status(),
+        204
+    );
+    assert!(read(&second).await.unwrap().is_err());
+    // A push subscription has no reader to rotate.
+    let push = app
+        .subscribe(json!({"url": "http://127.0.0.1:9/h", "event_types": ["#"]}))
+        .await;
+    let res = app
+        .post(
+            &format!(
+                "/v1/subscriptions/{}/pull/rotate",
+                push["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+}
