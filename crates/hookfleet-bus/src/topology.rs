@@ -34,6 +34,12 @@ impl Topology {
         format!("{}hookfleet.ingest", self.prefix)
     }
 
+    /// The identity provider's raw hook events, buffered until they are enriched (source
+    /// document 003's queue in front of "fetch the entity").
+    pub fn hooks(&self) -> String {
+        format!("{}hookfleet.hooks.keycloak", self.prefix)
+    }
+
     /// Topic exchange the router publishes copies to; subscriptions bind their queues here.
     pub fn events(&self) -> String {
         format!("{}hookfleet.events", self.prefix)
@@ -104,13 +110,11 @@ pub async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<
     channel
         .queue_declare(topology.dead().into(), durable(), dead_args)
         .await?;
-    channel
-        .queue_declare(
-            topology.ingest().into(),
-            durable(),
-            work_queue_args(topology),
-        )
-        .await?;
+    for queue in [topology.ingest(), topology.hooks()] {
+        channel
+            .queue_declare(queue.into(), durable(), work_queue_args(topology))
+            .await?;
+    }
     let exchange_opts = ExchangeDeclareOptions {
         durable: true,
         ..ExchangeDeclareOptions::default()
@@ -316,7 +320,7 @@ pub async fn delete_namespace(
         .iter()
         .map(|d| topology.retry_rung(*d))
         .collect();
-    let mut queues = vec![topology.ingest(), topology.dead()];
+    let mut queues = vec![topology.ingest(), topology.hooks(), topology.dead()];
     queues.extend(
         subscription_ids
             .iter()

@@ -68,6 +68,13 @@ impl Source {
         Ok(())
     }
 
+    /// Whether `v` may be a source text value (see [`Source::validate`]).
+    pub fn text_fits(v: &str) -> bool {
+        !v.is_empty()
+            && v.chars().count() <= MAX_SOURCE_VALUE_LEN
+            && !v.chars().any(|c| c.is_control() || !c.is_ascii())
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

@@ -18,6 +18,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::partner::routes(&state))
         .merge(crate::lifecycle::routes(&state))
         .merge(crate::webhooks::routes(&state))
+        .merge(crate::keycloak::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })

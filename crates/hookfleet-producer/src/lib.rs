@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 mod intake;
 mod janitor;
+pub mod keycloak;
 mod lifecycle;
 mod native;
 mod partner;
@@ -59,6 +60,9 @@ pub struct Settings {
     /// The broker address handed to pull subscribers, without credentials
     /// (`HOOKFLEET_PULL_AMQP_URL`); its vhost is where their users may read.
     pub pull_amqp_url: String,
+    /// Keys the identity provider's hook is signed with (`HOOKFLEET_KEYCLOAK_SECRET`); none:
+    /// every hook call is refused.
+    pub keycloak_secrets: Vec<keycloak::HookSecret>,
 }
 
 impl Default for Settings {
@@ -74,6 +78,7 @@ impl Default for Settings {
             password_cache_entries: 10_000,
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             pull_amqp_url: "amqp://127.0.0.1:5672/%2f".into(),
+            keycloak_secrets: Vec::new(),
         }
     }
 }
@@ -91,6 +96,7 @@ impl std::fmt::Debug for Settings {
             .field("password_cache_entries", &self.password_cache_entries)
             .field("management_url", &"[redacted]")
             .field("pull_amqp_url", &self.pull_amqp_url)
+            .field("keycloak_secrets", &self.keycloak_secrets)
             .finish()
     }
 }

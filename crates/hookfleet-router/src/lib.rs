@@ -13,6 +13,9 @@ use hookfleet_store::{PoisonRow, Store, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub mod enrich;
+pub use enrich::KeycloakAdmin;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Unacked ingest messages the broker may push: two batches, so one fills while one writes.
@@ -21,6 +24,8 @@ pub struct Settings {
     pub batch_size: usize,
     /// How long a partial batch waits for more events; bounds the latency a quiet period adds.
     pub batch_linger: Duration,
+    /// The identity provider's admin API; with it the router also enriches hook events.
+    pub keycloak: Option<KeycloakAdmin>,
 }
 
 impl Default for Settings {
@@ -29,6 +34,7 @@ impl Default for Settings {
             prefetch: 1000,
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
+            keycloak: None,
         }
     }
 }
@@ -77,6 +83,40 @@ pub async fn run(
         .publisher(1)
         .await
         .context("Failed to open the router's publisher channel")?;
+    let enricher = match &settings.keycloak {
+        Some(kc) => Some(enrich::start(&session, &topology, kc, &shutdown).await?),
+        None => None,
+    };
+    let routing = route(
+        &session, &store, &publisher, &topology, &settings, &shutdown,
+    );
+    let Some(mut enricher) = enricher else {
+        return routing.await;
+    };
+    tokio::pin!(routing);
+    // Either loop failing ends the role, so the supervisor starts both again on a new session.
+    tokio::select! {
+        r = &mut routing => {
+            enricher.abort();
+            r
+        }
+        e = &mut enricher => match e {
+            Ok(Ok(())) => routing.await,
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(anyhow::anyhow!("the enricher task failed: {panic}")),
+        },
+    }
+}
+
+/// The ingest loop of [`run`].
+async fn route(
+    session: &Session,
+    store: &Store,
+    publisher: &Publisher,
+    topology: &Topology,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut consumer = session
         .consume(&topology.ingest(), settings.prefetch)
         .await
@@ -102,7 +142,7 @@ pub async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
-        match route_batch(&store, &publisher, &topology, &acker, batch).await {
+        match route_batch(store, publisher, topology, &acker, batch).await {
             BatchOutcome::Requeued => {
                 // Back off so a database or broker outage is not hammered; nothing is lost.
                 failures = failures.saturating_add(1);

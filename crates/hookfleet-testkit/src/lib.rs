@@ -7,8 +7,10 @@
 
 mod http;
 mod inspect;
+mod keycloak;
 mod receiver;
 
+pub use keycloak::KeycloakStandIn;
 pub use receiver::{Received, Receiver, Reply};
 
 use hookfleet_bus::Topology;
@@ -50,6 +52,10 @@ pub struct Options {
     pub timeouts: hookfleet_producer::serve::Timeouts,
     /// `HOOKFLEET_GATEWAY_TOKEN` of the lifecycle routes.
     pub gateway_token: Option<String>,
+    /// The identity-provider hook's keys.
+    pub keycloak_secrets: Vec<hookfleet_producer::keycloak::HookSecret>,
+    /// The identity provider's admin API the router enriches hook events from.
+    pub keycloak_admin: Option<hookfleet_router::KeycloakAdmin>,
 }
 
 impl Default for Options {
@@ -70,6 +76,8 @@ impl Default for Options {
             },
             timeouts: Default::default(),
             gateway_token: None,
+            keycloak_secrets: Vec::new(),
+            keycloak_admin: None,
         }
     }
 }
@@ -124,11 +132,15 @@ async fn start_roles(
         deleted_queue_grace: Duration::from_secs(2),
         key_reload_interval: Duration::from_millis(500),
         gateway_tokens: opts.gateway_token.iter().cloned().collect(),
+        keycloak_secrets: opts.keycloak_secrets.clone(),
         ..Default::default()
     };
     let roles = hookfleet_launch::Roles {
         producer: Some((listener, producer)),
-        router: opts.run_router.then(hookfleet_router::Settings::default),
+        router: opts.run_router.then(|| hookfleet_router::Settings {
+            keycloak: opts.keycloak_admin.clone(),
+            ..Default::default()
+        }),
         delivery: opts.run_delivery.then(|| opts.delivery.clone()),
     };
     let fleet = hookfleet_launch::Fleet {

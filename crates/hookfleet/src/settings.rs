@@ -100,6 +100,10 @@ pub struct ProducerArgs {
     /// Default: `HOOKFLEET_AMQP_URL` without its credentials.
     #[arg(long, env = "HOOKFLEET_PULL_AMQP_URL")]
     pub pull_amqp_url: Option<String>,
+    /// Key(s) the identity provider signs its hook calls with, comma-separated, each `key` or
+    /// `key@<RFC 3339 expiry>` (`new,old@2026-12-01T00:00:00Z` during a rotation).
+    #[arg(long, env = "HOOKFLEET_KEYCLOAK_SECRET", hide_env_values = true)]
+    pub keycloak_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -113,6 +117,22 @@ pub struct RouterArgs {
     /// How long a partial batch waits for more events. Default 5ms.
     #[arg(long, env = "HOOKFLEET_ROUTER_BATCH_LINGER", value_parser = duration)]
     pub router_batch_linger: Option<Duration>,
+    /// The identity provider's base URL (`http://keycloak:8080`); set, the router also
+    /// enriches the hook's events from its admin API.
+    #[arg(long, env = "HOOKFLEET_KEYCLOAK_URL")]
+    pub keycloak_url: Option<String>,
+    /// The realm whose admin API is read. Default `master`.
+    #[arg(long, env = "HOOKFLEET_KEYCLOAK_REALM", default_value = "master")]
+    pub keycloak_realm: String,
+    /// The service account's client id (client credentials, with view-users).
+    #[arg(
+        long,
+        env = "HOOKFLEET_KEYCLOAK_CLIENT_ID",
+        default_value = "hookfleet"
+    )]
+    pub keycloak_client_id: String,
+    #[arg(long, env = "HOOKFLEET_KEYCLOAK_CLIENT_SECRET", hide_env_values = true)]
+    pub keycloak_client_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,6 +186,15 @@ impl RouterArgs {
             prefetch: self.router_prefetch.unwrap_or(d.prefetch),
             batch_size: self.router_batch_size.unwrap_or(d.batch_size),
             batch_linger: self.router_batch_linger.unwrap_or(d.batch_linger),
+            keycloak: self
+                .keycloak_url
+                .as_ref()
+                .map(|url| hookfleet_router::KeycloakAdmin {
+                    base_url: url.clone(),
+                    realm: self.keycloak_realm.clone(),
+                    client_id: self.keycloak_client_id.clone(),
+                    client_secret: self.keycloak_client_secret.clone().unwrap_or_default(),
+                }),
         };
         anyhow::ensure!(
             settings.prefetch > 0 && settings.batch_size > 0,
@@ -200,6 +229,10 @@ impl ProducerArgs {
                 .rabbitmq_management_url
                 .clone()
                 .unwrap_or(d.management_url),
+            keycloak_secrets: hookfleet_producer::keycloak::HookSecret::parse_list(
+                self.keycloak_secret.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| anyhow::anyhow!("HOOKFLEET_KEYCLOAK_SECRET: {e}"))?,
             pull_amqp_url: match &self.pull_amqp_url {
                 Some(u) => u.clone(),
                 None => without_credentials(&common.amqp_url)?,

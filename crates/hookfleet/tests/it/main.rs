@@ -12,6 +12,7 @@ mod hostile;
 mod intake_props;
 mod isolate;
 mod isolation;
+mod keycloak;
 mod ladder;
 mod lifecycle;
 mod lifecycle_rules;

@@ -1,0 +1,164 @@
+//! The identity provider's event hook (source document 003): `POST /v1/hooks/keycloak`. The
+//! route is public, so a request is authenticated by an HMAC-SHA256 of its raw body with a key
+//! shared with the provider's plugin: `X-Keycloak-Signature: <hex>` (Phase Two's
+//! keycloak-events) or `X-Webhook-Signature: sha256=<hex>` (either header, either form). Every
+//! key of `HOOKFLEET_KEYCLOAK_SECRET` that has not expired is tried, so two generations are
+//! valid during a rotation. Anything else is a 401 and nothing is stored. A signed event is
+//! answered as soon as the broker confirmed it into `hookfleet.hooks.keycloak` (the document's
+//! buffer): the plugin times out and retries, so the answer waits for nothing else. The router
+//! then maps, enriches and fans it out (`hookfleet_router::enrich`).
+use crate::{
+    AppState,
+    auth::tokens_equal,
+    error::{ApiError, AppResult},
+    extract,
+};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use hookfleet_bus::Outgoing;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Largest hook body accepted (an admin event may carry a representation).
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// Longest event id or type accepted.
+const MAX_FIELD_LEN: usize = 256;
+
+/// One shared key of the hook, and until when it is valid (`None`: until replaced).
+#[derive(Clone)]
+pub struct HookSecret {
+    pub key: String,
+    pub valid_until: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for HookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookSecret")
+            .field("valid_until", &self.valid_until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HookSecret {
+    /// `key` or `key@<RFC 3339 time>`, comma-separated: `new,old@2026-12-01T00:00:00Z`.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|entry| match entry.rsplit_once('@') {
+                Some((key, until)) => {
+                    OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
+                        .map(|t| Self {
+                            key: key.to_owned(),
+                            valid_until: Some(t),
+                        })
+                        .map_err(|e| format!("a key's expiry `{until}` is not RFC 3339: {e}"))
+                }
+                None => Ok(Self {
+                    key: entry.to_owned(),
+                    valid_until: None,
+                }),
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let group = Router::new().route("/v1/hooks/keycloak", post(hook));
+    extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
+}
+
+/// The hex signatures a request carries, lower-cased.
+fn presented(headers: &HeaderMap) -> Vec<String> {
+    ["x-keycloak-signature", "x-webhook-signature"]
+        .iter()
+        .filter_map(|h| headers.get(*h)?.to_str().ok())
+        .map(|v| {
+            let v = v.trim();
+            v.strip_prefix("sha256=").unwrap_or(v).to_ascii_lowercase()
+        })
+        .collect()
+}
+
+fn signed_by_a_valid_key(secrets: &[HookSecret], headers: &HeaderMap, body: &[u8]) -> bool {
+    let now = OffsetDateTime::now_utc();
+    let presented = presented(headers);
+    secrets
+        .iter()
+        .filter(|s| s.valid_until.is_none_or(|t| t > now))
+        .any(|s| {
+            let expected = hookfleet_core::render::innervoice_signature(&s.key, body);
+            presented
+                .iter()
+                .any(|p| tokens_equal(p.as_bytes(), expected.as_bytes()))
+        })
+}
+
+/// The event's id, if the body is a JSON object with a string `id` and `type`.
+fn event_id(body: &[u8]) -> Result<String, ApiError> {
+    let invalid = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", m.to_owned());
+    let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not UTF-8"))?;
+    hookfleet_core::storable::check_json("body", text).map_err(|i| invalid(&i.to_string()))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| invalid(&e.to_string()))?;
+    let field = |name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= MAX_FIELD_LEN)
+            .map(str::to_owned)
+    };
+    field("type").ok_or_else(|| invalid("`type` must be a string of 1 to 256 bytes"))?;
+    field("id").ok_or_else(|| invalid("`id` must be a string of 1 to 256 bytes"))
+}
+
+async fn hook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    if !signed_by_a_valid_key(&state.settings.keycloak_secrets, &headers, &body) {
+        return Err(ApiError::unauthorized());
+    }
+    let id = event_id(&body)?;
+    let bus = state.bus()?;
+    let confirmed = async {
+        bus.publisher
+            .send(
+                "",
+                &state.topology.hooks(),
+                true,
+                &body,
+                &Outgoing::with_message_id(format!("keycloak:{id}")),
+            )
+            .await?
+            .wait()
+            .await
+    };
+    confirmed
+        .await
+        .map_err(|e| ApiError::unavailable("Failed to buffer an identity-provider event", &e))?;
+    metrics::counter!("hookfleet_hook_events_total", "outcome" => "accepted").increment(1);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"accepted": true, "id": id})),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_with_and_without_expiry() {
+        let l = HookSecret::parse_list("new, old@2026-12-01T00:00:00Z").unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(l[0].valid_until.is_none());
+        assert!(l[1].valid_until.is_some());
+        assert!(HookSecret::parse_list("k@tomorrow").is_err());
+    }
+}

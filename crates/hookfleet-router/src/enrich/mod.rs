@@ -1,0 +1,211 @@
+//! The enricher (source document 003's "fetch the entity"): consumes the identity provider's
+//! buffered hook events, maps each by the document's table, fetches the user or organization
+//! from the provider's admin API, and puts the event in the document's shape on
+//! `hookfleet.ingest`, fanned out by the record's organizations and service partitions. A hook
+//! message is acked only once its event is confirmed into ingest (or found to need nothing:
+//! unmapped, or its entity gone). While the admin API is down or slow, each message is held
+//! and tried again with a growing pause, so events wait in the bus: none dropped, none
+//! published half-filled, and native events keep flowing past. Ingest event ids derive from
+//! the hook event's id, so the plugin's retries of one event are delivered once.
+use anyhow::Context;
+use hookfleet_bus::{Acker, Consumer, Message, Outgoing, Publisher, Topology};
+use hookfleet_core::{NewEvent, source::Source};
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+mod admin;
+mod mapping;
+
+pub use admin::KeycloakAdmin;
+use admin::{Admin, FetchError};
+use mapping::{Action, HookEvent};
+
+/// Hook events enriched at once (each waits on the admin API).
+const CONCURRENCY: usize = 32;
+/// Unacked hook messages the broker may push to the enricher.
+pub const PREFETCH: u16 = 64;
+const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+struct Enricher {
+    admin: Admin,
+    publisher: Publisher,
+    topology: Topology,
+    acker: Acker,
+}
+
+/// Opens the enricher's consumer and publisher on the router's session and runs it.
+pub(crate) async fn start(
+    session: &hookfleet_bus::Session,
+    topology: &Topology,
+    settings: &KeycloakAdmin,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let hooks = session
+        .consume(&topology.hooks(), PREFETCH)
+        .await
+        .context("Failed to consume the hook queue")?;
+    let publisher = session
+        .publisher(1)
+        .await
+        .context("Failed to open the enricher's publisher channel")?;
+    Ok(tokio::spawn(run(
+        hooks,
+        publisher,
+        topology.clone(),
+        settings.clone(),
+        shutdown.clone(),
+    )))
+}
+
+/// Runs until `shutdown`; an error means the broker session is gone (the role restarts).
+pub async fn run(
+    mut consumer: Consumer,
+    publisher: Publisher,
+    topology: Topology,
+    settings: KeycloakAdmin,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let enricher = Arc::new(Enricher {
+        admin: Admin::new(settings)?,
+        publisher,
+        topology,
+        acker: consumer.acker(),
+    });
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    tracing::info!(queue = %enricher.topology.hooks(), "Enricher consuming");
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            next = consumer.next() => match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return Err(e).context("The hook consumer failed"),
+                None => anyhow::bail!("The broker cancelled the hook consumer"),
+            },
+        };
+        let permit = slots.clone().acquire_owned().await?;
+        let (e, stop) = (enricher.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            e.handle(message, &stop).await;
+            drop(permit);
+        });
+    }
+    // Messages in hand are requeued by their tasks, or by the broker when the channel closes.
+    Ok(())
+}
+
+impl Enricher {
+    async fn handle(&self, message: Message, shutdown: &CancellationToken) {
+        let Ok(event) = serde_json::from_slice::<HookEvent>(&message.body) else {
+            self.finish(&message, "undecodable").await;
+            return;
+        };
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.enrich(&event).await {
+                Ok(outcome) => return self.finish(&message, outcome).await,
+                Err(FetchError::Gone) => return self.finish(&message, "entity_gone").await,
+                Err(FetchError::Unavailable(why)) => {
+                    tracing::warn!(event = %event.id, error = %why, "Cannot enrich an identity-provider event yet; it waits");
+                    metrics::counter!("hookfleet_hook_enrich_retries_total").increment(1);
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    let _ = self.acker.requeue(message.tag).await;
+                    return;
+                }
+                _ = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(MAX_PAUSE);
+        }
+    }
+
+    async fn finish(&self, message: &Message, outcome: &'static str) {
+        metrics::counter!("hookfleet_hook_events_total", "outcome" => outcome).increment(1);
+        if let Err(e) = self.acker.ack(message.tag).await {
+            // The broker redelivers it; the derived event id keeps that from publishing twice.
+            tracing::warn!(error = %e, "Failed to ack an enriched hook event");
+        }
+    }
+
+    /// One event to its outcome: `published`, `unmapped`, `refused` or `passkey_preferred`.
+    async fn enrich(&self, event: &HookEvent) -> Result<&'static str, FetchError> {
+        let (event_type, data, orgs, partitions) = match event.action() {
+            Action::Unmapped => return Ok("unmapped"),
+            Action::PreferPasskey { user_id } => {
+                self.admin.prefer_passkey(&user_id).await?;
+                return Ok("passkey_preferred");
+            }
+            Action::User {
+                event_type,
+                user_id,
+            } => {
+                let (user, orgs) = self.admin.user(&user_id).await?;
+                let parts = mapping::attribute_values(&user, "service_partition");
+                (event_type, mapping::user_body(&user), orgs, parts)
+            }
+            Action::Organization { group_id } => {
+                let group = self.admin.group(&group_id).await?;
+                let parts = mapping::attribute_values(&group, "service_partition");
+                let id = group["id"].as_str().unwrap_or(&group_id).to_owned();
+                (
+                    "organization.created",
+                    mapping::organization_body(&group),
+                    vec![id],
+                    parts,
+                )
+            }
+        };
+        let client = event
+            .auth_details
+            .as_ref()
+            .and_then(|a| a.client_id.clone())
+            .filter(|c| Source::text_fits(c));
+        let new = NewEvent {
+            event_type: event_type.to_owned(),
+            organization_ids: (!orgs.is_empty()).then_some(orgs),
+            service_partitions: (!partitions.is_empty()).then_some(partitions),
+            data: serde_json::value::to_raw_value(&data)
+                .map_err(|e| FetchError::Unavailable(e.to_string()))?,
+            idempotency_key: Some(format!(
+                "keycloak:{}:{}",
+                event.realm_name.as_deref().unwrap_or_default(),
+                event.id
+            )),
+            source: Some(Source {
+                sender: Some(event.sender()),
+                client,
+                ..Source::default()
+            }),
+        };
+        let ingest = match new.accept(None) {
+            Ok(i) => i,
+            Err(invalid) => {
+                // The provider's record breaks a rule of the intake (an id too long to route):
+                // waiting will not change it.
+                tracing::warn!(event = %event.id, error = %invalid, "An identity-provider event cannot be published");
+                return Ok("refused");
+            }
+        };
+        let body =
+            serde_json::to_vec(&ingest).map_err(|e| FetchError::Unavailable(e.to_string()))?;
+        let confirmed = async {
+            self.publisher
+                .send(
+                    "",
+                    &self.topology.ingest(),
+                    true,
+                    &body,
+                    &Outgoing::with_message_id(ingest.id.as_str()),
+                )
+                .await?
+                .wait()
+                .await
+        };
+        confirmed
+            .await
+            .map_err(|e| FetchError::Unavailable(format!("ingest did not confirm: {e}")))?;
+        Ok("published")
+    }
+}

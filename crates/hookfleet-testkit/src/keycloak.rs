@@ -1,0 +1,210 @@
+//! A local stand-in for the identity provider's token endpoint and admin API: the routes the
+//! enricher calls, answering from records a test sets, and able to go down (503) and come
+//! back. It also records passkey moves, so a test sees the private event's effect.
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+#[derive(Default)]
+struct Inner {
+    users: HashMap<String, Value>,
+    organizations: HashMap<String, Vec<Value>>,
+    groups: HashMap<String, Value>,
+    credentials: HashMap<String, Vec<Value>>,
+    moved: Vec<(String, String)>,
+    down: bool,
+    tokens: usize,
+    reads: usize,
+}
+
+#[derive(Clone)]
+pub struct KeycloakStandIn {
+    pub url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Inner> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// 503 while down, 401 without a token this stand-in issued.
+fn gate(s: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let inner = lock(s);
+    if inner.down {
+        return Some(StatusCode::SERVICE_UNAVAILABLE.into_response());
+    }
+    let ok = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer tok-"));
+    (!ok).then(|| StatusCode::UNAUTHORIZED.into_response())
+}
+
+async fn token(State(s): State<Shared>) -> Response {
+    let mut inner = lock(&s);
+    if inner.down {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    inner.tokens += 1;
+    Json(json!({"access_token": format!("tok-{}", inner.tokens), "expires_in": 300}))
+        .into_response()
+}
+
+fn found(v: Option<Value>) -> Response {
+    v.map_or_else(
+        || StatusCode::NOT_FOUND.into_response(),
+        |v| Json(v).into_response(),
+    )
+}
+
+async fn user(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = gate(&s, &h) {
+        return r;
+    }
+    let mut inner = lock(&s);
+    inner.reads += 1;
+    found(inner.users.get(&id).cloned())
+}
+
+async fn organizations(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = gate(&s, &h) {
+        return r;
+    }
+    let inner = lock(&s);
+    found(
+        inner
+            .users
+            .contains_key(&id)
+            .then(|| json!(inner.organizations.get(&id).cloned().unwrap_or_default())),
+    )
+}
+
+async fn group(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = gate(&s, &h) {
+        return r;
+    }
+    found(lock(&s).groups.get(&id).cloned())
+}
+
+async fn credentials(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Path((_, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = gate(&s, &h) {
+        return r;
+    }
+    let inner = lock(&s);
+    found(
+        inner
+            .users
+            .contains_key(&id)
+            .then(|| json!(inner.credentials.get(&id).cloned().unwrap_or_default())),
+    )
+}
+
+async fn move_to_first(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    Path((_, user, cred)): Path<(String, String, String)>,
+) -> Response {
+    if let Some(r) = gate(&s, &h) {
+        return r;
+    }
+    lock(&s).moved.push((user, cred));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+impl KeycloakStandIn {
+    pub async fn start() -> Self {
+        let inner: Shared = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stand-in");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let app = Router::new()
+            .route("/realms/{realm}/protocol/openid-connect/token", post(token))
+            .route("/admin/realms/{realm}/users/{id}", get(user))
+            .route(
+                "/admin/realms/{realm}/organizations/members/{id}/organizations",
+                get(organizations),
+            )
+            .route("/admin/realms/{realm}/groups/{id}", get(group))
+            .route(
+                "/admin/realms/{realm}/users/{id}/credentials",
+                get(credentials),
+            )
+            .route(
+                "/admin/realms/{realm}/users/{id}/credentials/{cred}/moveToFirst",
+                post(move_to_first),
+            )
+            .with_state(inner.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, inner }
+    }
+
+    /// What the enricher needs to read this stand-in.
+    pub fn admin(&self) -> hookfleet_router::KeycloakAdmin {
+        hookfleet_router::KeycloakAdmin {
+            base_url: self.url.clone(),
+            realm: "acme".into(),
+            client_id: "hookfleet".into(),
+            client_secret: "stand-in-secret".into(),
+        }
+    }
+
+    pub fn put_user(&self, user: Value, organizations: Vec<Value>) {
+        let id = user["id"].as_str().expect("a user id").to_owned();
+        let mut inner = lock(&self.inner);
+        inner.organizations.insert(id.clone(), organizations);
+        inner.users.insert(id, user);
+    }
+
+    pub fn put_group(&self, group: Value) {
+        let id = group["id"].as_str().expect("a group id").to_owned();
+        lock(&self.inner).groups.insert(id, group);
+    }
+
+    pub fn put_credentials(&self, user: &str, credentials: Vec<Value>) {
+        lock(&self.inner)
+            .credentials
+            .insert(user.to_owned(), credentials);
+    }
+
+    pub fn set_down(&self, down: bool) {
+        lock(&self.inner).down = down;
+    }
+
+    /// Passkey moves asked for: (user, credential).
+    pub fn moved(&self) -> Vec<(String, String)> {
+        lock(&self.inner).moved.clone()
+    }
+
+    /// Tokens issued so far (the enricher caches one until it expires).
+    pub fn tokens_issued(&self) -> usize {
+        lock(&self.inner).tokens
+    }
+}
