@@ -3,6 +3,7 @@
 //! of its own, removed afterwards), subscribes a loopback receiver N times, posts events over
 //! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
 //! receiver getting each copy. Traffic goes only to 127.0.0.1.
+mod keycloak;
 mod lifecycle;
 mod poster;
 
@@ -50,8 +51,9 @@ pub struct BenchArgs {
     delivery_timeout: Duration,
     /// Which intake route the client posts to: `native` (`POST /v1/events`), `partner`
     /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation),
-    /// `lifecycle-create` (`POST /event/create` on one channel) or `lifecycle-update`
-    /// (`POST /event/update`, spread over 1,000 open events created beforehand).
+    /// `lifecycle-create` (`POST /event/create` on one channel), `lifecycle-update`
+    /// (`POST /event/update`, spread over 1,000 open events created beforehand) or `keycloak`
+    /// (signed `POST /v1/hooks/keycloak` calls, enriched from a stand-in admin API).
     #[arg(long, value_enum, default_value_t = Dialect::Native)]
     dialect: Dialect,
     /// The measured subscriptions' profile (`standard-webhooks`, `innervoice`).
@@ -80,6 +82,9 @@ enum Dialect {
     Partner,
     LifecycleCreate,
     LifecycleUpdate,
+    /// Signed identity-provider hook calls (`POST /v1/hooks/keycloak`), enriched from a
+    /// stand-in admin API the bench serves.
+    Keycloak,
 }
 
 /// The installation partner-dialect runs post for.
@@ -317,11 +322,20 @@ async fn start_fleet(
     let producer = hookfleet_producer::Settings {
         admin_tokens: vec![token.clone()],
         allow_private_targets: true,
+        keycloak_secrets: hookfleet_producer::keycloak::HookSecret::parse_list(keycloak::KEY)
+            .map_err(anyhow::Error::msg)?,
         ..hookfleet_producer::Settings::default()
+    };
+    let router = hookfleet_router::Settings {
+        keycloak: match args.dialect {
+            Dialect::Keycloak => Some(keycloak::stand_in().await?),
+            _ => None,
+        },
+        ..hookfleet_router::Settings::default()
     };
     let roles = Roles {
         producer: Some((api_listener, producer)),
-        router: Some(hookfleet_router::Settings::default()),
+        router: Some(router),
         delivery: Some(hookfleet_delivery::Settings {
             timeout: args.delivery_timeout,
             allow_private_targets: true,

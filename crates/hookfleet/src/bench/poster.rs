@@ -47,6 +47,7 @@ impl Poster {
                 .bearer_auth(&self.token)
                 .header("idempotency-key", key)
                 .json(&json!({"event": {"type": "resource.updated", "resourceId": format!("resource-{i}"), "productId": "x".repeat(200)}})),
+            Dialect::Keycloak => super::keycloak::request(&self.http, &self.api, key),
             Dialect::LifecycleCreate | Dialect::LifecycleUpdate => {
                 let channel = self.channel.as_ref().expect("set up for the lifecycle dialects");
                 channel.request(&self.http, &self.api, self.dialect, i, key)
@@ -56,9 +57,10 @@ impl Poster {
 
     /// The idempotency key the intake derives the event's id from, for `key`.
     fn ingest_key(&self, key: &str) -> String {
-        match &self.channel {
-            Some(c) => format!("lifecycle:{}:{key}", c.id),
-            None => key.to_owned(),
+        match (&self.channel, self.dialect) {
+            (Some(c), _) => format!("lifecycle:{}:{key}", c.id),
+            (None, Dialect::Keycloak) => format!("keycloak:{}:{key}", super::keycloak::REALM),
+            (None, _) => key.to_owned(),
         }
     }
 
