@@ -12,6 +12,7 @@ mod log;
 mod migrate;
 mod outcomes;
 mod pull;
+mod queues;
 mod subscriptions;
 mod webhooks;
 

@@ -16,6 +16,7 @@ pub(crate) mod deliveries;
 mod events;
 mod installations;
 pub(crate) mod pull;
+mod secrets;
 pub(crate) mod subscriptions;
 
 /// Largest request body the native API accepts.

@@ -4,7 +4,7 @@
 use crate::{
     AppState,
     error::{ApiError, AppResult},
-    extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, page_limit},
+    extract::{ApiJson, ApiPath, ApiQuery, page_limit},
 };
 use axum::{
     Json, Router,
@@ -33,8 +33,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
                 .delete(delete_subscription)
                 .patch(update_subscription),
         )
-        .route("/v1/subscriptions/{id}/secret", get(get_secret))
-        .route("/v1/subscriptions/{id}/secret/rotate", post(rotate_secret))
+        .merge(super::secrets::routes())
         .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
 }
 
@@ -338,42 +337,6 @@ async fn get_subscription(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(subscription_view(&state.subscription(&id).await?)))
-}
-
-async fn get_secret(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(secret_view(&state.subscription(&id).await?)))
-}
-
-/// `POST /v1/subscriptions/{id}/secret/rotate`: a new signing secret at once; deliveries carry
-/// a signature from each valid secret, so receivers switch without rejecting anything.
-async fn rotate_secret(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-    ApiJsonOrDefault(body): ApiJsonOrDefault<super::Rotate>,
-) -> AppResult<Json<Value>> {
-    let grace = body.grace()?;
-    let row = state.subscription(&id).await?;
-    let secret = Secret::generate();
-    let rotated = state
-        .store
-        .rotate_secret(&row.id, &secret.expose(), grace)
-        .await?
-        .ok_or_else(|| ApiError::not_found("subscription"))?;
-    state.notify_workers().await;
-    Ok(Json(secret_view(&rotated)))
-}
-
-fn secret_view(row: &SubscriptionRow) -> Value {
-    json!({
-        "key": row.secrets.first(),
-        "keys": row.secrets,
-        "previous_keys_expire_at": row
-            .previous_secrets_expire_at
-            .and_then(|t| t.format(&Rfc3339).ok()),
-    })
 }
 
 async fn delete_subscription(

@@ -5,6 +5,7 @@
 //! receiver getting each copy. Traffic goes only to 127.0.0.1.
 mod keycloak;
 mod lifecycle;
+mod partner;
 mod poster;
 
 use poster::Poster;
@@ -16,7 +17,7 @@ use crate::{
 use anyhow::Context;
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use hookfleet_core::EventId;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::{
     collections::HashMap,
     sync::{
@@ -87,8 +88,7 @@ enum Dialect {
     Keycloak,
 }
 
-/// The installation partner-dialect runs post for.
-const BENCH_INSTALLATION: &str = "bench-installation";
+use partner::BENCH_INSTALLATION;
 
 #[derive(Default)]
 struct Tally {
@@ -211,7 +211,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         .build()?;
     crate::demo::wait_ready(&http, &api).await?;
     let credential = match args.dialect {
-        Dialect::Partner => partner_key(&http, &api, &token).await?,
+        Dialect::Partner => partner::key(&http, &api, &token).await?,
         _ => token.clone(),
     };
     let channel = match args.dialect {
@@ -265,29 +265,6 @@ async fn subscribe(
         }
     }
     Ok(())
-}
-
-/// Creates the bench's installation and a key scoped to it; returns the key.
-async fn partner_key(http: &reqwest::Client, api: &str, admin: &str) -> anyhow::Result<String> {
-    http.post(format!("{api}/v1/installations"))
-        .bearer_auth(admin)
-        .json(&json!({"id": BENCH_INSTALLATION}))
-        .send()
-        .await?
-        .error_for_status()?;
-    let key: Value = http
-        .post(format!("{api}/v1/api-keys"))
-        .bearer_auth(admin)
-        .json(&json!({"name": "bench", "scopes": [format!("installation:{BENCH_INSTALLATION}")]}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    key["key"]
-        .as_str()
-        .map(str::to_owned)
-        .context("the API returned no key")
 }
 
 /// The loopback receiver: `/hook` answers at once, `/hang` never does.
