@@ -187,6 +187,22 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
+/// A listing's `cursor`, read by `parse`; one it cannot read is a 400.
+pub fn cursor<T>(
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    raw.map(|c| {
+        parse(c).ok_or_else(|| {
+            ApiError::invalid(hookfleet_core::Invalid::new(
+                "cursor",
+                "is not a cursor this API issued",
+            ))
+        })
+    })
+    .transpose()
+}
+
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1_000;
 

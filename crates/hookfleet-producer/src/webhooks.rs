@@ -192,24 +192,13 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.strip_prefix(PREFIX)
-                .and_then(|hex| SubscriptionId::parse(&format!("sub_{hex}")))
-                .ok_or_else(|| {
-                    ApiError::invalid(hookfleet_core::Invalid::new(
-                        "cursor",
-                        "is not a cursor this API issued",
-                    ))
-                })
-        })
-        .transpose()?;
+    let after = extract::cursor(q.cursor.as_deref(), |c| {
+        SubscriptionId::parse(&format!("sub_{}", c.strip_prefix(PREFIX)?))
+    })?;
     let mut rows = state
         .store
         .list_webhooks(
-            Profile::InnerVoice,
+            Some(Profile::InnerVoice),
             owner.within(),
             limit + 1,
             after.as_ref().map(SubscriptionId::as_str),

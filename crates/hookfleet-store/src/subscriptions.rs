@@ -301,19 +301,7 @@ impl Store {
         limit: i64,
         after: Option<&str>,
     ) -> Result<Vec<SubscriptionRow>> {
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM subscriptions
-                     WHERE state <> 'deleted' AND ($1::text IS NULL OR id < $1)
-                     ORDER BY id DESC LIMIT $2"
-                ),
-                &[&after, &limit],
-            )
-            .await?;
-        rows.iter().map(SubscriptionRow::from_row).collect()
+        self.list_webhooks(None, None, limit, after).await
     }
 
     /// Re-enables a disabled subscription; false if it is not disabled.

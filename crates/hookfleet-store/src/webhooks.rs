@@ -1,5 +1,5 @@
-//! Webhooks of source document 002 as the record sees them: subscriptions of one profile,
-//! listed for the organizations a key may act for.
+//! Listing subscriptions, and webhooks of source document 002 among them: subscriptions of
+//! one profile, listed for the organizations a key may act for.
 use crate::{
     Result, Store,
     subscriptions::{COLUMNS, SubscriptionRow},
@@ -7,12 +7,12 @@ use crate::{
 use hookfleet_core::render::Profile;
 
 impl Store {
-    /// Subscriptions of `profile` not deleted, newest first, `limit` of them after the id
-    /// `after`. With `within`, only those limited to some of those organizations (and to no
-    /// other).
+    /// Subscriptions not deleted (of `profile`, when given), newest first, `limit` of them
+    /// after the id `after`. With `within`, only those limited to some of those organizations
+    /// (and to no other).
     pub async fn list_webhooks(
         &self,
-        profile: Profile,
+        profile: Option<Profile>,
         within: Option<&[String]>,
         limit: i64,
         after: Option<&str>,
@@ -23,13 +23,13 @@ impl Store {
             .query(
                 &format!(
                     "SELECT {COLUMNS} FROM subscriptions
-                     WHERE state <> 'deleted' AND profile = $1
+                     WHERE state <> 'deleted' AND ($1::text IS NULL OR profile = $1)
                        AND ($2::text[] IS NULL
                             OR (cardinality(organizations) > 0 AND organizations <@ $2))
                        AND ($3::text IS NULL OR id < $3)
                      ORDER BY id DESC LIMIT $4"
                 ),
-                &[&profile.as_str(), &within, &after, &limit],
+                &[&profile.map(Profile::as_str), &within, &after, &limit],
             )
             .await?;
         rows.iter().map(SubscriptionRow::from_row).collect()

@@ -68,62 +68,40 @@ fn found(v: Option<Value>) -> Response {
     )
 }
 
-async fn user(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(r) = gate(&s, &h) {
+/// Answers a read: 503 while down, 401 without a token, 404 when `look` finds nothing.
+fn read(s: &Shared, h: &HeaderMap, look: impl FnOnce(&mut Inner) -> Option<Value>) -> Response {
+    if let Some(r) = gate(s, h) {
         return r;
     }
-    let mut inner = lock(&s);
+    let mut inner = lock(s);
     inner.reads += 1;
-    found(inner.users.get(&id).cloned())
+    found(look(&mut inner))
 }
 
-async fn organizations(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(r) = gate(&s, &h) {
-        return r;
-    }
-    let inner = lock(&s);
-    found(
-        inner
-            .users
+type IdPath = Path<(String, String)>;
+
+async fn user(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
+    read(&s, &h, |i| i.users.get(&id).cloned())
+}
+
+async fn organizations(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
+    read(&s, &h, |i| {
+        i.users
             .contains_key(&id)
-            .then(|| json!(inner.organizations.get(&id).cloned().unwrap_or_default())),
-    )
+            .then(|| json!(i.organizations.get(&id).cloned().unwrap_or_default()))
+    })
 }
 
-async fn group(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(r) = gate(&s, &h) {
-        return r;
-    }
-    found(lock(&s).groups.get(&id).cloned())
+async fn group(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
+    read(&s, &h, |i| i.groups.get(&id).cloned())
 }
 
-async fn credentials(
-    State(s): State<Shared>,
-    h: HeaderMap,
-    Path((_, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(r) = gate(&s, &h) {
-        return r;
-    }
-    let inner = lock(&s);
-    found(
-        inner
-            .users
+async fn credentials(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
+    read(&s, &h, |i| {
+        i.users
             .contains_key(&id)
-            .then(|| json!(inner.credentials.get(&id).cloned().unwrap_or_default())),
-    )
+            .then(|| json!(i.credentials.get(&id).cloned().unwrap_or_default()))
+    })
 }
 
 async fn move_to_first(

@@ -92,15 +92,7 @@ pub(crate) async fn log_page(
             .transpose()?,
     };
     let limit = page_limit(q.limit)?;
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            Cursor::decode(c).ok_or_else(|| {
-                ApiError::invalid(Invalid::new("cursor", "is not a cursor this API issued"))
-            })
-        })
-        .transpose()?;
+    let cursor = crate::extract::cursor(q.cursor.as_deref(), Cursor::decode)?;
     Ok(state
         .store
         .subscription_deliveries(subscription_id, &filter, limit, cursor.as_ref())

@@ -27,6 +27,8 @@ pub(crate) struct PullAccess {
     pub queue: String,
     pub username: String,
     pub password: String,
+    /// Where the user may read.
+    pub vhost: String,
 }
 
 /// The broker user of a subscription: one per subscription, named after it.
@@ -68,6 +70,7 @@ fn access_as(
     url.set_username(&username).map_err(bad)?;
     url.set_password(Some(&password)).map_err(bad)?;
     Ok(PullAccess {
+        vhost: vhost(&url),
         amqp_url: url.to_string(),
         queue: state.topology.pull_queue(id),
         username,
@@ -84,17 +87,24 @@ pub(crate) async fn provision(
     access: &PullAccess,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     bus.admin.declare_pull_queue(&state.topology, id).await?;
-    let url = url::Url::parse(&state.settings.pull_amqp_url)?;
+    make_reader(state, access).await?;
+    Ok(())
+}
+
+/// The broker user `access` names, allowed to read its queue only.
+async fn make_reader(
+    state: &AppState,
+    access: &PullAccess,
+) -> Result<(), hookfleet_bus::management::ManagementError> {
     state
         .management
         .create_reader(
-            &vhost(&url),
+            &access.vhost,
             &access.username,
             &access.password,
             &access.queue,
         )
-        .await?;
-    Ok(())
+        .await
 }
 
 /// Removes a pull subscription's reader (its connections are closed by the broker).
@@ -130,20 +140,9 @@ async fn rotate(
         .take(8)
         .collect();
     let access = access_as(&state, &row.id, format!("{}-{suffix}", username(&row.id)))?;
-    let url = url::Url::parse(&state.settings.pull_amqp_url)
-        .map_err(|e| ApiError::unavailable("HOOKFLEET_PULL_AMQP_URL is not a URL", &e))?;
-    state
-        .management
-        .create_reader(
-            &vhost(&url),
-            &access.username,
-            &access.password,
-            &access.queue,
-        )
-        .await
-        .map_err(|e| {
-            ApiError::unavailable("Failed to make a pull subscription's broker user", &e)
-        })?;
+    make_reader(&state, &access).await.map_err(|e| {
+        ApiError::unavailable("Failed to make a pull subscription's broker user", &e)
+    })?;
     let Some(rotation) = state
         .store
         .rotate_pull_user(&row.id, &access.username, grace)

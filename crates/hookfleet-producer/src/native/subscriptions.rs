@@ -76,18 +76,7 @@ async fn list_subscriptions(
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     // The cursor is the last id of the previous page; ids sort by creation time.
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            SubscriptionId::parse(c).ok_or_else(|| {
-                ApiError::invalid(hookfleet_core::Invalid::new(
-                    "cursor",
-                    "is not a cursor this API issued",
-                ))
-            })
-        })
-        .transpose()?;
+    let after = crate::extract::cursor(q.cursor.as_deref(), SubscriptionId::parse)?;
     let mut rows = state
         .store
         .list_subscriptions(limit + 1, after.as_ref().map(SubscriptionId::as_str))

@@ -523,6 +523,30 @@ async fn tags_are_trimmed_and_deduplicated_attrs_patch_and_empty_description_is_
         state["description"], "first",
         "an empty description changes nothing"
     );
+    assert_eq!(state["thing_id"], "thing-1");
+    let got = rx.wait_for(1, Duration::from_secs(10)).await[0].json();
+    let change = &got["data"]["change"];
+    assert_eq!(change["ciphertext"], "b64:AAAA", "passed through untouched");
+    assert_eq!(change["metadata"], json!({"build": 42}));
+    assert_eq!(
+        change["attrs"],
+        json!({"drop": null, "o": {"y": 2}}),
+        "the patch as sent"
+    );
+    assert!(
+        change.get("description").is_none(),
+        "an empty description is absent"
+    );
+    assert_eq!(got["data"]["state"], state_without_times(&state));
+}
+
+/// The state as delivered: the record's view without its timestamps.
+fn state_without_times(v: &Value) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    o.remove("created_at");
+    o.remove("updated_at");
+    v
 }
 
 /// A value of any JSON kind, some of them close to what the routes take.

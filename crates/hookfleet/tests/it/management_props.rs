@@ -1,10 +1,10 @@
 //! The management routes added since the native API (API keys, installations, channels,
-//! webhooks and their test send) under arbitrary JSON: answered 2xx or 4xx, never 5xx, and a
-//! row exists only for each 201.
+//! webhooks and their test send, pull subscriptions' reader rotation) under arbitrary JSON:
+//! answered 2xx or 4xx, never 5xx, and a row exists only for each 201.
 use super::lifecycle_rules::any_value;
 use hookfleet_testkit::spawn_api;
 use proptest::{prelude::*, test_runner::TestRunner};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const FIELDS: &[&str] = &[
     "name",
@@ -13,6 +13,11 @@ const FIELDS: &[&str] = &[
     "password",
     "previous_valid_for",
     "colour",
+    "url",
+    "events",
+    "webhook_id",
+    "event",
+    "description",
 ];
 
 #[test]
@@ -21,26 +26,37 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
         .enable_all()
         .build()
         .unwrap();
-    let (app, key_id) = rt.block_on(async {
+    let (app, key_id, pull_id) = rt.block_on(async {
         let app = spawn_api().await;
         let key: Value = app
+            .post("/v1/api-keys", &json!({"name": "k", "scopes": ["admin"]}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let pull: Value = app
             .post(
-                "/v1/api-keys",
-                &serde_json::json!({"name": "k", "scopes": ["admin"]}),
+                "/v1/subscriptions",
+                &json!({"event_types": ["#"], "delivery": "pull"}),
             )
             .await
             .json()
             .await
             .unwrap();
-        let id = key["id"].as_str().unwrap().to_owned();
-        (app, id)
+        let (k, p) = (key["id"].as_str(), pull["id"].as_str());
+        (app, k.unwrap().to_owned(), p.unwrap().to_owned())
     });
     let rotate = format!("/v1/api-keys/{key_id}/rotate");
+    let pull_rotate = format!("/v1/subscriptions/{pull_id}/pull/rotate");
+    // The first four create a row on 201, in this order.
     let routes = [
         "/v1/api-keys",
         "/v1/installations",
         "/v1/channels",
+        "/v1/webhooks",
         rotate.as_str(),
+        "/v1/webhooks/test",
+        pull_rotate.as_str(),
     ];
     let fields = prop::collection::vec((prop::sample::select(FIELDS), any_value()), 0..5).prop_map(
         |fields| {
@@ -49,7 +65,7 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
     );
     let body = prop_oneof![4 => fields, 1 => "\\PC{0,40}"];
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 96,
+        cases: 128,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
@@ -75,8 +91,11 @@ fn arbitrary_json_at_the_management_routes_is_refused_with_a_4xx_and_writes_noth
         assert_eq!(app.count("api_keys").await, keys + 1);
         assert_eq!(app.count("installations").await, installations);
         assert_eq!(app.count("channels").await, channels);
-        assert_eq!(app.count("subscriptions").await, webhooks);
+        assert_eq!(app.count("subscriptions").await, webhooks + 1);
         assert_eq!(app.count("events").await, 0, "no test send went out");
+        // Deleting the pull subscription removes every reader the rotations made.
+        let res = app.delete(&format!("/v1/subscriptions/{pull_id}")).await;
+        assert_eq!(res.status(), 204);
     });
     drop(app);
 }
