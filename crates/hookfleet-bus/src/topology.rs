@@ -324,7 +324,7 @@ pub async fn delete_namespace(
     queues.extend(
         subscription_ids
             .iter()
-            .map(|id| topology.subscription_queue(id)),
+            .flat_map(|id| [topology.subscription_queue(id), topology.pull_queue(id)]),
     );
     queues.extend(rungs.iter().cloned());
     for q in queues {

@@ -22,6 +22,8 @@ struct Inner {
     credentials: HashMap<String, Vec<Value>>,
     moved: Vec<(String, String)>,
     down: bool,
+    /// Users whose record always answers 500.
+    failing: Vec<String>,
     tokens: usize,
     reads: usize,
 }
@@ -81,6 +83,9 @@ fn read(s: &Shared, h: &HeaderMap, look: impl FnOnce(&mut Inner) -> Option<Value
 type IdPath = Path<(String, String)>;
 
 async fn user(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
+    if lock(&s).failing.contains(&id) {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
     read(&s, &h, |i| i.users.get(&id).cloned())
 }
 
@@ -170,6 +175,11 @@ impl KeycloakStandIn {
         lock(&self.inner)
             .credentials
             .insert(user.to_owned(), credentials);
+    }
+
+    /// From now on `user`'s record answers 500, whatever else works.
+    pub fn fail_user(&self, user: &str) {
+        lock(&self.inner).failing.push(user.to_owned());
     }
 
     pub fn set_down(&self, down: bool) {

@@ -310,6 +310,9 @@ async fn rung_delays(database_url: &str) -> anyhow::Result<Vec<Duration>> {
         .await?;
     let mut delays: Vec<u64> = rows.iter().map(|r| r.get::<_, i32>(0) as u64).collect();
     delays.extend(LADDER_MS);
+    delays.extend(
+        hookfleet_router::enrich::RETRY_DELAYS.map(|d| u64::try_from(d.as_millis()).unwrap_or(0)),
+    );
     delays.sort_unstable();
     delays.dedup();
     Ok(delays.into_iter().map(Duration::from_millis).collect())

@@ -3,12 +3,13 @@
 //! from the provider's admin API, and puts the event in the document's shape on
 //! `hookfleet.ingest`, fanned out by the record's organizations and service partitions. A hook
 //! message is acked only once its event is confirmed into ingest (or found to need nothing:
-//! unmapped, or its entity gone). While the admin API is down or slow, each message is held
-//! and tried again with a growing pause, so events wait in the bus: none dropped, none
-//! published half-filled, and native events keep flowing past. Ingest event ids derive from
-//! the hook event's id, so the plugin's retries of one event are delivered once.
+//! unmapped, or its entity gone). While the admin API is down, slow or failing for one entity,
+//! the event goes back to the bus through a retry rung (1 s, 5 s, then every 30 s) and its
+//! slot goes to the next one: events wait in the bus, none dropped, none published
+//! half-filled, and neither other hook events nor native ones are held up. Ingest event ids
+//! derive from the hook event's id, so the plugin's retries of one event are delivered once.
 use anyhow::Context;
-use hookfleet_bus::{Acker, Consumer, Message, Outgoing, Publisher, Topology};
+use hookfleet_bus::{Acker, Consumer, Headers, Message, Outgoing, Publisher, Rungs, Topology};
 use hookfleet_core::{NewEvent, source::Source};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
@@ -25,13 +26,25 @@ use mapping::{Action, HookEvent};
 const CONCURRENCY: usize = 32;
 /// Unacked hook messages the broker may push to the enricher.
 pub const PREFETCH: u16 = 64;
-const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// Waits before an event is tried again: after its first failure, its second, then each.
+pub const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+];
+/// At most one warning per this long while events wait (an outage would otherwise log once
+/// per event per try).
+const WARN_EVERY_SECS: u64 = 10;
 
 struct Enricher {
     admin: Admin,
     publisher: Publisher,
+    rungs: tokio::sync::Mutex<Rungs>,
     topology: Topology,
     acker: Acker,
+    /// Unix seconds of the last "events wait" warning, and how many waited since.
+    last_warning: std::sync::atomic::AtomicU64,
+    waited: std::sync::atomic::AtomicU64,
 }
 
 /// Opens the enricher's consumer and publisher on the router's session and runs it.
@@ -49,9 +62,13 @@ pub(crate) async fn start(
         .publisher(1)
         .await
         .context("Failed to open the enricher's publisher channel")?;
+    let rungs = session
+        .rungs()
+        .await
+        .context("Failed to open the enricher's retry channel")?;
     Ok(tokio::spawn(run(
         hooks,
-        publisher,
+        (publisher, rungs),
         topology.clone(),
         settings.clone(),
         shutdown.clone(),
@@ -61,7 +78,7 @@ pub(crate) async fn start(
 /// Runs until `shutdown`; an error means the broker session is gone (the role restarts).
 pub async fn run(
     mut consumer: Consumer,
-    publisher: Publisher,
+    (publisher, rungs): (Publisher, Rungs),
     topology: Topology,
     settings: KeycloakAdmin,
     shutdown: CancellationToken,
@@ -69,8 +86,11 @@ pub async fn run(
     let enricher = Arc::new(Enricher {
         admin: Admin::new(settings)?,
         publisher,
+        rungs: tokio::sync::Mutex::new(rungs),
         topology,
         acker: consumer.acker(),
+        last_warning: std::sync::atomic::AtomicU64::new(0),
+        waited: std::sync::atomic::AtomicU64::new(0),
     });
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     tracing::info!(queue = %enricher.topology.hooks(), "Enricher consuming");
@@ -84,9 +104,9 @@ pub async fn run(
             },
         };
         let permit = slots.clone().acquire_owned().await?;
-        let (e, stop) = (enricher.clone(), shutdown.clone());
+        let e = enricher.clone();
         tokio::spawn(async move {
-            e.handle(message, &stop).await;
+            e.handle(message).await;
             drop(permit);
         });
     }
@@ -95,29 +115,66 @@ pub async fn run(
 }
 
 impl Enricher {
-    async fn handle(&self, message: Message, shutdown: &CancellationToken) {
+    async fn handle(&self, message: Message) {
         let Ok(event) = serde_json::from_slice::<HookEvent>(&message.body) else {
             self.finish(&message, "undecodable").await;
             return;
         };
-        let mut pause = Duration::from_millis(200);
-        loop {
-            match self.enrich(&event).await {
-                Ok(outcome) => return self.finish(&message, outcome).await,
-                Err(FetchError::Gone) => return self.finish(&message, "entity_gone").await,
-                Err(FetchError::Unavailable(why)) => {
-                    tracing::warn!(event = %event.id, error = %why, "Cannot enrich an identity-provider event yet; it waits");
-                    metrics::counter!("hookfleet_hook_enrich_retries_total").increment(1);
+        match self.enrich(&event).await {
+            Ok(outcome) => self.finish(&message, outcome).await,
+            Err(FetchError::Gone) => self.finish(&message, "entity_gone").await,
+            Err(FetchError::Unavailable(why)) => self.later(&message, &why).await,
+        }
+    }
+
+    /// Sends the event back to the buffer through a retry rung, then acks this copy. Should
+    /// the broker not take it, this copy is requeued instead: never dropped.
+    async fn later(&self, message: &Message, why: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        metrics::counter!("hookfleet_hook_enrich_retries_total").increment(1);
+        let waited = self.waited.fetch_add(1, Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last_warning.load(Relaxed);
+        if now >= last + WARN_EVERY_SECS
+            && self
+                .last_warning
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.waited.store(0, Relaxed);
+            tracing::warn!(error = %why, waited, "Identity-provider events cannot be enriched yet; they wait in the bus");
+        }
+        let attempt = message.headers.attempt_number();
+        let delay = RETRY_DELAYS[(attempt as usize - 1).min(RETRY_DELAYS.len() - 1)];
+        let scheduled = async {
+            let mut rungs = self.rungs.lock().await;
+            let headers = Headers::attempt(attempt.saturating_add(1), false);
+            rungs
+                .schedule(
+                    &self.publisher,
+                    &self.topology,
+                    &self.topology.hooks(),
+                    delay,
+                    headers,
+                    &message.body,
+                )
+                .await?
+                .wait()
+                .await
+        };
+        match scheduled.await {
+            Ok(()) => {
+                if let Err(e) = self.acker.ack(message.tag).await {
+                    tracing::warn!(error = %e, "Failed to ack a hook event sent back to wait");
                 }
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => {
-                    let _ = self.acker.requeue(message.tag).await;
-                    return;
-                }
-                _ = tokio::time::sleep(pause) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to send a hook event back to wait; requeueing it");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = self.acker.requeue(message.tag).await;
             }
-            pause = (pause * 2).min(MAX_PAUSE);
         }
     }
 

@@ -185,7 +185,7 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
         .delete_namespace(
             &hookfleet_bus::Topology::new(common.namespace.clone()),
             &sub_ids,
-            &[],
+            &hookfleet_router::enrich::RETRY_DELAYS,
         )
         .await?;
     bus_admin.close().await;

@@ -395,3 +395,34 @@ fn arbitrary_bodies_are_refused_with_a_4xx_and_buffer_nothing() {
     });
     drop(app);
 }
+
+#[tokio::test]
+async fn an_entity_the_api_always_fails_holds_up_no_other_event() {
+    let kc = KeycloakStandIn::start().await;
+    kc.put_user(json!({"id": "stuck", "username": "s"}), vec![]);
+    kc.put_user(json!({"id": "fine", "username": "f"}), vec![]);
+    kc.fail_user("stuck");
+    let app = app(Some(&kc)).await;
+    let rx = Receiver::start().await;
+    app.subscribe(json!({"url": rx.url, "event_types": ["#"]}))
+        .await;
+    // More failing events than the enricher works on at once, then one that can go.
+    for i in 0..80 {
+        assert_eq!(
+            signed(
+                &app,
+                &access(&format!("s{i}"), "access.LOGOUT", "stuck", json!({}))
+            )
+            .await,
+            202
+        );
+    }
+    assert_eq!(
+        signed(&app, &access("f1", "access.LOGOUT", "fine", json!({}))).await,
+        202
+    );
+    let got = rx.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json()["data"]["login_name"], "f");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.count(), 1, "the failing ones wait, unpublished");
+}
