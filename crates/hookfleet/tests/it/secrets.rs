@@ -28,6 +28,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         .env("RUST_LOG", "debug")
         .env("HOOKFLEET_ADMIN_TOKEN", admin)
         .env("HOOKFLEET_GATEWAY_TOKEN", GATEWAY)
+        .env("HOOKFLEET_KEYCLOAK_SECRET", HOOK_KEY)
         .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .stdout(Stdio::from(out.try_clone().unwrap()))
         .stderr(Stdio::from(out))
@@ -130,6 +131,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
     );
     assert_eq!(revoke.await.unwrap().status(), 204);
     secrets.extend(lifecycle_calls(&call_api(&http, &api), admin).await);
+    secrets.extend(hook_and_pull_calls(&http, &api, admin).await);
 
     sigterm(&child);
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
@@ -149,6 +151,56 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
 }
 
 const GATEWAY: &str = "gateway-token-that-must-not-be-logged";
+const HOOK_KEY: &str = "hook-key-that-must-not-be-logged";
+
+/// Identity-provider hook calls signed right and wrong, and a pull subscription made, its
+/// reader rotated and the subscription deleted; returns what must not be logged.
+async fn hook_and_pull_calls(http: &reqwest::Client, api: &str, admin: &str) -> Vec<String> {
+    let body = r#"{"id":"e1","type":"access.LOGOUT","authDetails":{"userId":"u1"}}"#;
+    let good = hookfleet_core::render::innervoice_signature(HOOK_KEY, body.as_bytes());
+    for (sig, status) in [(good.as_str(), 202), ("0badc0de", 401)] {
+        let res = http
+            .post(format!("{api}/v1/hooks/keycloak"))
+            .header("x-keycloak-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+    }
+    let sub: Value = http
+        .post(format!("{api}/v1/subscriptions"))
+        .bearer_auth(admin)
+        .json(&json!({"event_types": ["#"], "delivery": "pull"}))
+        .send()
+        .await
+        .map(json_body)
+        .unwrap()
+        .await;
+    let id = sub["id"].as_str().unwrap();
+    let rotated: Value = http
+        .post(format!("{api}/v1/subscriptions/{id}/pull/rotate"))
+        .bearer_auth(admin)
+        .json(&json!({"previous_valid_for": "0s"}))
+        .send()
+        .await
+        .map(json_body)
+        .unwrap()
+        .await;
+    let res = http
+        .delete(format!("{api}/v1/subscriptions/{id}"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    vec![
+        HOOK_KEY.into(),
+        good,
+        sub["pull"]["password"].as_str().unwrap().into(),
+        rotated["pull"]["password"].as_str().unwrap().into(),
+    ]
+}
 
 fn call_api<'a>(
     http: &'a reqwest::Client,
