@@ -56,6 +56,14 @@ impl Secret {
     }
 }
 
+/// Lowercase hex HMAC-SHA256 of `body` keyed with `key`: the form of the InnerVoice header and
+/// of the identity provider's hook signatures.
+pub fn hex_hmac_sha256(key: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// The three headers of one signed attempt.
 #[derive(Debug, Clone)]
 pub struct SignatureHeaders {

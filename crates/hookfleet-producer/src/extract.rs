@@ -100,6 +100,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The body's exact bytes, within the body deadline and the group's limit: for a route that
+/// checks a signature over them before reading anything.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        body(req, state)
+            .await
+            .map(Self)
+            .map_err(ApiError::from_body)
+    }
+}
+
 /// Whether the request says its body is JSON (`application/json` or any `+json` type).
 fn declares_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers

@@ -11,11 +11,10 @@ use crate::{
     AppState,
     auth::tokens_equal,
     error::{ApiError, AppResult},
-    extract,
+    extract::{self, RawBody},
 };
 use axum::{
     Json, Router,
-    body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
     routing::post,
@@ -93,7 +92,7 @@ fn signed_by_a_valid_key(secrets: &[HookSecret], headers: &HeaderMap, body: &[u8
         .iter()
         .filter(|s| s.valid_until.is_none_or(|t| t > now))
         .any(|s| {
-            let expected = hookfleet_core::render::innervoice_signature(&s.key, body);
+            let expected = hookfleet_core::signing::hex_hmac_sha256(s.key.as_bytes(), body);
             presented
                 .iter()
                 .any(|p| tokens_equal(p.as_bytes(), expected.as_bytes()))
@@ -119,7 +118,7 @@ fn event_id(body: &[u8]) -> Result<String, ApiError> {
 async fn hook(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     if !signed_by_a_valid_key(&state.settings.keycloak_secrets, &headers, &body) {
         return Err(ApiError::unauthorized());

@@ -119,9 +119,14 @@ async fn owned(state: &AppState, owner: &Owner, id: &str) -> AppResult<Subscript
     let not_found = || ApiError::not_found("webhook");
     let sub_id = id
         .strip_prefix(PREFIX)
-        .map(|hex| format!("sub_{hex}"))
+        .and_then(|hex| SubscriptionId::parse(&format!("sub_{hex}")))
         .ok_or_else(not_found)?;
-    let row = state.subscription(&sub_id).await.map_err(|_| not_found())?;
+    // A record that cannot be read is a 503, not a webhook that does not exist.
+    let row = state
+        .store
+        .subscription(sub_id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
     if row.profile != Profile::InnerVoice || !owner.owns(&row) {
         return Err(not_found());
     }

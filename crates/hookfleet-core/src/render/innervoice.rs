@@ -7,9 +7,7 @@
 //! the header holds one signature.
 use super::{Request, js_json};
 use crate::{DeliveredBody, Secret};
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
 pub const HEADER_SIGNATURE: &str = "x-innervoice-signature";
 
@@ -54,11 +52,7 @@ fn body(copy: &[u8]) -> Option<String> {
 
 /// Lowercase hex HMAC-SHA256 of `body` keyed with `secret`'s text.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        unreachable!("HMAC takes a key of any length")
-    };
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    crate::signing::hex_hmac_sha256(secret.as_bytes(), body)
 }
 
 #[cfg(test)]

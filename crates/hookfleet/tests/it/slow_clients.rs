@@ -75,3 +75,24 @@ async fn half_sent_requests_are_closed_and_an_oversized_declaration_is_refused_a
     assert!(answer.contains("payload_too_large"), "{answer}");
     assert_eq!(app.queue_depth(&app.topology.ingest()).await, Some(0));
 }
+
+#[tokio::test]
+async fn the_public_hook_does_not_wait_for_a_body_that_never_comes() {
+    let app = spawn_app_with(Options {
+        run_router: false,
+        run_delivery: false,
+        timeouts: hookfleet_producer::serve::Timeouts {
+            header_read: Duration::from_millis(500),
+            body_read: Duration::from_millis(500),
+        },
+        keycloak_secrets: hookfleet_producer::keycloak::HookSecret::parse_list("k").unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let mut s = connect(&app).await;
+    let head = "POST /v1/hooks/keycloak HTTP/1.1\r\nHost: x\r\nX-Keycloak-Signature: 00\r\nContent-Length: 100\r\n\r\n{\"id\"";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.queue_depth(&app.topology.hooks()).await, Some(0));
+}
