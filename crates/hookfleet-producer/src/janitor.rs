@@ -5,6 +5,10 @@
 //! (`INTERNAL_ERROR`), which restarts every subscription it serves. After the grace no worker
 //! consumes the queue (each stops at the control notice, or at its next reconcile), so the
 //! delete races nothing. Every producer runs this; deleting a queue twice is harmless.
+//!
+//! Once per start it also seals every signing secret with the first key of
+//! `HOOKFLEET_SECRET_KEYS`, so secrets stored in plain text by an older version, or sealed with
+//! a key being retired, are rewritten without an operator's step.
 use crate::AppState;
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -15,10 +19,14 @@ const INTERVAL: Duration = Duration::from_secs(5);
 pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let grace = state.settings.deleted_queue_grace;
     let every = INTERVAL.min(grace.max(Duration::from_millis(100)));
+    let mut resealed = false;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+        }
+        if !resealed {
+            resealed = reseal(&state).await;
         }
         crate::native::pull::drop_expired(&state).await;
         let Ok(bus) = state.bus() else { continue };
@@ -42,6 +50,32 @@ pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Reseals the subscriptions' secrets; true once a whole pass succeeded.
+async fn reseal(state: &AppState) -> bool {
+    match state.store.reseal_secrets(200).await {
+        Ok(done) => {
+            if done.resealed > 0 {
+                tracing::info!(
+                    rows = done.resealed,
+                    key = state.store.sealer().current_id(),
+                    "Sealed subscriptions' signing secrets with the current key"
+                );
+            }
+            if done.unopenable > 0 {
+                tracing::warn!(
+                    rows = done.unopenable,
+                    "Some subscriptions' signing secrets open with no key of HOOKFLEET_SECRET_KEYS; they cannot be signed until their key is added back"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "Failed to reseal signing secrets; trying later");
+            false
         }
     }
 }

@@ -13,6 +13,7 @@ mod migrate;
 mod outcomes;
 mod pull;
 mod queues;
+mod sealed;
 mod subscriptions;
 mod webhooks;
 
@@ -24,6 +25,7 @@ pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};
 pub use pull::PullRotation;
+pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -142,6 +144,7 @@ impl<'a> From<&'a IngestEvent> for EventRow<'a> {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,7 +173,20 @@ impl Store {
             .max_size(pool_size)
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sealer: Sealer::development(),
+        })
+    }
+
+    /// The same record, sealing and opening signing secrets with `sealer`'s keys.
+    pub fn with_sealer(self, sealer: Sealer) -> Self {
+        Self { sealer, ..self }
+    }
+
+    /// The keys secrets are sealed with.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client> {

@@ -1,5 +1,5 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, sealed::Sealer};
 use hookfleet_core::{
     Ladder, SubscriptionId,
     render::Profile,
@@ -97,15 +97,22 @@ fn read_ordering(s: &str) -> Result<Ordering> {
 }
 
 impl SubscriptionRow {
-    pub(crate) fn from_row(r: &Row) -> Result<Self> {
+    pub(crate) fn from_row(sealer: &Sealer, r: &Row) -> Result<Self> {
+        let id: &str = r.get(0);
+        let secrets = r
+            .get::<_, Vec<&str>>(6)
+            .into_iter()
+            .map(|stored| sealer.open(id, stored))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Unexpected(format!("subscription {id}: {e}")))?;
         Ok(Self {
-            id: SubscriptionId::from_trusted(r.get(0)),
+            id: SubscriptionId::from_trusted(id.to_owned()),
             url: r.get(1),
             description: r.get(2),
             event_types: r.get(3),
             organizations: r.get(4),
             partitions: r.get(5),
-            secrets: r.get(6),
+            secrets,
             state: SubscriptionState::read(r.get(7))?,
             created_at: r.get(8),
             retry_ladder: r
@@ -138,6 +145,9 @@ impl Store {
     where
         F: std::future::Future<Output = std::result::Result<(), E>>,
     {
+        let sealed: Vec<String> = (row.secrets.iter())
+            .map(|s| self.sealer.seal(row.id.as_str(), s))
+            .collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute(
@@ -153,7 +163,7 @@ impl Store {
                 &row.event_types,
                 &row.organizations,
                 &row.partitions,
-                &row.secrets,
+                &sealed,
                 &row.state.as_str(),
                 &row.created_at,
                 &row.retry_ladder.as_ref().map(Ladder::to_millis),
@@ -186,7 +196,9 @@ impl Store {
                 &[&id],
             )
             .await?;
-        row.as_ref().map(SubscriptionRow::from_row).transpose()
+        row.as_ref()
+            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
+            .transpose()
     }
 
     /// Applies `changes` to a subscription that has not been deleted, holding its row locked
@@ -213,7 +225,11 @@ impl Store {
                 &[&id],
             )
             .await?;
-        let Some(before) = before.as_ref().map(SubscriptionRow::from_row).transpose()? else {
+        let Some(before) = before
+            .as_ref()
+            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
+            .transpose()?
+        else {
             return Ok(Ok(None));
         };
         let after = tx
@@ -256,7 +272,7 @@ impl Store {
                 ],
             )
             .await?;
-        let after = SubscriptionRow::from_row(&after)?;
+        let after = SubscriptionRow::from_row(&self.sealer, &after)?;
         if let Err(e) = rebind(before, after.clone()).await {
             tx.rollback().await?;
             return Ok(Err(e));
@@ -288,10 +304,12 @@ impl Store {
                      WHERE id = $1 AND state <> 'deleted'
                      RETURNING {COLUMNS}"
                 ),
-                &[&id, &secret, &secs],
+                &[&id, &self.sealer.seal(id, secret), &secs],
             )
             .await?;
-        row.as_ref().map(SubscriptionRow::from_row).transpose()
+        row.as_ref()
+            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
+            .transpose()
     }
 
     /// Subscriptions not deleted, newest first (ids are time-ordered), `limit` of them after
@@ -347,7 +365,9 @@ impl Store {
                 &[],
             )
             .await?;
-        rows.iter().map(SubscriptionRow::from_row).collect()
+        rows.iter()
+            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
+            .collect()
     }
 
     /// Marks a subscription deleted; false if there was none to delete.

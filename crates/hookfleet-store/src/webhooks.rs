@@ -32,6 +32,8 @@ impl Store {
                 &[&profile.map(Profile::as_str), &within, &after, &limit],
             )
             .await?;
-        rows.iter().map(SubscriptionRow::from_row).collect()
+        rows.iter()
+            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
+            .collect()
     }
 }

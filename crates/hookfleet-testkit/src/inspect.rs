@@ -104,6 +104,7 @@ impl TestApp {
         vec![
             ("HOOKFLEET_AMQP_URL", self.amqp_url.clone()),
             ("HOOKFLEET_DATABASE_URL", self.database_url.clone()),
+            ("HOOKFLEET_SECRET_KEYS", self.secret_keys.clone()),
             ("HOOKFLEET_NAMESPACE", self.topology.prefix().to_owned()),
             ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".to_owned()),
             ("HOOKFLEET_RECONCILE_INTERVAL", "500ms".to_owned()),

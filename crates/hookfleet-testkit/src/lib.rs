@@ -92,6 +92,8 @@ pub struct TestApp {
     /// Database URL whose `search_path` is this app's schema (for child processes too).
     pub database_url: String,
     pub amqp_url: String,
+    /// `HOOKFLEET_SECRET_KEYS` of this app.
+    pub secret_keys: String,
     /// A direct database connection for assertions.
     pub db: tokio_postgres::Client,
     /// A channel for inspecting queues.
@@ -188,7 +190,16 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     db.batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .expect("create the test schema");
-    let store = Store::connect(&database_url, 8).expect("a valid database URL");
+    // Each app seals secrets with its own key, as a deployment would (child processes get it).
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("the operating system's random source is available");
+    let secret_keys = format!(
+        "t1:{}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key)
+    );
+    let store = Store::connect(&database_url, 8)
+        .expect("a valid database URL")
+        .with_sealer(hookfleet_store::Sealer::parse(&secret_keys).expect("a valid key"));
     store.migrate().await.expect("migrations apply");
 
     // The test's own inspection channel speaks AMQP directly: tests look at queues the way an
@@ -214,6 +225,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
         topology,
         database_url,
         amqp_url,
+        secret_keys,
         db,
         channel,
         _amqp: amqp,

@@ -24,7 +24,8 @@ pub async fn run(
         anyhow::anyhow!("HOOKFLEET_AMQP_URL is not a valid AMQP URL: {reason}")
     })?;
     let store = Store::connect(&common.database_url, common.db_pool_size)
-        .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?;
+        .context("HOOKFLEET_DATABASE_URL is not a valid PostgreSQL URL")?
+        .with_sealer(sealer(common));
     let fleet = Fleet {
         amqp_url: common.amqp_url.clone(),
         store: store.clone(),
@@ -85,4 +86,14 @@ pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("Failed to bind HOOKFLEET_HTTP_ADDR {addr}"))
+}
+
+/// The keys of `HOOKFLEET_SECRET_KEYS`; a warning if that is the development key.
+fn sealer(common: &Common) -> hookfleet_store::Sealer {
+    if common.secret_keys.is_development() {
+        tracing::warn!(
+            "HOOKFLEET_SECRET_KEYS is not set: signing secrets are sealed with the built-in development key, which protects nothing; set your own key before production use"
+        );
+    }
+    common.secret_keys.clone()
 }

@@ -37,6 +37,13 @@ pub struct Common {
     /// Database connections per process: enough for batch writers plus API reads.
     #[arg(long, env = "HOOKFLEET_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
+    /// Keys that seal subscriptions' signing secrets in the database: `id:base64-of-32-bytes`,
+    /// comma-separated; the first seals, all open (rotation: put the new key first, restart,
+    /// drop the old key once the producer has resealed). Unset or empty: a built-in
+    /// development key, with a warning at start.
+    #[arg(long, env = "HOOKFLEET_SECRET_KEYS", hide_env_values = true, hide_default_value = true,
+          default_value = "", value_parser = hookfleet_store::Sealer::parse_or_development)]
+    pub secret_keys: hookfleet_store::Sealer,
 }
 
 // Role settings below are optional here: an unset one takes the role's own default

@@ -173,6 +173,8 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
         metrics_addr: "127.0.0.1:0".parse()?,
         allow_private_targets: true,
         db_pool_size: 16,
+        // A throwaway schema: the development key is enough.
+        secret_keys: hookfleet_store::Sealer::development(),
     };
     let result = measure(args, subs, &common).await;
 

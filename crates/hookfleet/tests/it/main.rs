@@ -24,6 +24,7 @@ mod poison;
 mod pull;
 mod reconnect;
 mod recovery;
+mod sealed;
 mod secrets;
 mod slow_clients;
 mod subscriptions;

@@ -1,6 +1,7 @@
-//! No secret reaches a log line: a real producer process, logging at `debug` as an operator
-//! troubleshooting would run it, is driven through every route that handles a credential or a
-//! signing secret (right and wrong ones), and its whole output is searched for them.
+//! No secret reaches a log line: a whole fleet in one real process (`hookfleet all`), logging
+//! at `debug` as an operator troubleshooting would run it, is driven through every route that
+//! handles a credential or a signing secret (right and wrong ones) and delivers a signed event;
+//! its whole output is searched for them and for the key that seals secrets at rest.
 use hookfleet_testkit::{Options, spawn_app_with};
 use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
@@ -19,11 +20,12 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         .local_addr()
         .unwrap()
         .port();
+    let rx = hookfleet_testkit::Receiver::start().await;
     let admin = "admin-token-that-must-not-be-logged";
     let log = std::env::temp_dir().join(format!("hookfleet-secrets-{port}.log"));
     let out = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookfleet"))
-        .arg("producer")
+        .arg("all")
         .envs(app.child_env())
         .env("RUST_LOG", "debug")
         .env("HOOKFLEET_ADMIN_TOKEN", admin)
@@ -104,7 +106,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         M::POST,
         "/v1/subscriptions",
         admin,
-        json!({"url": "http://127.0.0.1:9/h", "event_types": ["#"]}),
+        json!({"url": rx.url, "event_types": ["#"]}),
     )
     .await
     .map(json_body)
@@ -123,6 +125,17 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
     .unwrap()
     .await;
     secrets.push(new_secret["key"].as_str().unwrap().to_owned());
+    // Delivered, signed with both secrets, by the child's own router and delivery role.
+    let published = call(
+        M::POST,
+        "/v1/events",
+        admin,
+        json!({"type": "a", "organization_ids": ["o"], "data": {}}),
+    );
+    assert_eq!(published.await.unwrap().status(), 202);
+    rx.wait_for(1, Duration::from_secs(20)).await;
+    // The key that seals secrets in the database.
+    secrets.push(app.secret_keys.split_once(':').unwrap().1.to_owned());
     let revoke = call(
         M::DELETE,
         &format!("/v1/api-keys/{key_id}"),
@@ -177,7 +190,7 @@ async fn hook_and_pull_calls(http: &reqwest::Client, api: &str, admin: &str) -> 
         .map(json_body)
         .unwrap()
         .await;
-    let id = sub["id"].as_str().unwrap();
+    let id = sub["id"].as_str().unwrap_or_else(|| panic!("{sub}"));
     let rotated: Value = http
         .post(format!("{api}/v1/subscriptions/{id}/pull/rotate"))
         .bearer_auth(admin)
