@@ -23,4 +23,11 @@ bad = [key for key in ("container_name", "ports") if key in delivery]
 if bad:
     sys.exit("check-compose: delivery sets %s; it must stay scalable with --scale" % ", ".join(bad))
 ' <<<"$config"
-echo "check-compose: docker-compose.yml valid; delivery is scalable"
+# The cluster profile: three RabbitMQ nodes, each with its own data volume, forming from the
+# mounted classic_config file.
+services=$(docker-compose -f docker-compose.yml --profile cluster config --services)
+for n in 1 2 3; do
+    grep -qx "rabbit$n" <<<"$services" || die "the cluster profile lacks rabbit$n"
+done
+[[ -f deploy/rabbitmq-cluster.conf ]] || die "deploy/rabbitmq-cluster.conf is missing"
+echo "check-compose: docker-compose.yml valid; delivery is scalable; the cluster profile has 3 nodes"

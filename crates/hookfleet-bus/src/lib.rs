@@ -104,6 +104,8 @@ pub enum BusError {
     Nacked,
     #[error("the broker could not route the message to any queue")]
     Returned,
+    #[error("the broker did not accept a connection within {0:?}")]
+    ConnectTimeout(std::time::Duration),
 }
 
 pub type Result<T, E = BusError> = std::result::Result<T, E>;
@@ -116,18 +118,53 @@ pub fn describe_metrics() {
     );
 }
 
-/// Checks that `url` is an AMQP URL lapin can use, so a typo stops start-up with a sentence
-/// instead of a role retrying forever. The reason never repeats the URL (it may hold a
-/// password).
-pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    url.parse::<lapin::uri::AMQPUri>().map(|_| ())
+/// Checks that `urls` is an AMQP URL lapin can use, or a comma-separated list of them (the
+/// nodes of a cluster), so a typo stops start-up with a sentence instead of a role retrying
+/// forever. The reason never repeats a URL (it may hold a password).
+pub fn check_url(urls: &str) -> std::result::Result<(), String> {
+    for (n, url) in nodes(urls).enumerate() {
+        url.parse::<lapin::uri::AMQPUri>()
+            .map_err(|e| format!("URL {} of the list: {e}", n + 1))?;
+    }
+    Ok(())
 }
 
+/// The URLs of a comma-separated list, empty items skipped.
+pub fn nodes(urls: &str) -> impl Iterator<Item = &str> {
+    urls.split(',').map(str::trim).filter(|u| !u.is_empty())
+}
+
+/// Where the next connection attempt of this process starts in a URL list. Each attempt moves
+/// it on, so roles spread over a cluster's nodes and a reconnect after a node died tries
+/// another node first.
+static NEXT_NODE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How long one node of a list has to accept a connection before the next is tried: a node
+/// that is down but not refusing (a paused VM, a dropped route) must not stall the others.
+const NODE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens a connection named after the role, so operators can tell roles apart in the broker UI.
-pub async fn connect(url: &str, role: &str) -> Result<Session> {
-    let props =
-        ConnectionProperties::default().with_connection_name(format!("hookfleet-{role}").into());
-    Ok(Session::new(Connection::connect(url, props).await?))
+/// `urls` may list several nodes (comma-separated): each is tried in turn, starting from a
+/// different one each time, until one accepts; the error is the last node's.
+pub async fn connect(urls: &str, role: &str) -> Result<Session> {
+    let list: Vec<&str> = nodes(urls).collect();
+    let start = NEXT_NODE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut last = None;
+    for i in 0..list.len().max(1) {
+        let url = list
+            .get((start + i) % list.len().max(1))
+            .copied()
+            .unwrap_or(urls);
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("hookfleet-{role}").into());
+        let attempt = tokio::time::timeout(NODE_CONNECT_TIMEOUT, Connection::connect(url, props));
+        match attempt.await {
+            Ok(Ok(c)) => return Ok(Session::new(c)),
+            Ok(Err(e)) => last = Some(BusError::Amqp(e)),
+            Err(_) => last = Some(BusError::ConnectTimeout(NODE_CONNECT_TIMEOUT)),
+        }
+    }
+    Err(last.unwrap_or(BusError::ConnectTimeout(NODE_CONNECT_TIMEOUT)))
 }
 
 #[cfg(test)]
@@ -136,6 +173,12 @@ mod tests {
     fn check_url_accepts_amqp_urls_and_refuses_others_without_repeating_them() {
         assert!(super::check_url("amqp://guest:guest@127.0.0.1:5672/%2f").is_ok());
         assert!(super::check_url("amqps://u:p@broker.example:5671/prod").is_ok());
+        assert!(
+            super::check_url("amqp://g:g@127.0.0.1:5681/%2f, amqp://g:g@127.0.0.1:5682/%2f,")
+                .is_ok()
+        );
+        let reason = super::check_url("amqp://g:g@h:1/x,amqp://u:hunter2@h:port/x").unwrap_err();
+        assert!(reason.starts_with("URL 2 of the list"), "{reason}");
         for bad in [
             "amqp://u:hunter2@h:port/x",
             "hunter2",

@@ -10,7 +10,8 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// RabbitMQ URL (vhost URL-encoded: `%2f` is `/`).
+    /// RabbitMQ URL (vhost URL-encoded: `%2f` is `/`); for a cluster, a comma-separated list of
+    /// its nodes' URLs: each connection goes to the next live one.
     #[arg(
         long,
         env = "HOOKFLEET_AMQP_URL",
@@ -261,8 +262,10 @@ impl ProducerArgs {
 }
 
 /// `url` without its user and password (what pull subscribers connect to, with their own).
+/// The first node of `HOOKFLEET_AMQP_URL`'s list, without credentials.
 fn without_credentials(url: &str) -> anyhow::Result<String> {
-    let mut u = url::Url::parse(url)
+    let first = hookfleet_bus::nodes(url).next().unwrap_or(url);
+    let mut u = url::Url::parse(first)
         .map_err(|e| anyhow::anyhow!("HOOKFLEET_AMQP_URL is not a URL: {e}"))?;
     // Both only fail for URLs that cannot have credentials, which then have none to remove.
     let _ = u.set_username("");

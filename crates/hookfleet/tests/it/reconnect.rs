@@ -134,3 +134,23 @@ async fn deliveries_survive_the_database_dropping_every_connection_mid_flow() {
     assert_eq!(app.count("events").await, EVENTS as i64);
     assert_eq!(accepted.len(), EVENTS);
 }
+
+#[tokio::test]
+async fn a_url_list_connects_through_whichever_node_is_up() {
+    // A closed port first (a node that is down), then the live broker: every try gets through,
+    // whichever node of the list it starts from.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("amqp://guest:guest@{}/%2f", dead.local_addr().unwrap());
+    drop(dead);
+    let list = format!("{dead_url}, {}", hookfleet_testkit::AMQP_URL);
+    hookfleet_bus::check_url(&list).expect("a valid list");
+    for _ in 0..3 {
+        let session = hookfleet_bus::connect(&list, "test-list")
+            .await
+            .expect("connects");
+        assert!(session.is_connected());
+        session.close().await;
+    }
+    let none_up = format!("{dead_url},{dead_url}");
+    assert!(hookfleet_bus::connect(&none_up, "test-list").await.is_err());
+}
