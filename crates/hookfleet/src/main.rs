@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod chaos;
 mod demo;
 mod fleet;
 mod settings;
@@ -66,6 +67,10 @@ enum Command {
     },
     /// Measure end-to-end deliveries/s and latency on this machine (loopback only).
     Bench(bench::BenchArgs),
+    /// Prove nothing is lost: the roles as separate processes under killed processes, broker
+    /// and database restarts and failing receivers, then an invariant check (loopback only;
+    /// stops this machine's RabbitMQ and PostgreSQL for seconds at a time).
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -140,6 +145,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             demo::run(fleet, exit, shutdown).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Chaos(args) => chaos::run(args).await,
     }
 }
 

@@ -1,0 +1,265 @@
+//! `hookfleet chaos`: proves that nothing accepted is lost under every fault this machine can
+//! make. It runs the fleet as separate processes of this binary (a producer, two routers,
+//! three delivery workers), posts a stream of events (native and lifecycle routes, several
+//! subscriptions with filters, receivers that fail on and off, answer 410 or hang), kills and
+//! restarts roles, RabbitMQ (or one node of a `scripts/cluster.sh` cluster at a time) and
+//! PostgreSQL on a schedule, waits for the fleet to drain, and checks the record against the
+//! receivers' logs and the queues. Loopback only; bounded in events and time. It stops the
+//! machine's RabbitMQ and PostgreSQL for a few seconds at a time: run it alone.
+mod check;
+mod faults;
+mod procs;
+mod receivers;
+mod setup;
+
+use anyhow::Context;
+use receivers::Receiver;
+use setup::{cleanup, create_channel, drain, post_all, print_table, subscribe, wait_ready};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChaosArgs {
+    /// Events posted (every tenth through the lifecycle route).
+    #[arg(long, default_value_t = 50_000)]
+    events: usize,
+    /// Concurrent posting clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Pause between two faults.
+    #[arg(long, default_value = "3s", value_parser = hookfleet_core::parse_duration)]
+    fault_every: Duration,
+    /// The RabbitMQ node URLs (comma-separated for a cluster).
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    /// Cluster mode: broker faults stop and start nodes with this script
+    /// (`scripts/cluster.sh`) instead of restarting the single broker.
+    #[arg(long)]
+    cluster_script: Option<String>,
+    /// The database the run creates, uses and drops.
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/hookfleet_chaos"
+    )]
+    database_url: String,
+    /// Give up after this many seconds in all.
+    #[arg(long, default_value_t = 1800)]
+    timeout_secs: u64,
+    /// Where the roles' logs go (kept); default: a new directory under the temp dir.
+    #[arg(long)]
+    logs: Option<std::path::PathBuf>,
+}
+
+/// One accepted call: what was sent and what the API answered.
+pub(crate) struct Accepted {
+    event_type: String,
+    organization: String,
+    event_id: Option<String>,
+    op_id: Option<String>,
+}
+
+/// A subscription of the run and its receiver.
+pub(crate) struct Sub {
+    id: String,
+    name: &'static str,
+    types: Vec<&'static str>,
+    organizations: Option<Vec<&'static str>>,
+    receiver: Arc<Receiver>,
+}
+
+impl Sub {
+    fn matches(&self, event_type: &str, organization: &str) -> bool {
+        self.organizations
+            .as_ref()
+            .is_none_or(|o| o.contains(&organization))
+            && self.types.iter().any(|p| topic_matches(p, event_type))
+    }
+}
+
+/// AMQP topic matching: `*` one word, `#` zero or more.
+fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn walk(p: &[&str], k: &[&str]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => walk(&p[1..], k) || (!k.is_empty() && walk(p, &k[1..])),
+            (Some(&"*"), Some(_)) => walk(&p[1..], &k[1..]),
+            (Some(a), Some(b)) if a == b => walk(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    walk(&p, &k)
+}
+
+const TYPES: [&str; 6] = [
+    "order.placed",
+    "user.created",
+    "order.paid",
+    "user.deleted",
+    "order.refunded",
+    "user.updated",
+];
+const ORGS: [&str; 3] = ["o1", "o2", "o3"];
+const CHANNEL_PASSWORD: &str = "chaos-channel-password";
+const TOKEN: &str = "chaos-admin-token";
+const LADDER: &str = "500ms,1s,2s,4s";
+
+pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let logs = match &args.logs {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("hookfleet-chaos-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&logs).context("create the log directory")?;
+    hookfleet_store::ensure_database(&args.database_url).await?;
+    let db = connect_db(&args.database_url).await?;
+    db.batch_execute("DROP SCHEMA IF EXISTS chaos CASCADE; CREATE SCHEMA chaos")
+        .await?;
+    let sep = if args.database_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let database_url = format!("{}{sep}options=-csearch_path%3Dchaos", args.database_url);
+    hookfleet_store::Store::connect(&database_url, 1)?
+        .migrate()
+        .await
+        .context("migrate the chaos schema")?;
+    let stop = CancellationToken::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let api = format!("http://127.0.0.1:{port}");
+    let env = procs::Env {
+        vars: vec![
+            ("HOOKFLEET_AMQP_URL", args.amqp_url.clone()),
+            ("HOOKFLEET_DATABASE_URL", database_url.clone()),
+            ("HOOKFLEET_NAMESPACE", "chaos.".into()),
+            ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".into()),
+            ("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            ("HOOKFLEET_ADMIN_TOKEN", TOKEN.into()),
+            ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".into()),
+            ("HOOKFLEET_RETRY_LADDER", LADDER.into()),
+            ("HOOKFLEET_DELIVERY_TIMEOUT", "2s".into()),
+            ("HOOKFLEET_RECONCILE_INTERVAL", "1s".into()),
+            ("RUST_LOG", "warn,lapin=off".into()),
+        ],
+        logs: logs.clone(),
+    };
+    let mut procs = procs::Procs::start(env, 2, 3).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    drop(db);
+    let outcome = drive(&args, &http, &api, &mut procs, &stop, deadline).await;
+    procs.stop().await;
+    stop.cancel();
+    // PostgreSQL was restarted under the run: every check opens a connection of its own.
+    if let Ok(db) = connect_db(&args.database_url).await {
+        cleanup(&args, &db).await;
+    }
+    drop_database(&args.database_url).await;
+    let (findings, faults, elapsed, posted) = outcome?;
+    print_table(&findings, &faults, elapsed, posted);
+    println!("roles' logs: {}", logs.display());
+    anyhow::ensure!(
+        findings.holds(),
+        "an invariant does not hold (see the table)"
+    );
+    Ok(())
+}
+
+type Outcome = (
+    check::Findings,
+    std::collections::BTreeMap<faults::Fault, usize>,
+    Duration,
+    usize,
+);
+
+async fn drive(
+    args: &ChaosArgs,
+    http: &reqwest::Client,
+    api: &str,
+    procs: &mut procs::Procs,
+    stop: &CancellationToken,
+    deadline: Instant,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    wait_ready(http, api, deadline).await?;
+    let subs = subscribe(http, api, stop).await?;
+    let channel = create_channel(http, api).await?;
+    let flaky = subs.iter().find(|s| s.name == "flaky").context("flaky")?;
+    let mut injector = faults::Injector::new(args.cluster_script.clone(), flaky.receiver.clone());
+    let poster = tokio::spawn(post_all(
+        http.clone(),
+        api.to_owned(),
+        channel,
+        args.events,
+        args.concurrency,
+        deadline,
+    ));
+    while !poster.is_finished() || !injector.all_kinds_done() {
+        anyhow::ensure!(Instant::now() < deadline, "the run timed out while posting");
+        tokio::time::sleep(args.fault_every).await;
+        let fault = injector.next(procs).await?;
+        println!(
+            "chaos: {:>6.1}s {}",
+            started.elapsed().as_secs_f64(),
+            fault.name()
+        );
+    }
+    let accepted = poster.await??;
+    injector.heal().await?;
+    let revived = procs.revive()?;
+    anyhow::ensure!(
+        revived == 0,
+        "{revived} role process(es) exited on their own"
+    );
+    // The 410 receiver recovers; its subscription is enabled and delivers what queued.
+    let gone = subs.iter().find(|s| s.name == "gone").context("gone")?;
+    gone.receiver
+        .failing
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    wait_ready(http, api, deadline).await?;
+    http.post(format!("{api}/v1/subscriptions/{}/enable", gone.id))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?;
+    let db = connect_db(&args.database_url).await?;
+    db.batch_execute("SET search_path = chaos").await?;
+    let (left, parked) = drain(args, &db, &subs, deadline).await?;
+    let mut findings = check::check(&db, &accepted, &subs).await?;
+    findings.left_in_queues = left;
+    findings.parked = parked;
+    Ok((findings, injector.done, started.elapsed(), args.events))
+}
+
+/// Drops the run's database (connected to through the `postgres` database).
+async fn drop_database(url: &str) {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return;
+    };
+    let name = u.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return;
+    }
+    u.set_path("/postgres");
+    if let Ok((client, conn)) = tokio_postgres::connect(u.as_str(), tokio_postgres::NoTls).await {
+        tokio::spawn(conn);
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+async fn connect_db(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (db, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("connect to PostgreSQL")?;
+    tokio::spawn(conn);
+    Ok(db)
+}
