@@ -156,4 +156,43 @@ mod tests {
         assert_eq!(Headers::decode(Some(&t)).attempt_number(), 4);
         assert!(Outgoing::default().properties().headers().is_none());
     }
+
+    /// Fuzzing what the broker hands back: headers anyone could have set (a message published
+    /// by hand, a shovel, a newer version) decode to something usable, never a panic.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = AMQPValue> {
+            prop_oneof![
+                any::<i32>().prop_map(AMQPValue::LongInt),
+                any::<i64>().prop_map(AMQPValue::LongLongInt),
+                any::<i16>().prop_map(AMQPValue::ShortInt),
+                any::<bool>().prop_map(AMQPValue::Boolean),
+                any::<f64>().prop_map(AMQPValue::Double),
+                prop::collection::vec(any::<u8>(), 0..40)
+                    .prop_map(|b| AMQPValue::LongString(b.into())),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+            #[test]
+            fn any_headers_decode_to_a_valid_attempt(
+                entries in prop::collection::vec((0usize..8, value()), 0..8),
+                h in (proptest::option::of(any::<i32>()), any::<bool>(), proptest::option::of("\\PC{0,20}")),
+            ) {
+                let names = [HEADER_ATTEMPT, HEADER_TEST, HEADER_SUBSCRIPTION, HEADER_DELIVERY,
+                             HEADER_REASON, HEADER_QUEUE, "x-death", ""];
+                let mut t = FieldTable::default();
+                for (i, v) in entries {
+                    t.insert(names[i].into(), v);
+                }
+                prop_assert!(Headers::decode(Some(&t)).attempt_number() >= 1);
+                // What hookfleet writes, it reads back unchanged.
+                let mine = Headers { attempt: h.0, test: h.1, reason: h.2.clone(), delivery: h.2, ..Headers::default() };
+                prop_assert_eq!(Headers::decode(Some(&mine.encode())), mine);
+            }
+        }
+    }
 }

@@ -8,6 +8,8 @@ pub mod api_key;
 pub mod channel;
 pub mod duration;
 pub mod event;
+#[cfg(test)]
+mod fuzz;
 pub mod ids;
 pub mod lifecycle;
 pub mod render;

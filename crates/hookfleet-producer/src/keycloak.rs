@@ -161,3 +161,57 @@ mod tests {
         assert!(HookSecret::parse_list("k@tomorrow").is_err());
     }
 }
+
+/// Fuzzing the hook's signature check and body reader with arbitrary headers and bodies:
+/// neither panics, only the signature of a valid key over the exact body passes, and an
+/// expired key never does.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn secrets() -> Vec<HookSecret> {
+        HookSecret::parse_list("current-key,old-key@2000-01-01T00:00:00Z").unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn the_signature_check_takes_any_header_and_body(
+            body in prop::collection::vec(any::<u8>(), 0..300),
+            header in prop::collection::vec(any::<u8>(), 0..100),
+            use_other in any::<bool>(),
+            form in 0usize..4,
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&header) {
+                headers.insert(if use_other { "x-webhook-signature" } else { "x-keycloak-signature" }, v);
+            }
+            // Arbitrary header bytes are (almost surely) not a valid signature.
+            let arbitrary = signed_by_a_valid_key(&secrets(), &headers, &body);
+            let right = hookfleet_core::signing::hex_hmac_sha256(b"current-key", &body);
+            prop_assert!(!arbitrary || header.eq_ignore_ascii_case(right.as_bytes())
+                || header.ends_with(right.as_bytes()) || String::from_utf8_lossy(&header).to_ascii_lowercase().contains(&right));
+            let _ = event_id(&body);
+
+            // The right signature in any of its accepted forms passes; the expired key's never.
+            let shown = match form {
+                0 => right.clone(),
+                1 => right.to_ascii_uppercase(),
+                2 => format!("sha256={right}"),
+                _ => format!("  {right} "),
+            };
+            let mut good = HeaderMap::new();
+            good.insert("x-keycloak-signature", HeaderValue::from_str(&shown).unwrap());
+            prop_assert!(signed_by_a_valid_key(&secrets(), &good, &body));
+            let mut tampered = body.clone();
+            tampered.push(b' ');
+            prop_assert!(!signed_by_a_valid_key(&secrets(), &good, &tampered));
+            let old = hookfleet_core::signing::hex_hmac_sha256(b"old-key", &body);
+            let mut expired = HeaderMap::new();
+            expired.insert("x-keycloak-signature", HeaderValue::from_str(&old).unwrap());
+            prop_assert!(!signed_by_a_valid_key(&secrets(), &expired, &body));
+        }
+    }
+}
