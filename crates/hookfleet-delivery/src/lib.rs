@@ -14,6 +14,8 @@ mod consumer;
 mod decide;
 mod guard;
 mod handle;
+#[cfg(test)]
+mod hostile_tests;
 mod reconcile;
 mod worker;
 

@@ -24,10 +24,14 @@ pub(crate) struct Shared {
     pub publisher: Arc<Publisher>,
 }
 
-fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
+/// The one HTTP client a worker sends every delivery with (also built by the hostility tests).
+pub(crate) fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
     let mut client = reqwest::Client::builder()
         // Webhook receivers answer; they do not redirect. Following would re-POST elsewhere.
         .redirect(reqwest::redirect::Policy::none())
+        // No proxy from the environment (HTTP_PROXY, ALL_PROXY…): through a proxy the target's
+        // name would be resolved by the proxy, past the private-address check at send time.
+        .no_proxy()
         .user_agent(concat!("hookfleet/", env!("CARGO_PKG_VERSION")))
         // No idle cap: one client serves every subscription, and a cap below the in-flight
         // count closes connections after each request, paying a TCP handshake per delivery.
