@@ -10,7 +10,9 @@ use crate::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request},
+    extract::{
+        DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, RawPathParams, Request,
+    },
     http::{HeaderMap, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::IntoResponse,
@@ -195,10 +197,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<T>::from_request_parts(parts, state)
+        let Path(p) = Path::<T>::from_request_parts(parts, state)
             .await
-            .map(|Path(p)| Self(p))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))?;
+        // No id holds a control character (NUL would even be refused by PostgreSQL, turning a
+        // lookup into an error) or runs past 256 bytes: such a path names nothing.
+        let raw = RawPathParams::from_request_parts(parts, state).await;
+        let unnameable = raw.is_ok_and(|params| {
+            params
+                .iter()
+                .any(|(_, v)| v.len() > 256 || v.chars().any(char::is_control))
+        });
+        if unnameable {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no resource has this id".to_owned(),
+            ));
+        }
+        Ok(Self(p))
     }
 }
 

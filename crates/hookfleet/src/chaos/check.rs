@@ -27,6 +27,8 @@ pub(super) struct Findings {
     pub pending: usize,
     pub left_in_queues: u64,
     pub parked: u64,
+    /// In cluster mode: requests receivers got while a node was stopped.
+    pub seen_while_node_down: Option<usize>,
 }
 
 impl Findings {

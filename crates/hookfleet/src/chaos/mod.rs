@@ -202,10 +202,18 @@ async fn drive(
         args.concurrency,
         deadline,
     ));
+    // Requests the receivers got while a cluster node was down: delivery goes on without it.
+    let seen = || subs.iter().map(|s| s.receiver.total()).sum::<usize>();
+    let (mut at_stop, mut while_down) = (0, 0);
     while !poster.is_finished() || !injector.all_kinds_done() {
         anyhow::ensure!(Instant::now() < deadline, "the run timed out while posting");
         tokio::time::sleep(args.fault_every).await;
         let fault = injector.next(procs).await?;
+        match fault {
+            faults::Fault::StopClusterNode => at_stop = seen(),
+            faults::Fault::StartClusterNode => while_down += seen() - at_stop,
+            _ => {}
+        }
         println!(
             "chaos: {:>6.1}s {}",
             started.elapsed().as_secs_f64(),
@@ -235,6 +243,7 @@ async fn drive(
     let mut findings = check::check(&db, &accepted, &subs).await?;
     findings.left_in_queues = left;
     findings.parked = parked;
+    findings.seen_while_node_down = args.cluster_script.is_some().then_some(while_down);
     Ok((findings, injector.done, started.elapsed(), args.events))
 }
 

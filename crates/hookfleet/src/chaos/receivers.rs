@@ -69,6 +69,12 @@ impl Receiver {
             .collect()
     }
 
+    /// Requests seen in all.
+    pub(super) fn total(&self) -> usize {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.values().map(Vec::len).sum()
+    }
+
     fn note(&self, id: &str, status: u16) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.entry(id.to_owned()).or_default().push(status);

@@ -288,7 +288,7 @@ pub(super) fn print_table(
     elapsed: Duration,
     posted: usize,
 ) {
-    let rows: Vec<(String, String)> = vec![
+    let mut rows: Vec<(String, String)> = vec![
         (
             "calls posted (every one retried until accepted)".into(),
             posted.to_string(),
@@ -340,6 +340,12 @@ pub(super) fn print_table(
         ),
         ("run time".into(), format!("{:.0} s", elapsed.as_secs_f64())),
     ];
+    if let Some(n) = f.seen_while_node_down {
+        rows.push((
+            "requests receivers got while a cluster node was stopped".into(),
+            n.to_string(),
+        ));
+    }
     println!("\n| what | count |\n|---|---:|");
     for (what, n) in rows {
         println!("| {what} | {n} |");

@@ -1,4 +1,5 @@
 //! End-to-end tests of the fleet against the real RabbitMQ, PostgreSQL and loopback receivers.
+mod api_fuzz;
 mod api_keys;
 mod bad_input;
 mod channels;
