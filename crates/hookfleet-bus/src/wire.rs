@@ -176,7 +176,10 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(2_000))]
+            // PROPTEST_CASES raises the count for a longer run.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000)
+        ))]
             #[test]
             fn any_headers_decode_to_a_valid_attempt(
                 entries in prop::collection::vec((0usize..8, value()), 0..8),

@@ -42,7 +42,10 @@ fn decode_word(w: &str) -> Option<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1_000))]
+    // PROPTEST_CASES raises the count for a longer run.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1_000)
+        ))]
 
     #[test]
     fn any_value_encodes_to_one_word_that_decodes_back(v in any::<String>()) {

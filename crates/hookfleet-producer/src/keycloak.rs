@@ -176,7 +176,10 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        // PROPTEST_CASES raises the count for a longer run.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000)
+        ))]
         #[test]
         fn the_signature_check_takes_any_header_and_body(
             body in prop::collection::vec(any::<u8>(), 0..300),

@@ -230,9 +230,11 @@ fn generate(rng: &mut Rng, ids: &Ids) -> Request {
         path = path.replace(slot, id);
     }
     if rng.chance(20) {
-        path.push_str(*rng.pick(&["/", "/x", "//", "/%00", "/.."]));
+        let extra: &&str = rng.pick(&["/", "/x", "//", "/%00", "/.."]);
+        path.push_str(extra);
     }
-    path.push_str(*rng.pick(QUERIES));
+    let query: &&str = rng.pick(QUERIES);
+    path.push_str(query);
     let methods = [
         reqwest::Method::GET,
         reqwest::Method::POST,
