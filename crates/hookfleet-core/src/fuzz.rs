@@ -4,26 +4,10 @@
 //! for a longer run (README: Fuzzing).
 use crate::{
     Ladder, NewEvent, parse_duration,
-    routing::{binding_keys, encode_word, routing_key},
+    routing::{binding_keys, encode_word, routing_key, topic_matches},
     storable,
 };
 use proptest::prelude::*;
-
-/// AMQP topic matching, written independently of the code under test.
-fn topic_matches(pattern: &str, key: &str) -> bool {
-    fn walk(p: &[&str], k: &[&str]) -> bool {
-        match (p.first(), k.first()) {
-            (None, None) => true,
-            (Some(&"#"), _) => walk(&p[1..], k) || (!k.is_empty() && walk(p, &k[1..])),
-            (Some(&"*"), Some(_)) => walk(&p[1..], &k[1..]),
-            (Some(a), Some(b)) if a == b => walk(&p[1..], &k[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<&str> = pattern.split('.').collect();
-    let k: Vec<&str> = key.split('.').collect();
-    walk(&p, &k)
-}
 
 fn decode_word(w: &str) -> Option<String> {
     let mut out = Vec::new();

@@ -68,26 +68,27 @@ pub fn binding_keys(
     keys
 }
 
+/// AMQP topic matching, written independently of RabbitMQ (which does the real matching), for
+/// checks: the tests' proof that the encoding keeps the meaning of patterns, and the chaos
+/// suite's expected copies. `*` is exactly one word, `#` zero or more.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(p: &[&str], k: &[&str]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &k[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = key.split('.').collect();
+    go(&p, &k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// AMQP topic matching, written independently of RabbitMQ, to check the encoding keeps
-    /// the meaning of patterns. `*` is exactly one word, `#` zero or more.
-    fn topic_matches(pattern: &str, key: &str) -> bool {
-        fn go(p: &[&str], k: &[&str]) -> bool {
-            match (p.first(), k.first()) {
-                (None, None) => true,
-                (Some(&"#"), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
-                (Some(&"*"), Some(_)) => go(&p[1..], &k[1..]),
-                (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
-                _ => false,
-            }
-        }
-        let p: Vec<&str> = pattern.split('.').collect();
-        let k: Vec<&str> = key.split('.').collect();
-        go(&p, &k)
-    }
 
     #[test]
     fn dotted_partitions_stay_one_word() {

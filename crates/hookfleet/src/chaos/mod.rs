@@ -75,24 +75,8 @@ impl Sub {
         self.organizations
             .as_ref()
             .is_none_or(|o| o.contains(&organization))
-            && self.types.iter().any(|p| topic_matches(p, event_type))
+            && (self.types.iter()).any(|p| hookfleet_core::routing::topic_matches(p, event_type))
     }
-}
-
-/// AMQP topic matching: `*` one word, `#` zero or more.
-fn topic_matches(pattern: &str, key: &str) -> bool {
-    fn walk(p: &[&str], k: &[&str]) -> bool {
-        match (p.first(), k.first()) {
-            (None, None) => true,
-            (Some(&"#"), _) => walk(&p[1..], k) || (!k.is_empty() && walk(p, &k[1..])),
-            (Some(&"*"), Some(_)) => walk(&p[1..], &k[1..]),
-            (Some(a), Some(b)) if a == b => walk(&p[1..], &k[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<&str> = pattern.split('.').collect();
-    let k: Vec<&str> = key.split('.').collect();
-    walk(&p, &k)
 }
 
 const TYPES: [&str; 6] = [
