@@ -13,7 +13,7 @@ use std::{
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// The live configuration of a subscription, replaced in place when it changes.
@@ -23,13 +23,35 @@ fn current(config: &LiveConfig) -> Arc<SubConfig> {
     config.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-pub(crate) async fn consume(shared: Arc<Shared>, config: LiveConfig, stop: CancellationToken) {
+/// The slots one request holds while it is sent: its subscription's (unordered only) and the
+/// worker's; both are given back when the response (or failure) is in.
+pub(crate) struct Slots {
+    _subscription: Option<OwnedSemaphorePermit>,
+    _worker: OwnedSemaphorePermit,
+}
+
+/// Each unordered subscription's share of the worker's prefetch budget.
+pub(crate) fn prefetch_share(settings: &crate::Settings, subscriptions: usize) -> u16 {
+    let share = settings.prefetch_budget / subscriptions.max(1);
+    u16::try_from(share)
+        .unwrap_or(u16::MAX)
+        .clamp(2, settings.prefetch.max(2))
+}
+
+/// Consumes one subscription's queue until stopped; `prefetch` is its share of the budget
+/// (a FIFO subscription always takes one).
+pub(crate) async fn consume(
+    shared: Arc<Shared>,
+    config: LiveConfig,
+    prefetch: u16,
+    stop: CancellationToken,
+) {
     let first = current(&config);
     // A FIFO subscription takes one message at a time: the next is not even fetched until the
     // current one is delivered or exhausted.
     let prefetch = match first.mode {
         Mode::Fifo => 1,
-        Mode::Unordered => shared.settings.prefetch,
+        Mode::Unordered => prefetch,
     };
     let queue = shared.topology.subscription_queue(first.id.as_str());
     let consumer = match shared.session.consume(&queue, prefetch).await {
@@ -70,9 +92,11 @@ async fn unordered(
                     if let Some(p) = pacer.as_mut() {
                         p.wait().await;
                     }
-                    let Ok(slot) = http_slots.clone().acquire_owned().await else { break };
+                    let Ok(own) = http_slots.clone().acquire_owned().await else { break };
+                    let Ok(worker) = shared.in_flight.clone().acquire_owned().await else { break };
+                    let slots = Slots { _subscription: Some(own), _worker: worker };
                     let job = Job { shared: shared.clone(), cfg: current(config), done: done_tx.clone(), stop: stop.clone() };
-                    tokio::spawn(async move { job.handle(message, Some(slot), None).await });
+                    tokio::spawn(async move { job.handle(message, Some(slots), None).await });
                 }
                 Some(Err(e)) => {
                     tracing::warn!(subscription = %first.id, error = %e, "Subscription consumer failed");
@@ -129,7 +153,14 @@ async fn fifo(
                 done: done_tx.clone(),
                 stop: stop.clone(),
             };
-            let held = job.handle(message, None, attempt).await;
+            let Ok(worker) = shared.in_flight.clone().acquire_owned().await else {
+                break 'messages;
+            };
+            let slots = Slots {
+                _subscription: None,
+                _worker: worker,
+            };
+            let held = job.handle(message, Some(slots), attempt).await;
             let Some(c) = done_rx.recv().await else {
                 break 'messages;
             };
@@ -183,5 +214,31 @@ impl Pacer {
             tokio::time::sleep_until(self.next.into()).await;
         }
         self.next = self.next.max(now) + self.interval;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefetch_share;
+    use crate::Settings;
+
+    #[test]
+    fn the_prefetch_budget_is_shared_so_the_total_stays_bounded() {
+        let s = Settings::default();
+        assert_eq!(
+            prefetch_share(&s, 1),
+            256,
+            "one subscription gets the full prefetch"
+        );
+        assert_eq!(prefetch_share(&s, 8), 256);
+        assert_eq!(prefetch_share(&s, 1_000), 8);
+        assert_eq!(prefetch_share(&s, 100_000), 2, "never below 2");
+        for n in [1usize, 7, 32, 33, 100, 1_000, 4_096] {
+            let total = usize::from(prefetch_share(&s, n)) * n;
+            assert!(
+                total <= s.prefetch_budget.max(2 * n),
+                "{n} subscriptions hold {total}"
+            );
+        }
     }
 }

@@ -13,7 +13,7 @@ use hookfleet_bus::Message;
 use hookfleet_core::{DeliveredBody, DeliveryId, EventId, SubscriptionId, render};
 use hookfleet_store::{DeliveryStatus, OutcomeRow, PoisonRow};
 use std::{sync::Arc, time::Duration};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Everything one message's handling needs; cloned per message (all shared handles).
@@ -78,7 +78,7 @@ impl Job {
     pub(crate) async fn handle(
         &self,
         message: Message,
-        slot: Option<OwnedSemaphorePermit>,
+        slot: Option<crate::consumer::Slots>,
         attempt: Option<i32>,
     ) -> Option<Held> {
         let mut msg = match decode(&message, &self.cfg.id) {

@@ -42,6 +42,17 @@ pub struct Settings {
     /// batch to commit. 256 covers a subscription's in-flight cap plus a batch's worth of
     /// commits. FIFO subscriptions always take one.
     pub prefetch: u16,
+    /// Prefetched (unacked) messages this worker may hold across all its subscriptions. Each
+    /// unordered subscription's prefetch is this shared out (at most `prefetch`, at least 2),
+    /// so a worker's buffered messages stay near this bound however many subscriptions it
+    /// consumes, rather than growing with subscriptions × prefetch.
+    pub prefetch_budget: usize,
+    /// HTTP requests in flight in this worker across all subscriptions (each subscription is
+    /// also held to its own `max_in_flight`). Sized for a 256 MiB worker.
+    pub max_in_flight_total: usize,
+    /// Idle keep-alive connections kept per receiving host, and how long one is kept.
+    pub idle_per_host: usize,
+    pub idle_timeout: Duration,
     /// Outcomes per database transaction; 500 amortises a commit over many deliveries.
     pub batch_size: usize,
     /// How long a partial outcome batch waits for more; adds at most this to ack latency.
@@ -62,6 +73,10 @@ impl Default for Settings {
         Self {
             timeout: Duration::from_secs(15),
             prefetch: 256,
+            prefetch_budget: 8_192,
+            max_in_flight_total: 1_024,
+            idle_per_host: 64,
+            idle_timeout: Duration::from_secs(30),
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
             reconcile_interval: Duration::from_secs(5),

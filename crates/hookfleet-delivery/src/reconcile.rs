@@ -4,7 +4,7 @@
 //! cannot (its limits or mode changed) is restarted; one whose subscription went is stopped.
 use crate::{
     config::SubConfig,
-    consumer::{LiveConfig, consume},
+    consumer::{LiveConfig, consume, prefetch_share},
     worker::Shared,
 };
 use hookfleet_core::SubscriptionId;
@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) struct Running {
     config: LiveConfig,
+    /// The prefetch it was started with (its share of the budget then).
+    prefetch: u16,
     pub stop: CancellationToken,
     pub task: JoinHandle<()>,
 }
@@ -38,10 +40,14 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
             wanted.insert(row.id.clone(), c);
         }
     }
+    // A consumer holding more than twice its share (the worker took on many subscriptions
+    // since it started) is restarted with the smaller one, so the budget holds.
+    let share = prefetch_share(&shared.settings, wanted.len());
     running.retain(|id, r| {
         let current = r.config.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let keep =
-            !r.task.is_finished() && wanted.get(id).is_some_and(|w| !w.needs_restart(&current));
+        let keep = !r.task.is_finished()
+            && u32::from(r.prefetch) <= 2 * u32::from(share)
+            && wanted.get(id).is_some_and(|w| !w.needs_restart(&current));
         if !keep {
             r.stop.cancel();
         }
@@ -57,8 +63,16 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
         }
         let config = Arc::new(RwLock::new(Arc::new(config)));
         let stop = CancellationToken::new();
-        let task = tokio::spawn(consume(shared.clone(), config.clone(), stop.clone()));
-        running.insert(id, Running { config, stop, task });
+        let task = tokio::spawn(consume(shared.clone(), config.clone(), share, stop.clone()));
+        running.insert(
+            id,
+            Running {
+                config,
+                prefetch: share,
+                stop,
+                task,
+            },
+        );
     }
     metrics::gauge!("hookfleet_subscriptions_consumed").set(running.len() as f64);
 }

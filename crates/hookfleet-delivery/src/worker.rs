@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub client: reqwest::Client,
     pub outcomes: mpsc::Sender<Pending>,
     pub publisher: Arc<Publisher>,
+    /// Requests in flight across every subscription of this worker.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// The one HTTP client a worker sends every delivery with (also built by the hostility tests).
@@ -33,8 +35,12 @@ pub(crate) fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client
         // name would be resolved by the proxy, past the private-address check at send time.
         .no_proxy()
         .user_agent(concat!("hookfleet/", env!("CARGO_PKG_VERSION")))
-        // No idle cap: one client serves every subscription, and a cap below the in-flight
-        // count closes connections after each request, paying a TCP handshake per delivery.
+        // Idle connections are capped per host and expire: a worker that once spoke to many
+        // hosts must not keep a connection to each. The cap should stay at or above a busy
+        // host's in-flight count, or connections close after each request (a handshake per
+        // delivery).
+        .pool_max_idle_per_host(settings.idle_per_host)
+        .pool_idle_timeout(settings.idle_timeout)
         .tcp_nodelay(true);
     if !settings.allow_private_targets {
         client = client.dns_resolver(crate::guard::PublicOnly);
@@ -76,6 +82,7 @@ pub async fn run(
         .notices(&topology)
         .await
         .context("Failed to listen for control notices")?;
+    let in_flight_total = settings.max_in_flight_total;
     let shared = Arc::new(Shared {
         client: http_client(&settings)?,
         session,
@@ -84,6 +91,7 @@ pub async fn run(
         settings,
         outcomes: tx,
         publisher,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(in_flight_total.max(1))),
     });
     let mut running = Consumers::new();
     let mut tick = tokio::time::interval(shared.settings.reconcile_interval);

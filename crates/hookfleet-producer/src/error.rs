@@ -68,6 +68,18 @@ impl ApiError {
         )
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 503 for a dependency that failed; the cause is logged, not returned.
     pub fn unavailable(context: &str, cause: &dyn std::error::Error) -> Self {
         tracing::warn!(error = %error_chain(cause), "{context}");

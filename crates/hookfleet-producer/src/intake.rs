@@ -3,7 +3,8 @@
 //! published to `hookfleet.ingest`, and confirmed by the broker before anyone answers success.
 //! A dialect maps its body to a [`NewEvent`] and an [`IntakeError`] to its own envelope.
 use crate::AppState;
-use hookfleet_bus::Outgoing;
+use crate::Bus;
+use hookfleet_bus::{Confirm, Outgoing};
 use hookfleet_core::{IngestEvent, Invalid, NewEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,31 +28,79 @@ pub(crate) async fn submit(
     header_key: Option<&str>,
 ) -> Result<IngestEvent, IntakeError> {
     let event = new.accept(header_key)?;
-    let unavailable = |context: &'static str| {
-        move |cause: Box<dyn std::error::Error + Send + Sync>| IntakeError::Unavailable {
-            context,
-            cause,
-        }
-    };
-    let body = serde_json::to_vec(&event)
-        .map_err(|e| unavailable("Failed to encode an event")(Box::new(e)))?;
-    let bus = state
-        .bus_session()
-        .ok_or_else(|| unavailable("The broker is unreachable")("no broker session".into()))?;
+    let bus = state.bus_session().ok_or_else(no_session)?;
+    let confirm = publish(state, &bus, &event).await?;
+    confirm.wait().await.map_err(|e| {
+        unavailable(
+            "Failed to publish an event to the ingest queue",
+            Box::new(e),
+        )
+    })?;
+    metrics::counter!("hookfleet_events_ingested_total").increment(1);
+    Ok(event)
+}
+
+/// A batch's events: each item validated and published on its own, then every confirm awaited
+/// together, so the batch pays one confirm round trip rather than one per event. An invalid or
+/// unconfirmed item fails alone; the rest are accepted.
+pub(crate) async fn submit_batch(
+    state: &AppState,
+    items: Vec<NewEvent>,
+) -> Vec<Result<IngestEvent, IntakeError>> {
+    let bus = state.bus_session();
+    let mut pending = Vec::with_capacity(items.len());
+    for item in items {
+        let sent = async {
+            let event = item.accept(None)?;
+            let Some(bus) = bus.as_ref() else {
+                return Err(no_session());
+            };
+            let confirm = publish(state, bus, &event).await?;
+            Ok::<_, IntakeError>((event, confirm))
+        };
+        pending.push(sent.await);
+    }
+    let confirmed = futures_util::future::join_all(pending.into_iter().map(|p| async {
+        let (event, confirm) = p?;
+        confirm.wait().await.map_err(|e| {
+            unavailable(
+                "Failed to publish an event to the ingest queue",
+                Box::new(e),
+            )
+        })?;
+        Ok(event)
+    }))
+    .await;
+    let accepted = confirmed.iter().filter(|r| r.is_ok()).count();
+    metrics::counter!("hookfleet_events_ingested_total").increment(accepted as u64);
+    confirmed
+}
+
+fn unavailable(
+    context: &'static str,
+    cause: Box<dyn std::error::Error + Send + Sync>,
+) -> IntakeError {
+    IntakeError::Unavailable { context, cause }
+}
+
+fn no_session() -> IntakeError {
+    unavailable("The broker is unreachable", "no broker session".into())
+}
+
+/// Publishes one accepted event to the ingest queue and returns its pending confirm.
+async fn publish(state: &AppState, bus: &Bus, event: &IngestEvent) -> Result<Confirm, IntakeError> {
+    let body = serde_json::to_vec(event)
+        .map_err(|e| unavailable("Failed to encode an event", Box::new(e)))?;
     // mandatory: if the ingest queue is missing the broker returns the message and we say 503
     // rather than answering success for an event nobody will route.
     let outgoing = Outgoing::with_message_id(event.id.as_str());
-    let published = async {
-        let ingest = state.topology.ingest();
-        bus.publisher
-            .send("", &ingest, true, &body, &outgoing)
-            .await?
-            .wait()
-            .await
-    };
-    published
+    bus.publisher
+        .send("", &state.topology.ingest(), true, &body, &outgoing)
         .await
-        .map_err(|e| unavailable("Failed to publish an event to the ingest queue")(Box::new(e)))?;
-    metrics::counter!("hookfleet_events_ingested_total").increment(1);
-    Ok(event)
+        .map_err(|e| {
+            unavailable(
+                "Failed to publish an event to the ingest queue",
+                Box::new(e),
+            )
+        })
 }

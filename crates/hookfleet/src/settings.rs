@@ -158,6 +158,12 @@ pub struct DeliveryArgs {
     /// Unacked messages per subscription queue per worker. Default 256.
     #[arg(long, env = "HOOKFLEET_DELIVERY_PREFETCH")]
     pub delivery_prefetch: Option<u16>,
+    /// Prefetched messages per worker, shared out among its subscriptions. Default 8192.
+    #[arg(long, env = "HOOKFLEET_DELIVERY_PREFETCH_BUDGET")]
+    pub delivery_prefetch_budget: Option<usize>,
+    /// Requests in flight per worker across all subscriptions. Default 1024.
+    #[arg(long, env = "HOOKFLEET_DELIVERY_MAX_IN_FLIGHT")]
+    pub delivery_max_in_flight: Option<usize>,
     /// Safety-net interval at which workers re-read subscriptions from PostgreSQL. Default 5s.
     #[arg(long, env = "HOOKFLEET_RECONCILE_INTERVAL", value_parser = duration)]
     pub reconcile_interval: Option<Duration>,
@@ -169,6 +175,8 @@ impl DeliveryArgs {
         let settings = hookfleet_delivery::Settings {
             timeout: self.delivery_timeout.unwrap_or(d.timeout),
             prefetch: self.delivery_prefetch.unwrap_or(d.prefetch),
+            prefetch_budget: self.delivery_prefetch_budget.unwrap_or(d.prefetch_budget),
+            max_in_flight_total: self.delivery_max_in_flight.unwrap_or(d.max_in_flight_total),
             reconcile_interval: self.reconcile_interval.unwrap_or(d.reconcile_interval),
             ladder: self.retry_ladder.clone().unwrap_or(d.ladder),
             disable_after: self.disable_after.unwrap_or(d.disable_after),
@@ -178,6 +186,10 @@ impl DeliveryArgs {
         anyhow::ensure!(
             settings.prefetch > 0,
             "HOOKFLEET_DELIVERY_PREFETCH must be at least 1"
+        );
+        anyhow::ensure!(
+            settings.prefetch_budget > 0 && settings.max_in_flight_total > 0,
+            "HOOKFLEET_DELIVERY_PREFETCH_BUDGET and HOOKFLEET_DELIVERY_MAX_IN_FLIGHT must be at least 1"
         );
         anyhow::ensure!(
             !settings.timeout.is_zero(),

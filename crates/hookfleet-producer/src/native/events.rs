@@ -11,10 +11,18 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::{get, post},
 };
-use hookfleet_core::{EventId, NewEvent};
+use hookfleet_core::{EventId, IngestEvent, NewEvent};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+
+/// Most events one `POST /v1/events/batch` may carry.
+pub const MAX_BATCH: usize = 1_000;
+
+/// `POST /v1/events/batch`, in a group of its own for its larger body limit.
+pub(super) fn batch_routes() -> Router<Arc<AppState>> {
+    Router::new().route("/v1/events/batch", post(create_batch))
+}
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -39,17 +47,86 @@ async fn create_event(
         })
         .transpose()?;
     let event = intake::submit(&state, new, header_key).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": event.id,
-            "type": event.event_type,
-            "timestamp": event.timestamp.format(&Rfc3339).unwrap_or_default(),
-            "organization_ids": event.organization_ids,
-            "service_partitions": event.service_partitions,
-            "idempotency_key": event.idempotency_key,
-        })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(accepted(&event))))
+}
+
+/// What an accepted event's answer says of it (alone, or as a batch item).
+fn accepted(event: &IngestEvent) -> Value {
+    json!({
+        "id": event.id,
+        "type": event.event_type,
+        "timestamp": event.timestamp.format(&Rfc3339).unwrap_or_default(),
+        "organization_ids": event.organization_ids,
+        "service_partitions": event.service_partitions,
+        "idempotency_key": event.idempotency_key,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    /// Each item is read on its own, so a malformed one refuses only itself.
+    events: Vec<Value>,
+}
+
+/// Up to [`MAX_BATCH`] events in one call. The answer is 200 with one result per item, in
+/// order: `{"status": 202, "event": {…}}` for an accepted event (stored by the broker, as with
+/// `POST /v1/events`), or `{"status": 400|422|503, "error": {code, message}}` for one that was
+/// not. Each item's `idempotency_key` works as on the single route.
+async fn create_batch(
+    State(state): State<Arc<AppState>>,
+    ApiJson(batch): ApiJson<Batch>,
+) -> AppResult<Json<Value>> {
+    let n = batch.events.len();
+    if n == 0 || n > MAX_BATCH {
+        return Err(ApiError::invalid(hookfleet_core::Invalid::new(
+            "events",
+            format!("must hold 1 to {MAX_BATCH} events, not {n}"),
+        )));
+    }
+    // Malformed items are answered here; the readable ones go to the intake together.
+    let mut answers: Vec<Option<Value>> = Vec::with_capacity(n);
+    let mut readable = Vec::with_capacity(n);
+    for v in batch.events {
+        match serde_json::from_value::<NewEvent>(v) {
+            Ok(new) => {
+                answers.push(None);
+                readable.push(new);
+            }
+            Err(e) => answers.push(Some(item_error(ApiError::invalid_json(format!(
+                "invalid event: {e}"
+            ))))),
+        }
+    }
+    let mut results = intake::submit_batch(&state, readable).await.into_iter();
+    let mut accepted_count = 0;
+    let data: Vec<Value> = answers
+        .into_iter()
+        .map(|answer| match answer {
+            Some(refused) => refused,
+            None => match results.next() {
+                Some(Ok(event)) => {
+                    accepted_count += 1;
+                    json!({"status": 202, "event": accepted(&event)})
+                }
+                Some(Err(e)) => item_error(ApiError::from(e)),
+                None => item_error(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "no result for this item",
+                )),
+            },
+        })
+        .collect();
+    Ok(Json(json!({
+        "accepted": accepted_count,
+        "refused": n - accepted_count,
+        "data": data,
+    })))
+}
+
+fn item_error(e: ApiError) -> Value {
+    json!({"status": e.status().as_u16(), "error": {"code": e.code(), "message": e.message()}})
 }
 
 async fn event_deliveries(

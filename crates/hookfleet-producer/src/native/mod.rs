@@ -21,6 +21,8 @@ pub(crate) mod subscriptions;
 
 /// Largest request body the native API accepts.
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// Largest body of `POST /v1/events/batch` (up to 1,000 events).
+pub const BATCH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let group = Router::new()
@@ -35,7 +37,14 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
             state.clone(),
             auth::require_admin,
         ));
-    extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
+    let batch = events::batch_routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_admin,
+    ));
+    extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT).merge(extract::with_body_limit::<
+        _,
+        ApiError,
+    >(batch, BATCH_BODY_LIMIT))
 }
 
 /// Every producer's directory (keys, installations, channels) learns of a change: this one at

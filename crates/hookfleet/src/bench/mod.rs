@@ -7,6 +7,9 @@ mod keycloak;
 mod lifecycle;
 mod partner;
 mod poster;
+mod report;
+
+use report::{Figures, RssSampler};
 
 use poster::Poster;
 
@@ -145,15 +148,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "hookfleet bench: {} events per scenario, {} concurrent POSTs {pace} to the {:?} route, fleet in-process, loopback receiver",
         args.events, args.concurrency, args.dialect
     );
+    let mut rows = Vec::new();
     for &subs in &args.subscriptions {
-        scenario(&args, subs)
-            .await
-            .with_context(|| format!("The {subs}-subscription scenario failed"))?;
+        rows.push(
+            scenario(&args, subs)
+                .await
+                .with_context(|| format!("The {subs}-subscription scenario failed"))?,
+        );
     }
+    report::print_table(&rows);
     Ok(())
 }
 
-async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
+async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
     let tag = EventId::random().as_str()[24..].to_owned();
     let schema = format!("bench_{tag}");
     let (admin, conn) = tokio_postgres::connect(&args.database_url, tokio_postgres::NoTls).await?;
@@ -198,7 +205,8 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<()> {
     result
 }
 
-async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Result<()> {
+async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Result<Figures> {
+    let rss = RssSampler::start();
     let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
     store.migrate().await?;
     let rx = Arc::new(Rx {
@@ -223,7 +231,9 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         _ => None,
     };
     // After the setup: its calls are not delivered, as nothing is subscribed yet.
+    let created = Instant::now();
     subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
+    let create_secs = created.elapsed().as_secs_f64();
     // Let workers pick the subscriptions up before timing starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let poster = Poster {
@@ -237,13 +247,21 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         rate: args.rate,
         rx: rx.clone(),
     };
-    timed_run(args, subs, &poster, &rx).await?;
+    let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
+    figures.create_secs = create_secs;
+    // Memory after the drain: what the fleet keeps once the backlog is gone.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    figures.rss_after_mib = report::rss_mib();
     shutdown.cancel();
     fleet_task.await.context("The fleet task panicked")??;
-    Ok(())
+    Ok(figures)
 }
 
-/// `subs` subscriptions to the receiver, and `args.hanging` to its endpoint that never answers.
+/// Clients creating the subscriptions concurrently (as an operator's script or a console would).
+const CREATE_CLIENTS: usize = 8;
+
+/// `subs` subscriptions to the receiver, and `args.hanging` to its endpoint that never answers,
+/// created by [`CREATE_CLIENTS`] concurrent clients.
 async fn subscribe(
     http: &reqwest::Client,
     api: &str,
@@ -257,13 +275,30 @@ async fn subscribe(
     let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64, "profile": args.profile});
     let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
     for (body, n) in [(fast, subs), (hang, hanging)] {
-        for _ in 0..n {
-            http.post(format!("{api}/v1/subscriptions"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await?
-                .error_for_status()?;
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..CREATE_CLIENTS.min(n.max(1)) {
+            let (http, url, token, body, next) = (
+                http.clone(),
+                format!("{api}/v1/subscriptions"),
+                token.to_owned(),
+                body.clone(),
+                next.clone(),
+            );
+            clients.spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    http.post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(r) = clients.join_next().await {
+            r??;
         }
     }
     Ok(())
@@ -327,9 +362,16 @@ async fn start_fleet(
     Ok((api, token, task))
 }
 
-/// A warm-up of 500 events, then the measured run; prints one line of figures.
-async fn timed_run(args: &BenchArgs, subs: usize, poster: &Poster, rx: &Rx) -> anyhow::Result<()> {
-    let warmup = 500;
+/// A warm-up (500 deliveries' worth, at least 5 events), then the measured run; prints one line
+/// of figures and returns them for the closing table.
+async fn timed_run(
+    args: &BenchArgs,
+    subs: usize,
+    poster: &Poster,
+    rx: &Rx,
+    rss: &RssSampler,
+) -> anyhow::Result<Figures> {
+    let warmup = (500 / subs.max(1)).max(5);
     poster.post(0..warmup).await?;
     wait_for(rx, warmup * subs, Duration::from_secs(60)).await?;
     {
@@ -338,6 +380,7 @@ async fn timed_run(args: &BenchArgs, subs: usize, poster: &Poster, rx: &Rx) -> a
         t.started.clear();
     }
     rx.count.store(0, Ordering::SeqCst);
+    rss.reset_peak();
     let started = Instant::now();
     let posted = poster.post(warmup..warmup + args.events).await?;
     let expected = args.events * subs;
@@ -353,18 +396,34 @@ async fn timed_run(args: &BenchArgs, subs: usize, poster: &Poster, rx: &Rx) -> a
     } else {
         String::new()
     };
+    let figures = Figures {
+        subs,
+        hanging: args.hanging,
+        events: args.events,
+        intake_per_s: args.events as f64 / posted.as_secs_f64(),
+        events_per_s: args.events as f64 / elapsed,
+        deliveries_per_s: expected as f64 / elapsed,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        max_ms: percentile(&lat, 1.0),
+        create_secs: 0.0,
+        rss_start_mib: rss.start_mib(),
+        rss_peak_mib: rss.peak_mib(),
+        rss_after_mib: 0.0,
+    };
     println!(
-        "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | RSS peak {:.0} MiB",
         args.events,
         rx.count.load(Ordering::SeqCst),
-        args.events as f64 / posted.as_secs_f64(),
-        args.events as f64 / elapsed,
-        expected as f64 / elapsed,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-        percentile(&lat, 1.0),
+        figures.intake_per_s,
+        figures.events_per_s,
+        figures.deliveries_per_s,
+        figures.p50_ms,
+        figures.p99_ms,
+        figures.max_ms,
+        figures.rss_peak_mib,
     );
-    Ok(())
+    Ok(figures)
 }
 
 async fn wait_for(rx: &Rx, n: usize, timeout: Duration) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 mod api_fuzz;
 mod api_keys;
 mod bad_input;
+mod batch;
 mod channels;
 mod churn;
 mod crash;

@@ -1,0 +1,115 @@
+//! The bench's figures: process memory sampled while a scenario runs, and the closing table
+//! that puts every scenario of one sitting side by side.
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+/// One scenario's figures, as they go into BENCHMARKS.md.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Figures {
+    pub subs: usize,
+    pub hanging: usize,
+    pub events: usize,
+    pub intake_per_s: f64,
+    pub events_per_s: f64,
+    pub deliveries_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Creating the scenario's subscriptions over the API, 8 clients at once.
+    pub create_secs: f64,
+    pub rss_start_mib: f64,
+    pub rss_peak_mib: f64,
+    /// Three seconds after the last delivery.
+    pub rss_after_mib: f64,
+}
+
+/// This process's resident memory in MiB (0 where /proc is not there to tell).
+pub(super) fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Samples the resident memory every 100 ms and keeps the peak, until dropped.
+pub(super) struct RssSampler {
+    start: f64,
+    peak_kib: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    pub fn start() -> Self {
+        let peak_kib = Arc::new(AtomicU64::new(0));
+        let peak = peak_kib.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                peak.fetch_max((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self {
+            start: rss_mib(),
+            peak_kib,
+            task,
+        }
+    }
+
+    /// The memory before the scenario's fleet started.
+    pub fn start_mib(&self) -> f64 {
+        self.start
+    }
+
+    pub fn reset_peak(&self) {
+        self.peak_kib
+            .store((rss_mib() * 1024.0) as u64, Ordering::Relaxed);
+    }
+
+    pub fn peak_mib(&self) -> f64 {
+        self.peak_kib.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Every scenario of the sitting in one Markdown table.
+pub(super) fn print_table(rows: &[Figures]) {
+    println!();
+    println!(
+        "| subscriptions | events | create subs | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---|---|");
+    for r in rows {
+        let hanging = if r.hanging > 0 {
+            format!(" (+{} hanging)", r.hanging)
+        } else {
+            String::new()
+        };
+        println!(
+            "| {}{hanging} | {} | {:.2} s | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} |",
+            r.subs,
+            r.events,
+            r.create_secs,
+            r.intake_per_s,
+            r.events_per_s,
+            r.deliveries_per_s,
+            r.p50_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.rss_start_mib,
+            r.rss_peak_mib,
+            r.rss_after_mib,
+        );
+    }
+}
