@@ -75,7 +75,9 @@ impl Default for Settings {
             prefetch: 256,
             prefetch_budget: 8_192,
             max_in_flight_total: 1_024,
-            idle_per_host: 64,
+            // As many as may be in flight: a lower cap closes connections to a busy host after
+            // each request (the profile showed a TCP connect and shutdown per delivery).
+            idle_per_host: 1_024,
             idle_timeout: Duration::from_secs(30),
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
