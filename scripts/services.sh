@@ -61,16 +61,40 @@ fi
 [[ " ${missing[*]} " == *' rabbitmq-server '* ]] && rabbit_did=installed || rabbit_did=
 [[ " ${missing[*]} " == *' postgresql '* ]] && pg_did=installed || pg_did=
 
+# RabbitMQ sizes its file handle cache from its open-files limit. At the packaged 1024, a node
+# holding ~1,000 quorum queues with consumers stops accepting connections and management calls
+# hang (BENCHMARKS.md, "1,000 subscriptions"). The packaged start script goes through `su`,
+# which drops a raised limit, so as root the node is started with setpriv instead.
+start_rabbit() {
+  if [[ $EUID -eq 0 ]] && command -v setpriv >/dev/null && [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]]; then
+    local hard; hard=$(ulimit -Hn)
+    [[ $hard == unlimited || $hard -gt 65536 ]] && hard=65536
+    (ulimit -n "$hard"; cd /var/lib/rabbitmq \
+      && setpriv --reuid rabbitmq --regid rabbitmq --init-groups \
+        env HOME=/var/lib/rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server -detached)
+  else
+    rabbitmq-server -detached
+  fi
+}
+rabbit_files() {
+  local pid; pid=$(pgrep -u rabbitmq -f 'beam.smp.*rabbit' | head -1)
+  [[ -n $pid ]] && awk '/Max open files/ {print $4}' "/proc/$pid/limits" 2>/dev/null
+}
+
 # RabbitMQ. The package's postinst may already have started it.
 if rabbit_up; then
   rabbit_did=${rabbit_did:-already running}
 elif timeout 30 rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
   rabbit_did=${rabbit_did:-was booting} # node is up, listener not yet: a second start would fail
 else
-  rabbitmq-server -detached
+  start_rabbit
   rabbit_did="${rabbit_did:+$rabbit_did, }started"
 fi
 wait_for RabbitMQ rabbit_up
+files=$(rabbit_files || true)
+if [[ -n $files && $files -lt 4096 ]]; then
+  echo "services: WARNING: RabbitMQ may open only $files files; with many subscriptions it stops accepting connections. Restart it through this script (stop it first) to raise the limit." >&2
+fi
 
 # RabbitMQ's management API: pull subscriptions' users are made through it. Enabling a plugin
 # on a running node needs no restart.
