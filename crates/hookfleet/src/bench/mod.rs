@@ -36,12 +36,19 @@ pub struct BenchArgs {
     /// Subscription counts to measure, one scenario each.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     subscriptions: Vec<usize>,
-    /// Events posted per scenario (after a warm-up of 500).
+    /// Events posted per scenario (after a warm-up of 500 deliveries' worth).
     #[arg(long, default_value_t = 20_000)]
     events: usize,
+    /// Events posted in a scenario of 100 or more subscriptions (each is delivered to all of
+    /// them), so `--subscriptions 1,8,1000` runs the whole sequence in one command.
+    #[arg(long, default_value_t = 100)]
+    wide_events: usize,
     /// Concurrent `POST /v1/events` requests.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Events per request: above 1, the native dialect posts them to `POST /v1/events/batch`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    batch: u16,
     /// Post at this many events/s (0: as fast as the concurrency allows). A rate below capacity
     /// shows the latency of a fleet that keeps up; unlimited shows throughput under backlog.
     #[arg(long, default_value_t = 0)]
@@ -145,8 +152,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         format!("paced at {} events/s", args.rate)
     };
     println!(
-        "hookfleet bench: {} events per scenario, {} concurrent POSTs {pace} to the {:?} route, fleet in-process, loopback receiver",
-        args.events, args.concurrency, args.dialect
+        "hookfleet bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, fleet in-process, loopback receiver",
+        args.events, args.concurrency, args.batch, args.dialect
     );
     let mut rows = Vec::new();
     for &subs in &args.subscriptions {
@@ -244,6 +251,11 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         channel,
         run_id: EventId::random().as_str()[20..].to_owned(),
         concurrency: args.concurrency,
+        batch: if args.dialect == Dialect::Native {
+            usize::from(args.batch)
+        } else {
+            1
+        },
         rate: args.rate,
         rx: rx.clone(),
     };
@@ -382,8 +394,13 @@ async fn timed_run(
     rx.count.store(0, Ordering::SeqCst);
     rss.reset_peak();
     let started = Instant::now();
-    let posted = poster.post(warmup..warmup + args.events).await?;
-    let expected = args.events * subs;
+    let events = if subs >= 100 {
+        args.wide_events
+    } else {
+        args.events
+    };
+    let posted = poster.post(warmup..warmup + events).await?;
+    let expected = events * subs;
     wait_for(rx, expected, Duration::from_secs(args.timeout_secs)).await?;
     let (mut lat, last) = {
         let t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
@@ -399,9 +416,9 @@ async fn timed_run(
     let figures = Figures {
         subs,
         hanging: args.hanging,
-        events: args.events,
-        intake_per_s: args.events as f64 / posted.as_secs_f64(),
-        events_per_s: args.events as f64 / elapsed,
+        events,
+        intake_per_s: events as f64 / posted.as_secs_f64(),
+        events_per_s: events as f64 / elapsed,
         deliveries_per_s: expected as f64 / elapsed,
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
@@ -413,7 +430,7 @@ async fn timed_run(
     };
     println!(
         "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | RSS peak {:.0} MiB",
-        args.events,
+        events,
         rx.count.load(Ordering::SeqCst),
         figures.intake_per_s,
         figures.events_per_s,

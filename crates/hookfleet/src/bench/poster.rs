@@ -23,6 +23,8 @@ pub(super) struct Poster {
     pub(super) channel: Option<Arc<lifecycle::Channel>>,
     pub(super) run_id: String,
     pub(super) concurrency: usize,
+    /// Events per request (native only: `POST /v1/events/batch` above 1).
+    pub(super) batch: usize,
     /// Events/s; 0 posts as fast as `concurrency` allows.
     pub(super) rate: u64,
     pub(super) rx: Arc<Rx>,
@@ -73,9 +75,13 @@ impl Poster {
             let (me, next, end) = (self.clone(), next.clone(), range.end);
             workers.spawn(async move {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let i = next.fetch_add(me.batch, Ordering::Relaxed);
                     if i >= end {
                         return anyhow::Ok(());
+                    }
+                    if me.batch > 1 {
+                        me.post_batch(i..end.min(i + me.batch)).await?;
+                        continue;
                     }
                     if me.rate > 0 {
                         // Open loop: event i is due at i/rate seconds, whatever earlier ones did.
@@ -99,5 +105,36 @@ impl Poster {
             r??;
         }
         Ok(started.elapsed())
+    }
+
+    /// Events `range` in one `POST /v1/events/batch`; every item must be accepted.
+    async fn post_batch(&self, range: std::ops::Range<usize>) -> anyhow::Result<()> {
+        let mut events = Vec::with_capacity(range.len());
+        for i in range {
+            let key = format!("bench-{}-{i}", self.run_id);
+            let id = EventId::for_idempotency_key(&key);
+            self.rx
+                .tally
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .started
+                .insert(id.to_string(), Instant::now());
+            events.push(json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
+        }
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/v1/events/batch", self.api))
+            .bearer_auth(&self.token)
+            .json(&json!({ "events": events }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        anyhow::ensure!(
+            answer["refused"] == 0,
+            "the batch refused events: {answer:.300}"
+        );
+        Ok(())
     }
 }
