@@ -11,7 +11,7 @@ mod report;
 mod setup;
 
 use report::{Figures, RssSampler};
-use setup::{start_fleet, start_receiver, subscribe};
+use setup::{Fleet, start_fleet, start_processes, start_receiver, subscribe};
 
 use poster::Poster;
 
@@ -58,6 +58,11 @@ pub struct BenchArgs {
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
+    /// Run the producer, one router and this many delivery workers as separate processes of
+    /// this binary (the bench's client and receiver stay here), and report each role's CPU per
+    /// delivery; without it the whole fleet runs in this process.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    processes: Option<u16>,
     /// Which intake route the client posts to: `native` (`POST /v1/events`), `partner`
     /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation),
     /// `lifecycle-create` (`POST /event/create` on one channel), `lifecycle-update`
@@ -153,6 +158,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "hookfleet bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, fleet in-process, loopback receiver",
         args.events, args.concurrency, args.batch, args.dialect
     );
+    anyhow::ensure!(
+        args.processes.is_none() || args.dialect != Dialect::Keycloak,
+        "--processes does not take the keycloak dialect (its stand-in admin API lives in this process)"
+    );
     let mut rows = Vec::new();
     for &subs in &args.subscriptions {
         rows.push(
@@ -220,7 +229,13 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     });
     let shutdown = CancellationToken::new();
     let receiver_url = start_receiver(rx.clone(), &shutdown).await?;
-    let (api, token, fleet_task) = start_fleet(args, common, &shutdown).await?;
+    let (api, token, fleet) = match args.processes {
+        Some(workers) => start_processes(common, usize::from(workers)).await?,
+        None => {
+            let (api, token, task) = start_fleet(args, common, &shutdown).await?;
+            (api, token, Fleet::InProcess(task))
+        }
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -257,13 +272,15 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         rate: args.rate,
         rx: rx.clone(),
     };
+    let cpu = report::CpuMeter::start(&fleet.roles());
     let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
+    figures.cpu_us = cpu.per_delivery(figures.all_deliveries);
     figures.create_secs = create_secs;
     // Memory after the drain: what the fleet keeps once the backlog is gone.
     tokio::time::sleep(Duration::from_secs(3)).await;
     figures.rss_after_mib = report::rss_mib();
     shutdown.cancel();
-    fleet_task.await.context("The fleet task panicked")??;
+    fleet.stop().await?;
     Ok(figures)
 }
 
@@ -320,6 +337,9 @@ async fn timed_run(
         rss_start_mib: rss.start_mib(),
         rss_peak_mib: rss.peak_mib(),
         rss_after_mib: 0.0,
+        all_deliveries: (warmup + events) * subs,
+        processes: args.processes.map(usize::from),
+        cpu_us: Vec::new(),
     };
     println!(
         "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | RSS peak {:.0} MiB",

@@ -89,14 +89,7 @@ impl Poster {
                             started + Duration::from_secs_f64((i - first) as f64 / me.rate as f64);
                         tokio::time::sleep_until(due.into()).await;
                     }
-                    let key = format!("bench-{}-{i}", me.run_id);
-                    let id = EventId::for_idempotency_key(&me.ingest_key(&key));
-                    me.rx
-                        .tally
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .started
-                        .insert(id.to_string(), Instant::now());
+                    let key = me.started(i);
                     me.request(i, &key).send().await?.error_for_status()?;
                 }
             });
@@ -107,18 +100,24 @@ impl Poster {
         Ok(started.elapsed())
     }
 
+    /// Notes that event `i` starts now (its latency runs from here); returns its key.
+    fn started(&self, i: usize) -> String {
+        let key = format!("bench-{}-{i}", self.run_id);
+        let id = EventId::for_idempotency_key(&self.ingest_key(&key));
+        self.rx
+            .tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .started
+            .insert(id.to_string(), Instant::now());
+        key
+    }
+
     /// Events `range` in one `POST /v1/events/batch`; every item must be accepted.
     async fn post_batch(&self, range: std::ops::Range<usize>) -> anyhow::Result<()> {
         let mut events = Vec::with_capacity(range.len());
         for i in range {
-            let key = format!("bench-{}-{i}", self.run_id);
-            let id = EventId::for_idempotency_key(&key);
-            self.rx
-                .tally
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .started
-                .insert(id.to_string(), Instant::now());
+            let key = self.started(i);
             events.push(json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
         }
         let answer: serde_json::Value = self

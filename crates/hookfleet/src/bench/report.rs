@@ -26,6 +26,78 @@ pub(super) struct Figures {
     pub rss_peak_mib: f64,
     /// Three seconds after the last delivery.
     pub rss_after_mib: f64,
+    /// Deliveries over the span the CPU was metered (warm-up included).
+    pub all_deliveries: usize,
+    /// Delivery worker processes (`--processes`), or none: the fleet ran in the bench.
+    pub processes: Option<usize>,
+    /// CPU time per delivery, in µs, by process group.
+    pub cpu_us: Vec<(String, f64)>,
+}
+
+/// CPU time (user + system) of this process, the fleet's role processes, the broker and the
+/// database, read from /proc at the start and the end of a scenario's run.
+pub(super) struct CpuMeter {
+    groups: Vec<(String, Vec<u32>)>,
+    start: Vec<u64>,
+}
+
+impl CpuMeter {
+    pub fn start(roles: &[(&'static str, u32)]) -> Self {
+        let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+        for (role, pid) in roles {
+            match groups.iter_mut().find(|(g, _)| g == role) {
+                Some((_, pids)) => pids.push(*pid),
+                None => groups.push(((*role).to_owned(), vec![*pid])),
+            }
+        }
+        let me = if roles.is_empty() {
+            "hookfleet + bench client + receiver"
+        } else {
+            "bench client + receiver"
+        };
+        groups.push((me.to_owned(), vec![std::process::id()]));
+        groups.push(("RabbitMQ".to_owned(), pids_named("beam.smp")));
+        groups.push(("PostgreSQL".to_owned(), pids_named("postgres")));
+        let start = groups.iter().map(|(_, p)| ticks(p)).collect();
+        Self { groups, start }
+    }
+
+    /// Each group's CPU per delivery since the start, in µs.
+    pub fn per_delivery(&self, deliveries: usize) -> Vec<(String, f64)> {
+        self.groups
+            .iter()
+            .zip(&self.start)
+            .map(|((name, pids), start)| {
+                // Clock ticks are 1/100 s on Linux (USER_HZ).
+                let secs = ticks(pids).saturating_sub(*start) as f64 / 100.0;
+                (name.clone(), secs * 1e6 / deliveries.max(1) as f64)
+            })
+            .collect()
+    }
+}
+
+fn pids_named(comm: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+/// utime + stime of these processes (those gone since are not counted).
+fn ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
 }
 
 /// This process's resident memory in MiB (0 where /proc is not there to tell).
@@ -83,6 +155,21 @@ impl Drop for RssSampler {
     }
 }
 
+/// Every scenario's CPU per delivery, by process group.
+fn print_cpu(rows: &[Figures]) {
+    println!();
+    println!("| subscriptions | workers | process | CPU per delivery |");
+    println!("|---:|---|---|---:|");
+    for r in rows {
+        let workers = r
+            .processes
+            .map_or_else(|| "in-process".to_owned(), |n| n.to_string());
+        for (name, us) in &r.cpu_us {
+            println!("| {} | {workers} | {name} | {us:.1} µs |", r.subs);
+        }
+    }
+}
+
 /// Every scenario of the sitting in one Markdown table.
 pub(super) fn print_table(rows: &[Figures]) {
     println!();
@@ -112,4 +199,5 @@ pub(super) fn print_table(rows: &[Figures]) {
             r.rss_after_mib,
         );
     }
+    print_cpu(rows);
 }

@@ -1,10 +1,12 @@
 //! The bench's setting: the loopback receiver, the fleet in this process, and the scenario's
 //! subscriptions created over the API.
 use super::{BenchArgs, Dialect, Rx, keycloak, receive};
+use crate::chaos::procs::{Env, Procs};
 use crate::{
     fleet::{self, Roles},
     settings::Common,
 };
+use anyhow::Context;
 use axum::{Router, routing::post};
 use serde_json::json;
 use std::sync::{
@@ -82,6 +84,71 @@ pub(super) async fn start_receiver(
 }
 
 pub(super) type FleetTask = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// The fleet under measurement: in this process, or as separate processes of this binary.
+pub(super) enum Fleet {
+    InProcess(FleetTask),
+    Processes(Box<Procs>),
+}
+
+impl Fleet {
+    /// Each separate role process, by role (none when the fleet runs in this process).
+    pub fn roles(&self) -> Vec<(&'static str, u32)> {
+        match self {
+            Self::InProcess(_) => Vec::new(),
+            Self::Processes(p) => std::iter::once(&p.producer)
+                .chain(&p.routers)
+                .chain(&p.workers)
+                .filter_map(|r| Some((r.role, r.pid()?)))
+                .collect(),
+        }
+    }
+
+    /// Stops the fleet (SIGTERM for processes: they drain), after `shutdown` was cancelled.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        match self {
+            Self::InProcess(task) => task.await.context("The fleet task panicked")?,
+            Self::Processes(p) => {
+                p.stop().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A producer, one router and `workers` delivery workers as separate processes of this binary,
+/// on the scenario's namespace and schema. Their logs go to a temporary directory.
+pub(super) async fn start_processes(
+    common: &Common,
+    workers: usize,
+) -> anyhow::Result<(String, String, Fleet)> {
+    let token = crate::generate_token();
+    // A free port for the producer: bound here, released, then taken by the child.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let logs = std::env::temp_dir().join(format!("hookfleet-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).context("create the roles' log directory")?;
+    let env = Env {
+        vars: vec![
+            ("HOOKFLEET_AMQP_URL", common.amqp_url.clone()),
+            ("HOOKFLEET_DATABASE_URL", common.database_url.clone()),
+            ("HOOKFLEET_NAMESPACE", common.namespace.clone()),
+            ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".into()),
+            ("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            ("HOOKFLEET_ADMIN_TOKEN", token.clone()),
+            ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".into()),
+            ("RUST_LOG", "warn".into()),
+        ],
+        logs,
+    };
+    let procs = Procs::start(env, 1, workers).await?;
+    Ok((
+        format!("http://127.0.0.1:{port}"),
+        token,
+        Fleet::Processes(Box::new(procs)),
+    ))
+}
 
 /// The whole fleet in this process; returns the API's address, its token and the fleet's task.
 pub(super) async fn start_fleet(

@@ -8,7 +8,7 @@
 //! machine's RabbitMQ and PostgreSQL for a few seconds at a time: run it alone.
 mod check;
 mod faults;
-mod procs;
+pub(crate) mod procs;
 mod receivers;
 mod setup;
 

@@ -1,21 +1,28 @@
 //! The fleet under test as separate `hookfleet` processes (this same binary): a producer, two
-//! routers and three delivery workers, each restartable and killable with SIGKILL.
+//! routers and three delivery workers, each restartable and killable with SIGKILL. The bench's
+//! `--processes` mode starts its fleet with it too.
 use anyhow::Context;
 use std::{path::PathBuf, process::Stdio, time::Duration};
 use tokio::process::{Child, Command};
 
 /// What every child is started with.
-pub(super) struct Env {
+pub(crate) struct Env {
     pub vars: Vec<(&'static str, String)>,
     pub logs: PathBuf,
 }
 
-pub(super) struct Proc {
+pub(crate) struct Proc {
     pub role: &'static str,
     child: Child,
 }
 
-pub(super) struct Procs {
+impl Proc {
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+pub(crate) struct Procs {
     env: Env,
     pub producer: Proc,
     pub routers: Vec<Proc>,
@@ -24,7 +31,7 @@ pub(super) struct Procs {
 }
 
 impl Procs {
-    pub(super) async fn start(env: Env, routers: usize, workers: usize) -> anyhow::Result<Self> {
+    pub(crate) async fn start(env: Env, routers: usize, workers: usize) -> anyhow::Result<Self> {
         let mut started = 0;
         let producer = spawn(&env, "producer", &mut started)?;
         let mut procs = Self {
@@ -46,7 +53,7 @@ impl Procs {
     }
 
     /// SIGKILLs `victim` and starts a new process of its role in its place.
-    pub(super) async fn kill_and_replace(&mut self, victim: Victim) -> anyhow::Result<()> {
+    pub(crate) async fn kill_and_replace(&mut self, victim: Victim) -> anyhow::Result<()> {
         let (routers, workers) = (self.routers.len(), self.workers.len());
         let slot = match victim {
             Victim::Producer => &mut self.producer,
@@ -60,7 +67,7 @@ impl Procs {
     }
 
     /// Restarts whichever process exited on its own (it should not have: counted as a finding).
-    pub(super) fn revive(&mut self) -> anyhow::Result<usize> {
+    pub(crate) fn revive(&mut self) -> anyhow::Result<usize> {
         let mut revived = 0;
         let env = &self.env;
         let all = std::iter::once(&mut self.producer)
@@ -76,7 +83,7 @@ impl Procs {
     }
 
     /// Stops every process with SIGTERM (they drain) and waits for them.
-    pub(super) async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let all = std::iter::once(&mut self.producer)
             .chain(self.routers.iter_mut())
             .chain(self.workers.iter_mut());
@@ -97,7 +104,7 @@ impl Procs {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Victim {
+pub(crate) enum Victim {
     Producer,
     Router(usize),
     Worker(usize),
