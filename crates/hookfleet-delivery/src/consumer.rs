@@ -38,6 +38,15 @@ pub(crate) fn prefetch_share(settings: &crate::Settings, subscriptions: usize) -
         .clamp(2, settings.prefetch.max(2))
 }
 
+/// Whether a consumer started with `running` should restart with `share`: it holds more than
+/// twice its share (the worker took on many subscriptions since, and the budget would not hold),
+/// or less than half (many went, and it would crawl at a few messages at a time). Within that
+/// band it keeps going, so a few subscriptions coming and going restart nothing.
+pub(crate) fn prefetch_stale(running: u16, share: u16) -> bool {
+    let (running, share) = (u32::from(running), u32::from(share));
+    running > 2 * share || 2 * running < share
+}
+
 /// Consumes one subscription's queue until stopped; `prefetch` is its share of the budget
 /// (a FIFO subscription always takes one).
 pub(crate) async fn consume(
@@ -219,7 +228,7 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
-    use super::prefetch_share;
+    use super::{prefetch_share, prefetch_stale};
     use crate::Settings;
 
     #[test]
@@ -233,6 +242,12 @@ mod tests {
         assert_eq!(prefetch_share(&s, 8), 256);
         assert_eq!(prefetch_share(&s, 1_000), 8);
         assert_eq!(prefetch_share(&s, 100_000), 2, "never below 2");
+        // 1 → 1,000 subscriptions: the first consumer's 256 is far over its new share of 8.
+        assert!(prefetch_stale(256, 8));
+        // 1,000 → 8: a consumer left at 8 would crawl; it restarts with 256.
+        assert!(prefetch_stale(8, 256));
+        // A few more or fewer subscriptions restart nothing.
+        assert!(!prefetch_stale(8, 9) && !prefetch_stale(8, 7) && !prefetch_stale(256, 256));
         for n in [1usize, 7, 32, 33, 100, 1_000, 4_096] {
             let total = usize::from(prefetch_share(&s, n)) * n;
             assert!(

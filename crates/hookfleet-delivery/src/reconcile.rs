@@ -4,7 +4,7 @@
 //! cannot (its limits or mode changed) is restarted; one whose subscription went is stopped.
 use crate::{
     config::SubConfig,
-    consumer::{LiveConfig, consume, prefetch_share},
+    consumer::{LiveConfig, consume, prefetch_share, prefetch_stale},
     worker::Shared,
 };
 use hookfleet_core::SubscriptionId;
@@ -40,13 +40,11 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
             wanted.insert(row.id.clone(), c);
         }
     }
-    // A consumer holding more than twice its share (the worker took on many subscriptions
-    // since it started) is restarted with the smaller one, so the budget holds.
     let share = prefetch_share(&shared.settings, wanted.len());
     running.retain(|id, r| {
         let current = r.config.read().unwrap_or_else(|p| p.into_inner()).clone();
         let keep = !r.task.is_finished()
-            && u32::from(r.prefetch) <= 2 * u32::from(share)
+            && !prefetch_stale(r.prefetch, share)
             && wanted.get(id).is_some_and(|w| !w.needs_restart(&current));
         if !keep {
             r.stop.cancel();

@@ -3,6 +3,7 @@ mod api_fuzz;
 mod api_keys;
 mod bad_input;
 mod batch;
+mod bounds;
 mod channels;
 mod churn;
 mod crash;
