@@ -34,6 +34,7 @@ const ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
     "/v1/events",
+    "/v1/events/batch",
     "/v1/events/{event}/deliveries",
     "/v1/subscriptions",
     "/v1/subscriptions/{sub}",
@@ -132,6 +133,10 @@ fn base_body(route: &str, ids: &Ids) -> Value {
         "/v1/events" | "/v1/installations/{inst}/events" => {
             json!({"type": "user.created", "organization_ids": ["o1"], "data": {"a": 1}})
         }
+        "/v1/events/batch" => json!({"events": [
+            {"type": "user.created", "data": {"a": 1}},
+            {"type": "user.deleted", "organization_ids": ["o1"], "data": {}},
+        ]}),
         "/v1/subscriptions" => {
             json!({"url": "http://93.184.216.34/h", "event_types": ["a.*"], "organizations": ["o1"]})
         }
