@@ -18,7 +18,13 @@ pub fn init_logs() {
                 .parse()
                 .expect("a constant, valid directive"),
         );
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    // Colour only for a person at a terminal: in a file, a pipe or a log collector the escape
+    // codes are noise that breaks grep and parsers.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// Installs the process-wide recorder with explicit buckets, so histograms render as

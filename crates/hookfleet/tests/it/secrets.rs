@@ -154,6 +154,11 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         text.contains("Producer API listening"),
         "the log was captured: {text}"
     );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log written to a file: {:.300}",
+        text
+    );
     for s in &secrets {
         assert!(
             !text.contains(s.as_str()),
