@@ -119,24 +119,14 @@ pub async fn run(
     result
 }
 
-/// Consumers stopped at once while draining. RabbitMQ 3.10.8 was seen to wedge (no new
-/// connection accepted, management calls hanging) when a worker closed ~1,000 quorum-queue
-/// consumer channels at the same moment; a few at a time it does not.
-const STOP_AT_ONCE: usize = 16;
-
-/// Stops every consumer, a few at a time, waits for each to settle what it took, then for the
-/// batcher to commit and settle the last outcomes (it ends once every consumer's sender is
-/// gone).
+/// Stops every consumer, waits for each to settle what it took, then for the batcher to
+/// commit and settle the last outcomes (it ends once every consumer's sender is gone).
 async fn drain(mut running: Consumers, shared: Arc<Shared>, batcher: JoinHandle<()>) {
-    let mut all = running.drain().map(|(_, r)| r).peekable();
-    while all.peek().is_some() {
-        let group: Vec<_> = all.by_ref().take(STOP_AT_ONCE).collect();
-        for r in &group {
-            r.stop.cancel();
-        }
-        for r in group {
-            let _ = r.task.await;
-        }
+    for r in running.values() {
+        r.stop.cancel();
+    }
+    for (_, r) in running.drain() {
+        let _ = r.task.await;
     }
     drop(shared);
     let _ = batcher.await;

@@ -30,12 +30,10 @@ pub(crate) async fn submit(
     let event = new.accept(header_key)?;
     let bus = state.bus_session().ok_or_else(no_session)?;
     let confirm = publish(state, &bus, &event).await?;
-    confirm.wait().await.map_err(|e| {
-        unavailable(
-            "Failed to publish an event to the ingest queue",
-            Box::new(e),
-        )
-    })?;
+    confirm
+        .wait()
+        .await
+        .map_err(|e| unavailable(PUBLISH_FAILED, Box::new(e)))?;
     metrics::counter!("hookfleet_events_ingested_total").increment(1);
     Ok(event)
 }
@@ -62,12 +60,10 @@ pub(crate) async fn submit_batch(
     }
     let confirmed = futures_util::future::join_all(pending.into_iter().map(|p| async {
         let (event, confirm) = p?;
-        confirm.wait().await.map_err(|e| {
-            unavailable(
-                "Failed to publish an event to the ingest queue",
-                Box::new(e),
-            )
-        })?;
+        confirm
+            .wait()
+            .await
+            .map_err(|e| unavailable(PUBLISH_FAILED, Box::new(e)))?;
         Ok(event)
     }))
     .await;
@@ -83,6 +79,8 @@ fn unavailable(
     IntakeError::Unavailable { context, cause }
 }
 
+const PUBLISH_FAILED: &str = "Failed to publish an event to the ingest queue";
+
 fn no_session() -> IntakeError {
     unavailable("The broker is unreachable", "no broker session".into())
 }
@@ -97,10 +95,5 @@ async fn publish(state: &AppState, bus: &Bus, event: &IngestEvent) -> Result<Con
     bus.publisher
         .send("", &state.topology.ingest(), true, &body, &outgoing)
         .await
-        .map_err(|e| {
-            unavailable(
-                "Failed to publish an event to the ingest queue",
-                Box::new(e),
-            )
-        })
+        .map_err(|e| unavailable(PUBLISH_FAILED, Box::new(e)))
 }

@@ -71,8 +71,8 @@ struct Batch {
 
 /// Up to [`MAX_BATCH`] events in one call. The answer is 200 with one result per item, in
 /// order: `{"status": 202, "event": {…}}` for an accepted event (stored by the broker, as with
-/// `POST /v1/events`), or `{"status": 400|422|503, "error": {code, message}}` for one that was
-/// not. Each item's `idempotency_key` works as on the single route.
+/// `POST /v1/events`), or `{"status": 400|413|422|503, "error": {code, message}}` for one that
+/// was not. Each item's `idempotency_key` works as on the single route.
 async fn create_batch(
     State(state): State<Arc<AppState>>,
     ApiJson(batch): ApiJson<Batch>,
@@ -88,6 +88,12 @@ async fn create_batch(
     let mut answers: Vec<Option<Value>> = Vec::with_capacity(n);
     let mut readable = Vec::with_capacity(n);
     for v in batch.events {
+        // An item is held to the single route's body limit, so a batch cannot carry an event
+        // that `POST /v1/events` would refuse as too large.
+        if encoded_len(&v) > super::BODY_LIMIT {
+            answers.push(Some(item_error(ApiError::too_large(super::BODY_LIMIT))));
+            continue;
+        }
         match serde_json::from_value::<NewEvent>(v) {
             Ok(new) => {
                 answers.push(None);
@@ -123,6 +129,24 @@ async fn create_batch(
         "refused": n - accepted_count,
         "data": data,
     })))
+}
+
+/// The length of `v` as JSON, counted without building the text.
+fn encoded_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 fn item_error(e: ApiError) -> Value {

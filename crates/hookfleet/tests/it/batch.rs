@@ -93,3 +93,19 @@ async fn a_batch_that_is_empty_too_large_or_not_a_batch_is_refused_whole() {
         .unwrap();
     assert_eq!(resp.status(), 401);
 }
+
+#[tokio::test]
+async fn an_item_over_the_single_routes_limit_is_refused_alone() {
+    let app = spawn_app().await;
+    let one = json!({"type": "batch.tick", "data": {}});
+    // One item over the single route's 256 KiB limit is refused alone (413), the other accepted.
+    let big = json!({"type": "batch.tick", "data": {"pad": "x".repeat(300 * 1024)}});
+    let resp = app
+        .post("/v1/events/batch", &json!({"events": [big, one]}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"][0]["status"], 413, "{body:.300}");
+    assert_eq!(body["data"][0]["error"]["code"], "payload_too_large");
+    assert_eq!(body["data"][1]["status"], 202);
+}
