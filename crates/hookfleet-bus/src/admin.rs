@@ -61,6 +61,11 @@ impl Admin {
         topology::queue_depth(&self.channel, queue).await
     }
 
+    /// Consumers of `queue` now; an error if it does not exist (which closes this channel).
+    pub async fn queue_consumers(&self, queue: &str) -> Result<u32> {
+        topology::queue_consumers(&self.channel, queue).await
+    }
+
     /// Deletes everything a namespace declared (tests and benchmarks leave nothing behind).
     pub async fn delete_namespace(
         &self,

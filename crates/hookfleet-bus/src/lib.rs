@@ -12,6 +12,7 @@ mod admin;
 mod control;
 pub mod management;
 pub mod publish;
+mod queue_kind;
 mod retry;
 pub mod session;
 pub mod supervise;
@@ -22,6 +23,7 @@ pub use acks::TrackedAcker;
 pub use admin::Admin;
 pub use control::{Notices, notify_reconcile};
 pub use publish::{Confirm, Publisher};
+pub use queue_kind::QueueKind;
 pub use retry::Rungs;
 pub use session::{Acker, Consumer, Message, Session};
 pub use supervise::{Backoff, Broker, Link, supervise};
@@ -159,7 +161,7 @@ pub async fn connect(urls: &str, role: &str) -> Result<Session> {
             .with_connection_name(format!("hookfleet-{role}").into());
         let attempt = tokio::time::timeout(NODE_CONNECT_TIMEOUT, Connection::connect(url, props));
         match attempt.await {
-            Ok(Ok(c)) => return Ok(Session::new(c)),
+            Ok(Ok(c)) => return Ok(Session::new(c, urls, role)),
             Ok(Err(e)) => last = Some(BusError::Amqp(e)),
             Err(_) => last = Some(BusError::ConnectTimeout(NODE_CONNECT_TIMEOUT)),
         }

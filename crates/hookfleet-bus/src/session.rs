@@ -13,16 +13,97 @@ use lapin::{
     },
     types::FieldTable,
 };
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
-/// One broker connection of a role.
+/// One broker connection of a role, and the further connections its consumers spread over
+/// once the first holds its share (a connection allows 2,047 channels; a worker of 10,000
+/// subscriptions needs a channel each, because acks by tag with `multiple` are per channel).
 pub struct Session {
-    connection: Connection,
+    connection: Arc<Connection>,
+    /// The URL list and role the session was opened with, to open the further connections.
+    urls: String,
+    role: String,
+    /// Consumer channels per connection before the next is used.
+    per_connection: AtomicUsize,
+    /// Every connection consumers may use, the first being `connection`, each with how many
+    /// consumer channels it holds now.
+    lanes: tokio::sync::Mutex<Vec<Lane>>,
 }
 
+struct Lane {
+    connection: Arc<Connection>,
+    open: Arc<AtomicUsize>,
+}
+
+/// One consumer channel counted on its connection until the consumer and every clone of its
+/// acker are gone.
+struct LaneSlot(Arc<AtomicUsize>);
+
+impl Drop for LaneSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Consumer channels per connection unless a role sets otherwise.
+const CONSUMERS_PER_CONNECTION: usize = 1_000;
+
 impl Session {
-    pub(crate) fn new(connection: Connection) -> Self {
-        Self { connection }
+    pub(crate) fn new(connection: Connection, urls: &str, role: &str) -> Self {
+        let connection = Arc::new(connection);
+        Self {
+            lanes: tokio::sync::Mutex::new(vec![Lane {
+                connection: connection.clone(),
+                open: Arc::new(AtomicUsize::new(0)),
+            }]),
+            connection,
+            urls: urls.to_owned(),
+            role: role.to_owned(),
+            per_connection: AtomicUsize::new(CONSUMERS_PER_CONNECTION),
+        }
+    }
+
+    /// Consumer channels per connection from now on (at least 1).
+    pub fn set_consumers_per_connection(&self, n: usize) {
+        self.per_connection.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// How many connections consumers are spread over now.
+    pub async fn consumer_connections(&self) -> usize {
+        self.lanes.lock().await.len()
+    }
+
+    /// A connection with room for one more consumer channel, counted on it: the first with
+    /// room, or a new one. A further connection that has closed is dropped from the list; its
+    /// consumers have ended with it and are started again by their owner.
+    async fn lane(&self) -> Result<(Arc<Connection>, LaneSlot)> {
+        let per = self.per_connection.load(Ordering::Relaxed);
+        let mut lanes = self.lanes.lock().await;
+        let mut i = 0;
+        lanes.retain(|l| {
+            i += 1;
+            i == 1 || l.connection.status().connected()
+        });
+        let lane = match lanes.iter().find(|l| l.open.load(Ordering::Relaxed) < per) {
+            Some(l) => l,
+            None => {
+                let name = format!("{}-consumers-{}", self.role, lanes.len());
+                let extra = crate::connect(&self.urls, &name).await?;
+                lanes.push(Lane {
+                    connection: extra.connection,
+                    open: Arc::new(AtomicUsize::new(0)),
+                });
+                lanes.last().expect("just pushed")
+            }
+        };
+        lane.open.fetch_add(1, Ordering::Relaxed);
+        Ok((lane.connection.clone(), LaneSlot(lane.open.clone())))
     }
 
     pub(crate) fn status(&self) -> ConnectionStatus {
@@ -34,7 +115,9 @@ impl Session {
     }
 
     pub async fn close(&self) {
-        let _ = self.connection.close(200, "done".into()).await;
+        for lane in self.lanes.lock().await.iter() {
+            let _ = lane.connection.close(200, "done".into()).await;
+        }
     }
 
     /// A publisher with `channels` confirm-mode channels.
@@ -59,7 +142,8 @@ impl Session {
 
     /// Consumes `queue` on a channel of its own with `prefetch` unacked messages at most.
     pub async fn consume(&self, queue: &str, prefetch: u16) -> Result<Consumer> {
-        let channel = self.connection.create_channel().await?;
+        let (connection, slot) = self.lane().await?;
+        let channel = connection.create_channel().await?;
         channel
             .basic_qos(prefetch, BasicQosOptions::default())
             .await?;
@@ -73,7 +157,10 @@ impl Session {
             .await?;
         Ok(Consumer {
             inner,
-            acker: Acker { channel },
+            acker: Acker {
+                channel,
+                _slot: Arc::new(slot),
+            },
         })
     }
 
@@ -112,7 +199,11 @@ impl Session {
                 FieldTable::default(),
             )
             .await?;
-        Ok(Notices { channel, inner })
+        Ok(Notices {
+            channel,
+            inner,
+            held: None,
+        })
     }
 
     /// Where retries are scheduled; declares each rung the first time it is used.
@@ -167,6 +258,8 @@ impl Consumer {
 #[derive(Clone)]
 pub struct Acker {
     channel: Channel,
+    /// Counts the channel on its connection while any clone lives.
+    _slot: Arc<LaneSlot>,
 }
 
 impl Acker {

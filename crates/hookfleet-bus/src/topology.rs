@@ -13,16 +13,31 @@ use lapin::{
 };
 use std::time::Duration;
 
+use crate::queue_kind::QueueKind;
+
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
     prefix: String,
+    subscription_queues: QueueKind,
 }
 
 impl Topology {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
+            subscription_queues: QueueKind::Quorum,
         }
+    }
+
+    /// The same names, with subscription queues of `kind` from now on (existing queues keep
+    /// the type they were declared with).
+    pub fn with_subscription_queues(mut self, kind: QueueKind) -> Self {
+        self.subscription_queues = kind;
+        self
+    }
+
+    pub fn subscription_queues(&self) -> QueueKind {
+        self.subscription_queues
     }
 
     pub fn prefix(&self) -> &str {
@@ -75,8 +90,30 @@ fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(s.into())
 }
 
-/// Arguments of every work queue: quorum (replicated, and the faster durable type on this
-/// broker), with undecodable messages dead-lettered to `hookfleet.dead` at least once.
+/// Arguments of a subscription's queues: the fleet's chosen [`QueueKind`].
+fn subscription_queue_args(topology: &Topology) -> FieldTable {
+    match topology.subscription_queues {
+        QueueKind::Quorum => work_queue_args(topology),
+        QueueKind::Classic => {
+            let mut args = FieldTable::default();
+            args.insert("x-queue-type".into(), long_string("classic"));
+            // Version 2 keeps messages on disk with a small index per queue, not a process
+            // heap per message: the memory of an idle queue stays small.
+            args.insert("x-queue-version".into(), AMQPValue::LongInt(2));
+            // A backstop only: the worker parks what it rejects itself. Classic queues
+            // dead-letter at most once, so nothing depends on this path.
+            args.insert("x-dead-letter-exchange".into(), long_string(""));
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                long_string(&topology.dead()),
+            );
+            args
+        }
+    }
+}
+
+/// Arguments of every fleet-wide work queue: quorum (replicated, and the faster durable type
+/// on this broker), with undecodable messages dead-lettered to `hookfleet.dead` at least once.
 fn work_queue_args(topology: &Topology) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), long_string("quorum"));
@@ -200,7 +237,7 @@ pub async fn declare_subscription(
     fifo: bool,
 ) -> Result<()> {
     let queue: ShortString = topology.subscription_queue(subscription_id).into();
-    let mut args = work_queue_args(topology);
+    let mut args = subscription_queue_args(topology);
     if fifo {
         args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
     }
@@ -278,14 +315,23 @@ pub async fn delete_subscription(
     Ok(())
 }
 
-/// Declares a pull subscription's outbox: durable, quorum, read only by its owner.
+/// Declares a pull subscription's outbox: durable, of the fleet's subscription queue kind,
+/// read only by its owner.
 pub async fn declare_pull_queue(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
 ) -> Result<()> {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), long_string("quorum"));
+    match topology.subscription_queues {
+        QueueKind::Quorum => {
+            args.insert("x-queue-type".into(), long_string("quorum"));
+        }
+        QueueKind::Classic => {
+            args.insert("x-queue-type".into(), long_string("classic"));
+            args.insert("x-queue-version".into(), AMQPValue::LongInt(2));
+        }
+    }
     channel
         .queue_declare(topology.pull_queue(subscription_id).into(), durable(), args)
         .await?;
@@ -294,7 +340,16 @@ pub async fn declare_pull_queue(
 
 /// How many ready messages a queue holds (a passive declare; fails if it does not exist).
 pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
-    let q = channel
+    Ok(passive_declare(channel, queue).await?.message_count())
+}
+
+/// How many consumers a queue has, as the broker counts them now.
+pub async fn queue_consumers(channel: &Channel, queue: &str) -> Result<u32> {
+    Ok(passive_declare(channel, queue).await?.consumer_count())
+}
+
+async fn passive_declare(channel: &Channel, queue: &str) -> Result<lapin::Queue> {
+    Ok(channel
         .queue_declare(
             queue.into(),
             QueueDeclareOptions {
@@ -303,8 +358,7 @@ pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
             },
             FieldTable::default(),
         )
-        .await?;
-    Ok(q.message_count())
+        .await?)
 }
 
 /// Deletes everything a namespace declared: used by tests and benchmarks to leave nothing

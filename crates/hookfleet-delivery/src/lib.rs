@@ -59,6 +59,9 @@ pub struct Settings {
     pub batch_linger: Duration,
     /// Safety-net reconcile of subscriptions from PostgreSQL, in case a notice was missed.
     pub reconcile_interval: Duration,
+    /// Subscription consumers (one channel each) per broker connection; more subscriptions
+    /// than this spread over further connections, as one connection allows 2,047 channels.
+    pub consumers_per_connection: usize,
     /// Waits before attempts 2, 3, … for subscriptions without a ladder of their own.
     pub ladder: hookfleet_core::Ladder,
     /// A subscription whose deliveries have all been exhausted this long is disabled.
@@ -82,6 +85,7 @@ impl Default for Settings {
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
             reconcile_interval: Duration::from_secs(5),
+            consumers_per_connection: 1_000,
             ladder: hookfleet_core::Ladder::default(),
             disable_after: Duration::from_secs(5 * 86_400),
             allow_private_targets: false,

@@ -57,6 +57,7 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    session.set_consumers_per_connection(settings.consumers_per_connection);
     let publisher = Arc::new(
         session
             .publisher(1)
@@ -106,7 +107,10 @@ pub async fn run(
                 reconcile(&shared, &mut running).await;
             }
             notice = notices.next() => match notice {
-                Some(Ok(())) => reconcile(&shared, &mut running).await,
+                Some(Ok(())) => {
+                    notices.skip_ready();
+                    reconcile(&shared, &mut running).await
+                }
                 Some(Err(e)) => break Err(anyhow::Error::new(e).context("The control consumer failed")),
                 None => break Err(anyhow::anyhow!("The broker cancelled the control consumer")),
             },

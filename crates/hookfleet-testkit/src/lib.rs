@@ -56,6 +56,8 @@ pub struct Options {
     pub keycloak_secrets: Vec<hookfleet_producer::keycloak::HookSecret>,
     /// The identity provider's admin API the router enriches hook events from.
     pub keycloak_admin: Option<hookfleet_router::KeycloakAdmin>,
+    /// The type of the queues new subscriptions get (`HOOKFLEET_SUBSCRIPTION_QUEUES`).
+    pub subscription_queues: hookfleet_bus::QueueKind,
 }
 
 impl Default for Options {
@@ -78,6 +80,7 @@ impl Default for Options {
             gateway_token: None,
             keycloak_secrets: Vec::new(),
             keycloak_admin: None,
+            subscription_queues: hookfleet_bus::QueueKind::Quorum,
         }
     }
 }
@@ -211,7 +214,7 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     .await
     .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
     let channel = amqp.create_channel().await.expect("open a channel");
-    let topology = Topology::new(namespace);
+    let topology = Topology::new(namespace).with_subscription_queues(opts.subscription_queues);
     hookfleet_bus::topology::declare_topology(&channel, &topology)
         .await
         .expect("declare topology");

@@ -2,7 +2,6 @@
 //! shutdown token: if any role fails, the others are stopped and the error is returned.
 use crate::settings::Common;
 use anyhow::Context;
-use hookfleet_bus::Topology;
 use hookfleet_launch::Fleet;
 use hookfleet_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -29,7 +28,7 @@ pub async fn run(
     let fleet = Fleet {
         amqp_url: common.amqp_url.clone(),
         store: store.clone(),
-        topology: Topology::new(common.namespace.clone()),
+        topology: common.topology(),
         connection_prefix: String::new(),
     };
     let started = hookfleet_launch::spawn(&fleet, roles, &shutdown);

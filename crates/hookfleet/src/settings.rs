@@ -45,6 +45,19 @@ pub struct Common {
     #[arg(long, env = "HOOKFLEET_SECRET_KEYS", hide_env_values = true, hide_default_value = true,
           default_value = "", value_parser = hookfleet_store::Sealer::parse_or_development)]
     pub secret_keys: hookfleet_store::Sealer,
+    /// Type of the queue each new subscription gets: `quorum` (replicated across a cluster;
+    /// up to a few thousand subscriptions per broker node) or `classic` (version 2, one node,
+    /// for 10,000 and more). Existing subscriptions keep the type they were made with.
+    #[arg(long, env = "HOOKFLEET_SUBSCRIPTION_QUEUES", default_value = "quorum")]
+    pub subscription_queues: hookfleet_bus::QueueKind,
+}
+
+impl Common {
+    /// The fleet's queue and exchange names and the type of its subscription queues.
+    pub fn topology(&self) -> hookfleet_bus::Topology {
+        hookfleet_bus::Topology::new(self.namespace.clone())
+            .with_subscription_queues(self.subscription_queues)
+    }
 }
 
 // Role settings below are optional here: an unset one takes the role's own default
@@ -164,6 +177,10 @@ pub struct DeliveryArgs {
     /// Requests in flight per worker across all subscriptions. Default 1024.
     #[arg(long, env = "HOOKFLEET_DELIVERY_MAX_IN_FLIGHT")]
     pub delivery_max_in_flight: Option<usize>,
+    /// Subscription consumers per broker connection: past this a worker opens another
+    /// connection (the broker allows 2,047 channels on one). Default 1000.
+    #[arg(long, env = "HOOKFLEET_DELIVERY_CONSUMERS_PER_CONNECTION")]
+    pub delivery_consumers_per_connection: Option<usize>,
     /// Safety-net interval at which workers re-read subscriptions from PostgreSQL. Default 5s.
     #[arg(long, env = "HOOKFLEET_RECONCILE_INTERVAL", value_parser = duration)]
     pub reconcile_interval: Option<Duration>,
@@ -178,6 +195,9 @@ impl DeliveryArgs {
             prefetch_budget: self.delivery_prefetch_budget.unwrap_or(d.prefetch_budget),
             max_in_flight_total: self.delivery_max_in_flight.unwrap_or(d.max_in_flight_total),
             reconcile_interval: self.reconcile_interval.unwrap_or(d.reconcile_interval),
+            consumers_per_connection: self
+                .delivery_consumers_per_connection
+                .unwrap_or(d.consumers_per_connection),
             ladder: self.retry_ladder.clone().unwrap_or(d.ladder),
             disable_after: self.disable_after.unwrap_or(d.disable_after),
             allow_private_targets: common.allow_private_targets,
@@ -190,6 +210,10 @@ impl DeliveryArgs {
         anyhow::ensure!(
             settings.prefetch_budget > 0 && settings.max_in_flight_total > 0,
             "HOOKFLEET_DELIVERY_PREFETCH_BUDGET and HOOKFLEET_DELIVERY_MAX_IN_FLIGHT must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=2_000).contains(&settings.consumers_per_connection),
+            "HOOKFLEET_DELIVERY_CONSUMERS_PER_CONNECTION must be between 1 and 2000 (the broker allows 2,047 channels per connection)"
         );
         anyhow::ensure!(
             !settings.timeout.is_zero(),

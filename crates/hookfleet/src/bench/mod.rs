@@ -8,6 +8,7 @@ mod lifecycle;
 mod partner;
 mod poster;
 mod report;
+mod scale;
 mod setup;
 
 use report::{Figures, RssSampler};
@@ -55,6 +56,14 @@ pub struct BenchArgs {
     /// should keep its throughput while they hold their in-flight slots until the timeout).
     #[arg(long, default_value_t = 0)]
     hanging: usize,
+    /// Also subscribe this many endpoints to an event type that is never posted: idle
+    /// subscriptions, each with its queue and consumer (`--subscriptions 100 --idle 9900` is
+    /// a hot 1 % among 10,000).
+    #[arg(long, default_value_t = 0)]
+    idle: usize,
+    /// Type of the subscription queues (`quorum` or `classic`), as `HOOKFLEET_SUBSCRIPTION_QUEUES`.
+    #[arg(long, default_value = "quorum")]
+    subscription_queues: hookfleet_bus::QueueKind,
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
@@ -196,6 +205,7 @@ async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
         db_pool_size: 16,
         // A throwaway schema: the development key is enough.
         secret_keys: hookfleet_store::Sealer::development(),
+        subscription_queues: args.subscription_queues,
     };
     let result = measure(args, subs, &common).await;
 
@@ -254,8 +264,10 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     let created = Instant::now();
     subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
     let create_secs = created.elapsed().as_secs_f64();
-    // Let workers pick the subscriptions up before timing starts.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Timing starts once the workers consume every subscription queue.
+    let queues = scale::subscription_queues(common).await?;
+    scale::wait_consumed(&common.amqp_url, &queues, 1, Duration::from_secs(300)).await?;
+    let ready_secs = created.elapsed().as_secs_f64();
     let poster = Poster {
         http: http.clone(),
         api: api.clone(),
@@ -276,9 +288,15 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
     figures.cpu_us = cpu.per_delivery(figures.all_deliveries);
     figures.create_secs = create_secs;
+    figures.ready_secs = ready_secs;
+    figures.broker_mib = scale::broker_mib(&http).await;
     // Memory after the drain: what the fleet keeps once the backlog is gone.
     tokio::time::sleep(Duration::from_secs(3)).await;
     figures.rss_after_mib = report::rss_mib();
+    // Last, as the extra worker's memory would count in this process's.
+    if queues.len() >= 1_000 && args.processes.is_none() {
+        figures.worker_start_secs = Some(scale::cold_start(common, &queues).await?);
+    }
     shutdown.cancel();
     fleet.stop().await?;
     Ok(figures)
@@ -318,14 +336,11 @@ async fn timed_run(
     };
     let elapsed = last.duration_since(started).as_secs_f64();
     lat.sort_unstable();
-    let hanging = if args.hanging > 0 {
-        format!(" (+{} hanging)", args.hanging)
-    } else {
-        String::new()
-    };
+    let hanging = report::others(args.hanging, args.idle);
     let figures = Figures {
         subs,
         hanging: args.hanging,
+        idle: args.idle,
         events,
         intake_per_s: events as f64 / posted.as_secs_f64(),
         events_per_s: events as f64 / elapsed,
@@ -334,6 +349,9 @@ async fn timed_run(
         p99_ms: percentile(&lat, 0.99),
         max_ms: percentile(&lat, 1.0),
         create_secs: 0.0,
+        ready_secs: 0.0,
+        worker_start_secs: None,
+        broker_mib: None,
         rss_start_mib: rss.start_mib(),
         rss_peak_mib: rss.peak_mib(),
         rss_after_mib: 0.0,

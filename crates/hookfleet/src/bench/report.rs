@@ -13,6 +13,8 @@ use std::{
 pub(super) struct Figures {
     pub subs: usize,
     pub hanging: usize,
+    /// Subscriptions to an event type never posted (queue and consumer, no traffic).
+    pub idle: usize,
     pub events: usize,
     pub intake_per_s: f64,
     pub events_per_s: f64,
@@ -22,6 +24,12 @@ pub(super) struct Figures {
     pub max_ms: f64,
     /// Creating the scenario's subscriptions over the API, 8 clients at once.
     pub create_secs: f64,
+    /// From the first create to a consumer on every subscription queue.
+    pub ready_secs: f64,
+    /// A fresh worker, from its connect to a consumer on every queue (wide scenarios).
+    pub worker_start_secs: Option<f64>,
+    /// The broker's memory after the run (management API).
+    pub broker_mib: Option<f64>,
     pub rss_start_mib: f64,
     pub rss_peak_mib: f64,
     /// Three seconds after the last delivery.
@@ -170,24 +178,42 @@ fn print_cpu(rows: &[Figures]) {
     }
 }
 
+/// " (+N hanging, +M idle)" after a subscription count, or nothing.
+pub(super) fn others(hanging: usize, idle: usize) -> String {
+    let mut parts = Vec::new();
+    if hanging > 0 {
+        parts.push(format!("+{hanging} hanging"));
+    }
+    if idle > 0 {
+        parts.push(format!("+{idle} idle"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+fn secs(s: Option<f64>) -> String {
+    s.map_or_else(|| "–".to_owned(), |s| format!("{s:.1} s"))
+}
+
 /// Every scenario of the sitting in one Markdown table.
 pub(super) fn print_table(rows: &[Figures]) {
     println!();
     println!(
-        "| subscriptions | events | create subs | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB |"
+        "| subscriptions | events | create subs / all consumed | worker cold start | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB | broker MiB |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|---|---:|");
     for r in rows {
-        let hanging = if r.hanging > 0 {
-            format!(" (+{} hanging)", r.hanging)
-        } else {
-            String::new()
-        };
+        let others = others(r.hanging, r.idle);
         println!(
-            "| {}{hanging} | {} | {:.2} s | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} |",
+            "| {}{others} | {} | {:.2} s / {:.2} s | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {} |",
             r.subs,
             r.events,
             r.create_secs,
+            r.ready_secs,
+            secs(r.worker_start_secs),
             r.intake_per_s,
             r.events_per_s,
             r.deliveries_per_s,
@@ -197,6 +223,8 @@ pub(super) fn print_table(rows: &[Figures]) {
             r.rss_start_mib,
             r.rss_peak_mib,
             r.rss_after_mib,
+            r.broker_mib
+                .map_or_else(|| "–".to_owned(), |m| format!("{m:.0}")),
         );
     }
     print_cpu(rows);

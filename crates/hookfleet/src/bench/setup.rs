@@ -32,7 +32,8 @@ pub(super) async fn subscribe(
     // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
     let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64, "profile": args.profile});
     let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
-    for (body, n) in [(fast, subs), (hang, hanging)] {
+    let idle = json!({"url": receiver_url, "event_types": ["bench.idle"]});
+    for (body, n) in [(fast, subs), (hang, hanging), (idle, args.idle)] {
         let next = Arc::new(AtomicUsize::new(0));
         let mut clients = tokio::task::JoinSet::new();
         for _ in 0..CREATE_CLIENTS.min(n.max(1)) {
@@ -138,6 +139,13 @@ pub(super) async fn start_processes(
             ("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}")),
             ("HOOKFLEET_ADMIN_TOKEN", token.clone()),
             ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".into()),
+            (
+                "HOOKFLEET_SUBSCRIPTION_QUEUES",
+                match common.subscription_queues {
+                    hookfleet_bus::QueueKind::Quorum => "quorum".into(),
+                    hookfleet_bus::QueueKind::Classic => "classic".into(),
+                },
+            ),
             ("RUST_LOG", "warn".into()),
         ],
         logs,

@@ -6,6 +6,7 @@ mod batch;
 mod bounds;
 mod channels;
 mod churn;
+mod classic;
 mod crash;
 mod delivery;
 mod fanout;

@@ -1,0 +1,110 @@
+//! Figures that matter at many subscriptions: how long until every subscription queue has a
+//! consumer, how long a fresh worker takes to consume them all, and the broker's memory.
+use crate::settings::Common;
+use anyhow::Context;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The broker's management API on this machine (the bench's traffic stays on loopback).
+const MANAGEMENT: &str = "http://127.0.0.1:15672/api/nodes";
+
+/// The subscription queues of the scenario's schema, by name.
+pub(super) async fn subscription_queues(common: &Common) -> anyhow::Result<Vec<String>> {
+    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
+    let ids = store.all_subscription_ids().await?;
+    let topology = common.topology();
+    Ok(ids
+        .iter()
+        .map(|id| topology.subscription_queue(id))
+        .collect())
+}
+
+/// Waits until every queue has at least `consumers` consumers (a passive declare answers with
+/// the exact count at once, where the management API's figures lag by seconds).
+pub(super) async fn wait_consumed(
+    amqp_url: &str,
+    queues: &[String],
+    consumers: u32,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let session = hookfleet_bus::connect(amqp_url, "bench-count")
+        .await
+        .context("connect to count consumers")?;
+    let admin = session.admin().await?;
+    let deadline = Instant::now() + timeout;
+    let mut waiting: Vec<&String> = queues.iter().collect();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for q in waiting {
+            let n = admin
+                .queue_consumers(q)
+                .await
+                .with_context(|| format!("count the consumers of {q}"))?;
+            if n < consumers {
+                still.push(q);
+            }
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} of {} queues still lack {consumers} consumer(s) after {timeout:?}",
+            still.len(),
+            queues.len()
+        );
+        waiting = still;
+        if !waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    admin.close().await;
+    session.close().await;
+    Ok(())
+}
+
+/// Starts one more delivery worker in this process and times it from its connect to a
+/// consumer of its own on every queue (two per queue, counting the fleet's worker); then
+/// stops it.
+pub(super) async fn cold_start(common: &Common, queues: &[String]) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let session = hookfleet_bus::connect(&common.amqp_url, "bench-cold-worker").await?;
+    let store = hookfleet_store::Store::connect(&common.database_url, 4)?
+        .with_sealer(common.secret_keys.clone());
+    let settings = hookfleet_delivery::Settings {
+        allow_private_targets: true,
+        ..hookfleet_delivery::Settings::default()
+    };
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(hookfleet_delivery::run(
+        session,
+        store,
+        common.topology(),
+        settings,
+        stop.clone(),
+    ));
+    let ready = wait_consumed(&common.amqp_url, queues, 2, Duration::from_secs(300)).await;
+    let secs = started.elapsed().as_secs_f64();
+    stop.cancel();
+    worker
+        .await
+        .context("the extra worker panicked")?
+        .context("the extra worker failed")?;
+    ready.map(|()| secs)
+}
+
+/// Memory the broker's nodes use, in MiB, from the management API (None if it is not there).
+pub(super) async fn broker_mib(http: &reqwest::Client) -> Option<f64> {
+    #[derive(serde::Deserialize)]
+    struct Node {
+        mem_used: u64,
+    }
+    let nodes: Vec<Node> = http
+        .get(MANAGEMENT)
+        .basic_auth("guest", Some("guest"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(nodes.iter().map(|n| n.mem_used).sum::<u64>() as f64 / 1_048_576.0)
+}
