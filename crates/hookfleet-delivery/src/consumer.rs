@@ -10,7 +10,10 @@ use crate::{
 };
 use hookfleet_bus::{Consumer, TrackedAcker};
 use std::{
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -48,11 +51,12 @@ pub(crate) fn prefetch_stale(running: u16, share: u16) -> bool {
 }
 
 /// Consumes one subscription's queue until stopped; `prefetch` is its share of the budget
-/// (a FIFO subscription always takes one).
+/// (a FIFO subscription always takes one). `took` is set at each message taken.
 pub(crate) async fn consume(
     shared: Arc<Shared>,
     config: LiveConfig,
     prefetch: u16,
+    took: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
     let first = current(&config);
@@ -72,7 +76,7 @@ pub(crate) async fn consume(
     };
     tracing::debug!(subscription = %first.id, mode = ?first.mode, "Consuming subscription queue");
     match first.mode {
-        Mode::Unordered => unordered(shared, &config, consumer, &stop).await,
+        Mode::Unordered => unordered(shared, &config, consumer, &took, &stop).await,
         Mode::Fifo => fifo(shared, &config, consumer, &stop).await,
     }
     tracing::debug!(subscription = %first.id, "Stopped consuming subscription queue");
@@ -82,6 +86,7 @@ async fn unordered(
     shared: Arc<Shared>,
     config: &LiveConfig,
     mut consumer: Consumer,
+    took: &AtomicBool,
     stop: &CancellationToken,
 ) {
     let first = current(config);
@@ -97,6 +102,7 @@ async fn unordered(
             _ = stop.cancelled(), if consuming => consuming = false,
             next = consumer.next(), if consuming => match next {
                 Some(Ok(message)) => {
+                    took.store(true, Ordering::Relaxed);
                     acks.taken(message.tag);
                     if let Some(p) = pacer.as_mut() {
                         p.wait().await;
@@ -248,6 +254,24 @@ mod tests {
         assert!(prefetch_stale(8, 256));
         // A few more or fewer subscriptions restart nothing.
         assert!(!prefetch_stale(8, 9) && !prefetch_stale(8, 7) && !prefetch_stale(256, 256));
+        // The busy get the budget shared among them, the idle keep the even share: what is
+        // prefetched stays within twice the budget, plus the floor of 2 each.
+        for (n, busy) in [
+            (10_000usize, 100usize),
+            (1_000, 8),
+            (1_000, 1_000),
+            (41, 1),
+            (8, 8),
+        ] {
+            let busy_share = prefetch_share(&s, busy).max(prefetch_share(&s, n));
+            let total =
+                usize::from(busy_share) * busy + usize::from(prefetch_share(&s, n)) * (n - busy);
+            assert!(
+                total <= 2 * s.prefetch_budget + 2 * n,
+                "{busy} busy of {n} hold {total}"
+            );
+        }
+        assert_eq!(prefetch_share(&s, 100), 81, "a hot 1 % of 10,000");
         for n in [1usize, 7, 32, 33, 100, 1_000, 4_096] {
             let total = usize::from(prefetch_share(&s, n)) * n;
             assert!(

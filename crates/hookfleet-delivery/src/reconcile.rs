@@ -2,6 +2,12 @@
 //! subscriptions in PostgreSQL at every control notice and periodically. A consumer whose
 //! subscription changed in a way it can take in place gets the new configuration; one that
 //! cannot (its limits or mode changed) is restarted; one whose subscription went is stopped.
+//!
+//! The prefetch budget goes to the subscriptions that have work: one that took a message in
+//! the last [`BUSY_WINDOW`] gets the budget shared among the busy ones, the others the budget
+//! shared among all (a hot 1 % of 10,000 subscriptions then prefetches 81 each, not 2). Idle
+//! queues hold nothing, so what is prefetched stays within twice the budget (plus a floor of 2
+//! per subscription).
 use crate::{
     config::SubConfig,
     consumer::{LiveConfig, consume, prefetch_share, prefetch_stale},
@@ -10,7 +16,11 @@ use crate::{
 use hookfleet_core::SubscriptionId;
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,12 +29,55 @@ pub(crate) struct Running {
     config: LiveConfig,
     /// The prefetch it was started with (its share of the budget then).
     prefetch: u16,
+    /// Set by the consumer when it takes a message; read and cleared here.
+    took: Arc<AtomicBool>,
+    /// It counts as busy until then (it took a message less than [`BUSY_WINDOW`] before).
+    busy_until: Option<Instant>,
     pub stop: CancellationToken,
     pub task: JoinHandle<()>,
 }
 
 /// The consumers of one worker, by subscription id.
 pub(crate) type Consumers = HashMap<SubscriptionId, Running>;
+
+/// How long after its last message a subscription still counts as busy: longer than the
+/// periodic reconcile, so a steady stream never looks idle between two of them.
+pub(crate) const BUSY_WINDOW: Duration = Duration::from_secs(15);
+
+/// Marks who took a message since the last look, and counts the busy.
+fn count_busy(running: &mut Consumers, now: Instant) -> usize {
+    let mut busy = 0;
+    for r in running.values_mut() {
+        if r.took.swap(false, Ordering::Relaxed) {
+            r.busy_until = Some(now + BUSY_WINDOW);
+        }
+        if r.busy_until.is_some_and(|t| now < t) {
+            busy += 1;
+        }
+    }
+    busy
+}
+
+/// Each consumer's prefetch target this round: the busy share or the even share.
+struct Shares {
+    now: Instant,
+    even: u16,
+    busy: u16,
+}
+
+impl Shares {
+    fn of(&self, busy_until: Option<Instant>) -> u16 {
+        if busy_until.is_some_and(|t| self.now < t) {
+            self.busy
+        } else {
+            self.even
+        }
+    }
+}
+
+/// What a stopped consumer leaves: whether it was busy, and its task, which its successor
+/// waits for, so the subscription's in-flight cap and rate hold across the hand-over.
+type Stopped = HashMap<SubscriptionId, (Option<Instant>, JoinHandle<()>)>;
 
 pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
     let subs = match shared.store.active_subscriptions().await {
@@ -40,17 +93,15 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
             wanted.insert(row.id.clone(), c);
         }
     }
-    let share = prefetch_share(&shared.settings, wanted.len());
-    running.retain(|id, r| {
-        let current = r.config.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let keep = !r.task.is_finished()
-            && !prefetch_stale(r.prefetch, share)
-            && wanted.get(id).is_some_and(|w| !w.needs_restart(&current));
-        if !keep {
-            r.stop.cancel();
-        }
-        keep
-    });
+    let now = Instant::now();
+    let busy = count_busy(running, now);
+    let even = prefetch_share(&shared.settings, wanted.len());
+    let shares = Shares {
+        now,
+        even,
+        busy: prefetch_share(&shared.settings, busy).max(even),
+    };
+    let mut stopped = stop_stale(running, &wanted, &shares);
     for (id, config) in wanted {
         if let Some(r) = running.get(&id) {
             let mut slot = r.config.write().unwrap_or_else(|p| p.into_inner());
@@ -59,18 +110,80 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
             }
             continue;
         }
-        let config = Arc::new(RwLock::new(Arc::new(config)));
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(consume(shared.clone(), config.clone(), share, stop.clone()));
-        running.insert(
-            id,
-            Running {
-                config,
-                prefetch: share,
-                stop,
-                task,
-            },
-        );
+        let r = start(shared, config, stopped.remove(&id), &shares);
+        running.insert(id, r);
     }
     metrics::gauge!("hookfleet_subscriptions_consumed").set(running.len() as f64);
+}
+
+/// Stops the consumers that ended, whose subscription went or changed past what it can take in
+/// place, or whose prefetch is far from its target.
+fn stop_stale(
+    running: &mut Consumers,
+    wanted: &HashMap<SubscriptionId, SubConfig>,
+    shares: &Shares,
+) -> Stopped {
+    let stale: Vec<SubscriptionId> = running
+        .iter()
+        .filter(|(id, r)| {
+            let current = r.config.read().unwrap_or_else(|p| p.into_inner()).clone();
+            r.task.is_finished()
+                || prefetch_stale(r.prefetch, shares.of(r.busy_until))
+                || wanted.get(*id).is_none_or(|w| w.needs_restart(&current))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut stopped = HashMap::with_capacity(stale.len());
+    for id in stale {
+        if let Some(r) = running.remove(&id) {
+            r.stop.cancel();
+            stopped.insert(id, (r.busy_until, r.task));
+        }
+    }
+    stopped
+}
+
+/// Starts consuming a subscription, after its previous consumer (if any) has finished; one
+/// restarted while busy keeps its busy share.
+fn start(
+    shared: &Arc<Shared>,
+    config: SubConfig,
+    before: Option<(Option<Instant>, JoinHandle<()>)>,
+    shares: &Shares,
+) -> Running {
+    let (busy_until, before) = match before {
+        Some((until, task)) => (until.filter(|t| shares.now < *t), Some(task)),
+        None => (None, None),
+    };
+    let prefetch = shares.of(busy_until);
+    let config = Arc::new(RwLock::new(Arc::new(config)));
+    let stop = CancellationToken::new();
+    let took = Arc::new(AtomicBool::new(false));
+    let next = consume(
+        shared.clone(),
+        config.clone(),
+        prefetch,
+        took.clone(),
+        stop.clone(),
+    );
+    let task = match before {
+        None => tokio::spawn(next),
+        Some(before) => {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let _ = before.await;
+                if !stop.is_cancelled() {
+                    next.await;
+                }
+            })
+        }
+    };
+    Running {
+        config,
+        prefetch,
+        took,
+        busy_until,
+        stop,
+        task,
+    }
 }
