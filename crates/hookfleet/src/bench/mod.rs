@@ -260,6 +260,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         )),
         _ => None,
     };
+    let broker_start_mib = scale::broker_mib(&http).await;
     // After the setup: its calls are not delivered, as nothing is subscribed yet.
     let created = Instant::now();
     subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
@@ -290,11 +291,13 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     figures.create_secs = create_secs;
     figures.ready_secs = ready_secs;
     figures.broker_mib = scale::broker_mib(&http).await;
+    figures.broker_start_mib = broker_start_mib;
+    figures.role_mib = report::role_memory(&fleet.roles());
     // Memory after the drain: what the fleet keeps once the backlog is gone.
     tokio::time::sleep(Duration::from_secs(3)).await;
     figures.rss_after_mib = report::rss_mib();
     // Last, as the extra worker's memory would count in this process's.
-    if queues.len() >= 1_000 && args.processes.is_none() {
+    if queues.len() >= 1_000 {
         figures.worker_start_secs = Some(scale::cold_start(common, &queues).await?);
     }
     shutdown.cancel();
@@ -358,6 +361,8 @@ async fn timed_run(
         all_deliveries: (warmup + events) * subs,
         processes: args.processes.map(usize::from),
         cpu_us: Vec::new(),
+        role_mib: Vec::new(),
+        broker_start_mib: None,
     };
     println!(
         "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | RSS peak {:.0} MiB",

@@ -40,6 +40,10 @@ pub(super) struct Figures {
     pub processes: Option<usize>,
     /// CPU time per delivery, in µs, by process group.
     pub cpu_us: Vec<(String, f64)>,
+    /// Each role process's peak and current RSS in MiB (`--processes`).
+    pub role_mib: Vec<(String, f64, f64)>,
+    /// The broker's memory before the scenario's subscriptions were made.
+    pub broker_start_mib: Option<f64>,
 }
 
 /// CPU time (user + system) of this process, the fleet's role processes, the broker and the
@@ -110,12 +114,32 @@ fn ticks(pids: &[u32]) -> u64 {
 
 /// This process's resident memory in MiB (0 where /proc is not there to tell).
 pub(super) fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_mib("self", "VmRSS:")
+}
+
+/// A memory line of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:` for the peak), in MiB.
+fn status_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Each role process's peak and current resident memory, in MiB.
+pub(super) fn role_memory(roles: &[(&'static str, u32)]) -> Vec<(String, f64, f64)> {
+    roles
+        .iter()
+        .map(|(role, pid)| {
+            let pid = pid.to_string();
+            (
+                (*role).to_owned(),
+                status_mib(&pid, "VmHWM:"),
+                status_mib(&pid, "VmRSS:"),
+            )
+        })
+        .collect()
 }
 
 /// Samples the resident memory every 100 ms and keeps the peak, until dropped.
@@ -202,9 +226,9 @@ fn secs(s: Option<f64>) -> String {
 pub(super) fn print_table(rows: &[Figures]) {
     println!();
     println!(
-        "| subscriptions | events | create subs / all consumed | worker cold start | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB | broker MiB |"
+        "| subscriptions | events | create subs / all consumed | worker cold start | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB | broker MiB before → after |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---|---|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
     for r in rows {
         let others = others(r.hanging, r.idle);
         println!(
@@ -223,9 +247,21 @@ pub(super) fn print_table(rows: &[Figures]) {
             r.rss_start_mib,
             r.rss_peak_mib,
             r.rss_after_mib,
-            r.broker_mib
-                .map_or_else(|| "–".to_owned(), |m| format!("{m:.0}")),
+            match (r.broker_start_mib, r.broker_mib) {
+                (Some(a), Some(b)) => format!("{a:.0} → {b:.0}"),
+                _ => "–".to_owned(),
+            },
         );
     }
     print_cpu(rows);
+    if rows.iter().any(|r| !r.role_mib.is_empty()) {
+        println!();
+        println!("| subscriptions | process | RSS peak / at the end MiB |");
+        println!("|---:|---|---:|");
+        for r in rows {
+            for (role, peak, now) in &r.role_mib {
+                println!("| {} | {role} | {peak:.0} / {now:.0} |", r.subs);
+            }
+        }
+    }
 }
