@@ -23,6 +23,33 @@ bad = [key for key in ("container_name", "ports") if key in delivery]
 if bad:
     sys.exit("check-compose: delivery sets %s; it must stay scalable with --scale" % ", ".join(bad))
 ' <<<"$config"
+# What a user running the file relies on: one build, pinned images, ready roles, and the
+# private-targets switch reaching every role that checks targets.
+"$py" -c '
+import re, sys, yaml
+services = yaml.safe_load(sys.stdin).get("services") or {}
+def fail(why):
+    sys.exit("check-compose: " + why)
+builders = sorted(n for n, s in services.items() if "build" in s)
+if builders != ["migrate"]:
+    fail("only migrate should build the image; these do: %s" % builders)
+for name, s in services.items():
+    image = s.get("image", "")
+    tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
+    # A version to the minor at least (postgres:16 moves; postgres:16.4 does not); the
+    # image the file builds itself is exempt.
+    if image != "hookfleet:local" and not re.match(r"v?\d+\.\d+", tag):
+        fail("%s uses an unpinned image (%r)" % (name, image))
+for role in ("producer", "router", "delivery"):
+    s = services.get(role) or fail("no %s service" % role)
+    test = " ".join((s.get("healthcheck") or {}).get("test") or [])
+    if "hookfleet ready" not in test:
+        fail("%s has no healthcheck on its /readyz (hookfleet ready)" % role)
+for role in ("producer", "delivery"):
+    env = services[role].get("environment") or {}
+    if "HOOKFLEET_ALLOW_PRIVATE_TARGETS" not in env:
+        fail("HOOKFLEET_ALLOW_PRIVATE_TARGETS does not reach %s" % role)
+' <<<"$config"
 # The cluster profile: three RabbitMQ nodes, each with its own data volume, forming from the
 # mounted classic_config file.
 services=$(docker-compose -f docker-compose.yml --profile cluster config --services)
@@ -30,4 +57,7 @@ for n in 1 2 3; do
     grep -qx "rabbit$n" <<<"$services" || die "the cluster profile lacks rabbit$n"
 done
 [[ -f deploy/rabbitmq-cluster.conf ]] || die "deploy/rabbitmq-cluster.conf is missing"
-echo "check-compose: docker-compose.yml valid; delivery is scalable; the cluster profile has 3 nodes"
+# The Prometheus configuration the stack mounts.
+command -v promtool >/dev/null || die "promtool not installed (scripts/services.sh --ci-tools installs it)"
+promtool check config deploy/prometheus.yml >/dev/null || die "deploy/prometheus.yml is invalid"
+echo "check-compose: docker-compose.yml valid; one build, pinned images, roles checked on /readyz, private targets agreed; delivery is scalable; the cluster profile has 3 nodes"

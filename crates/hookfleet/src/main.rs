@@ -7,6 +7,7 @@ mod bench;
 mod chaos;
 mod demo;
 mod fleet;
+mod probe;
 mod settings;
 mod telemetry;
 
@@ -71,6 +72,12 @@ enum Command {
     /// and database restarts and failing receivers, then an invariant check (loopback only;
     /// stops this machine's RabbitMQ and PostgreSQL for seconds at a time).
     Chaos(chaos::ChaosArgs),
+    /// Exit 0 if the role serving `/readyz` at HOOKFLEET_METRICS_ADDR is ready, 1 if not (a
+    /// container healthcheck; an address of 0.0.0.0 or :: is asked on loopback).
+    Ready {
+        #[arg(long, env = "HOOKFLEET_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+        metrics_addr: std::net::SocketAddr,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -146,6 +153,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => chaos::run(args).await,
+        Command::Ready { metrics_addr } => probe::ready(metrics_addr).await,
     }
 }
 

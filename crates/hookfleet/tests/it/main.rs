@@ -25,6 +25,7 @@ mod management_props;
 mod partner;
 mod pca;
 mod poison;
+mod probe;
 mod pull;
 mod reconnect;
 mod recovery;
