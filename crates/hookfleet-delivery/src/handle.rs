@@ -111,13 +111,29 @@ impl Job {
             status_code: result.status_code,
         };
         let decision = decide(self.cfg.mode, msg.attempt, answer, &self.cfg.ladder);
+        // One WARN line for what an operator must act on. Neither names the URL nor repeats
+        // the receiver's answer: a URL may carry a credential, an answer anything.
         match decision {
             Decision::Exhausted => {
-                metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1)
+                metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1);
+                tracing::warn!(
+                    subscription = %self.cfg.id,
+                    delivery = %msg.delivery_id,
+                    attempts = msg.attempt,
+                    status = ?result.status_code,
+                    "A delivery exhausted its retry ladder; parked in the dead queue"
+                );
             }
             // Stop taking this subscription's messages at once; other workers hear of it
             // after the batch commits.
-            Decision::Gone { .. } => self.stop.cancel(),
+            Decision::Gone { .. } => {
+                tracing::warn!(
+                    subscription = %self.cfg.id,
+                    delivery = %msg.delivery_id,
+                    "The endpoint answered 410 Gone; disabling the subscription"
+                );
+                self.stop.cancel()
+            }
             _ => {}
         }
         let outcome = self.outcome_row(&msg, result, decision);

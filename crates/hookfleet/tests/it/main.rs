@@ -33,4 +33,5 @@ mod sealed;
 mod secrets;
 mod slow_clients;
 mod subscriptions;
+mod warnings;
 mod webhooks;

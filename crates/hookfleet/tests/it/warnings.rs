@@ -1,0 +1,112 @@
+//! What an operator must act on logs one WARN line each, in a real `hookfleet all` process:
+//! a delivery that exhausted its ladder, an endpoint answering 410 Gone (its subscription is
+//! disabled) and a message no stage can read. None of them names the endpoint's URL.
+use hookfleet_testkit::{Options, Receiver, Reply, spawn_app_with};
+use serde_json::json;
+use std::{process::Stdio, time::Duration};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
+    let app = spawn_app_with(Options {
+        run_router: false,
+        run_delivery: false,
+        ..Options::default()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::env::temp_dir().join(format!("hookfleet-warnings-{port}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let token = "warnings-test-token";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookfleet"))
+        .arg("all")
+        .envs(app.child_env())
+        .env("RUST_LOG", "warn")
+        .env("HOOKFLEET_ADMIN_TOKEN", token)
+        .env("HOOKFLEET_RETRY_LADDER", "")
+        .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    app.wait_until(Duration::from_secs(20), "the fleet is ready", || async {
+        http.get(format!("{api}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let failing = Receiver::start().await;
+    failing.reply(Reply::Status(500));
+    let gone = Receiver::start().await;
+    gone.reply(Reply::Status(410));
+    let mut ids = Vec::new();
+    for rx in [&failing, &gone] {
+        let sub: serde_json::Value = http
+            .post(format!("{api}/v1/subscriptions"))
+            .bearer_auth(token)
+            .json(&json!({"url": rx.url, "event_types": ["#"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(sub["id"].as_str().expect("a subscription id").to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = http
+        .post(format!("{api}/v1/events"))
+        .bearer_auth(token)
+        .json(&json!({"type": "user.created", "data": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    app.put_raw(&app.topology.subscription_queue(&ids[0]), b"{\"id\": 42}")
+        .await;
+    let dead = app.topology.dead();
+    app.wait_until(
+        Duration::from_secs(20),
+        "the exhausted delivery and the poison message are parked, the 410 is recorded",
+        || async {
+            app.queue_depth(&dead).await == Some(2)
+                && gone.count() == 1
+                && app.count("poison_messages").await == 1
+        },
+    )
+    .await;
+    // The 410's subscription is disabled once its outcome is committed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let warns: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
+    for (what, needle) in [
+        ("exhaustion", "exhausted its retry ladder"),
+        ("410 Gone", "answered 410 Gone; disabling"),
+        ("poison", "Parking an undecodable message"),
+    ] {
+        let n = warns.iter().filter(|l| l.contains(needle)).count();
+        assert_eq!(n, 1, "{what}: {n} WARN lines in\n{}", warns.join("\n"));
+    }
+    for rx in [&failing, &gone] {
+        let host = rx.url.trim_start_matches("http://");
+        assert!(
+            !text.contains(host),
+            "a receiver's address reached the log: {host}"
+        );
+    }
+}
