@@ -30,7 +30,26 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(middleware::from_fn(count_requests))
+        .layer(middleware::from_fn(limit_uri))
         .with_state(state)
+}
+
+/// The longest request target the API reads (a request line's usual limit). Over it the
+/// answer is 414 with the error envelope; over 64 KiB the HTTP layer itself answers 414 (with
+/// no body) before any route sees the request.
+const MAX_URI: usize = 8 * 1024;
+
+async fn limit_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "the request's path and query are longer than 8 KiB",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn count_requests(req: Request, next: Next) -> Response {

@@ -323,6 +323,16 @@ async fn hostile_api_input_gets_a_4xx_in_the_envelope_and_changes_nothing() {
             "method_not_allowed",
         ),
         (
+            "a URI over 8 KiB",
+            M::GET,
+            format!("/v1/subscriptions?cursor={}", "a".repeat(9_000)),
+            &bearer,
+            json_ct,
+            String::new(),
+            414,
+            "uri_too_long",
+        ),
+        (
             "a path that is not text",
             M::GET,
             "/v1/subscriptions/%ff%fe".into(),
