@@ -39,6 +39,15 @@ impl ApiError {
         )
     }
 
+    /// 409: the idempotency key names a recorded event that differs from this one.
+    pub fn key_reused() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "this idempotency key was used for a different event; send a new event with a new key",
+        )
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -123,6 +132,7 @@ impl From<crate::intake::IntakeError> for ApiError {
     fn from(e: crate::intake::IntakeError) -> Self {
         match e {
             crate::intake::IntakeError::Invalid(i) => Self::invalid(i),
+            crate::intake::IntakeError::KeyReused => Self::key_reused(),
             crate::intake::IntakeError::Unavailable { context, cause } => {
                 Self::unavailable(context, cause.as_ref())
             }

@@ -11,6 +11,9 @@ use hookfleet_core::{IngestEvent, Invalid, NewEvent};
 pub(crate) enum IntakeError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// The idempotency key's event is recorded with another type, data or scope.
+    #[error("this idempotency key was already used for a different event")]
+    KeyReused,
     /// The broker is away or did not confirm: nothing was accepted.
     #[error("{context}")]
     Unavailable {
@@ -20,14 +23,25 @@ pub(crate) enum IntakeError {
     },
 }
 
+/// What a repeated idempotency key is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeats {
+    /// The same event again (answered as the first, fanned out once), or refused (409).
+    Compare,
+    /// Taken as the same event: the dialect's key names one call, whose body it rebuilds.
+    Trust,
+}
+
 /// Validates `new`, publishes it, and returns the accepted event once the broker confirmed it.
 /// `header_key` is an idempotency key sent beside the body (`Idempotency-Key`).
 pub(crate) async fn submit(
     state: &AppState,
     new: NewEvent,
     header_key: Option<&str>,
+    repeats: Repeats,
 ) -> Result<IngestEvent, IntakeError> {
     let event = new.accept(header_key)?;
+    refuse_reused_key(state, &event, repeats).await?;
     let bus = state.bus_session().ok_or_else(no_session)?;
     let confirm = publish(state, &bus, &event).await?;
     confirm
@@ -50,6 +64,7 @@ pub(crate) async fn submit_batch(
     for item in items {
         let sent = async {
             let event = item.accept(None)?;
+            refuse_reused_key(state, &event, Repeats::Compare).await?;
             let Some(bus) = bus.as_ref() else {
                 return Err(no_session());
             };
@@ -70,6 +85,27 @@ pub(crate) async fn submit_batch(
     let accepted = confirmed.iter().filter(|r| r.is_ok()).count();
     metrics::counter!("hookfleet_events_ingested_total").increment(accepted as u64);
     confirmed
+}
+
+/// Refuses a keyed event whose key the record already holds for a different event. The record
+/// is the router's, written after the bus: a repeat arriving before the first is recorded, or
+/// while the database is away, is accepted, and the router keeps the first (as before).
+async fn refuse_reused_key(
+    state: &AppState,
+    event: &IngestEvent,
+    repeats: Repeats,
+) -> Result<(), IntakeError> {
+    if repeats == Repeats::Trust || event.idempotency_key.is_none() {
+        return Ok(());
+    }
+    match state.store.recorded_differently(event).await {
+        Ok(true) => Err(IntakeError::KeyReused),
+        Ok(false) => Ok(()),
+        Err(e) => {
+            tracing::debug!(error = %e, "Could not compare a repeated idempotency key with the record; accepting");
+            Ok(())
+        }
+    }
 }
 
 fn unavailable(

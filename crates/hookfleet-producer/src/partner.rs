@@ -90,6 +90,11 @@ impl From<IntakeError> for PartnerError {
     fn from(e: IntakeError) -> Self {
         match e {
             IntakeError::Invalid(i) => Self::bad_request(i.to_string()),
+            IntakeError::KeyReused => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different event; send a new event with a new key",
+            ),
             IntakeError::Unavailable { context, cause } => {
                 tracing::warn!(error = %crate::error::error_chain(cause.as_ref()), "{context}");
                 Self::new(
@@ -236,6 +241,6 @@ async fn create_event(
         idempotency_key: None,
         source: None,
     };
-    intake::submit(&state, new, key).await?;
+    intake::submit(&state, new, key, intake::Repeats::Compare).await?;
     Ok(StatusCode::CREATED)
 }

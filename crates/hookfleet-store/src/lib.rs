@@ -285,6 +285,31 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the record holds an event of this id (the one its idempotency key derives)
+    /// whose type, data, organizations or partitions differ from `e`'s: the key was reused for
+    /// another event. Data is compared as JSON (`jsonb`), so key order and spacing do not count.
+    pub async fn recorded_differently(&self, e: &IngestEvent) -> Result<bool> {
+        let orgs = serde_json::to_string(&e.organization_ids)?;
+        let partitions = serde_json::to_string(&e.service_partitions)?;
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT type = $2 AND data = $3::text::jsonb AND organization_ids = $4::text::jsonb
+                        AND service_partitions = $5::text::jsonb
+                   FROM events WHERE id = $1",
+                &[
+                    &e.id.as_str(),
+                    &e.event_type,
+                    &e.data.get(),
+                    &orgs,
+                    &partitions,
+                ],
+            )
+            .await?;
+        Ok(row.is_some_and(|r| !r.get::<_, bool>(0)))
+    }
+
     pub async fn event_exists(&self, id: &str) -> Result<bool> {
         let row = self
             .client()

@@ -173,13 +173,15 @@ async fn publish(
         idempotency_key: Some(format!("lifecycle:{}:{op_id}", checked.channel_id)),
         source: None,
     };
-    match intake::submit(state, new, None).await {
+    match intake::submit(state, new, None, intake::Repeats::Trust).await {
         Ok(_) => Ok(()),
         Err(IntakeError::Invalid(i)) => Err(Answer::error(
             StatusCode::BAD_REQUEST,
             "invalid_field",
             i.to_string(),
         )),
+        // Not raised: lifecycle keys are trusted (Repeats::Trust).
+        Err(IntakeError::KeyReused) => Ok(()),
         Err(IntakeError::Unavailable { context, cause }) => {
             tracing::warn!(error = %crate::error::error_chain(cause.as_ref()), "{context}");
             Err(dispatch_failed())

@@ -46,7 +46,7 @@ async fn create_event(
             })
         })
         .transpose()?;
-    let event = intake::submit(&state, new, header_key).await?;
+    let event = intake::submit(&state, new, header_key, intake::Repeats::Compare).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted(&event))))
 }
 

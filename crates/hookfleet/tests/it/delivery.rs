@@ -93,6 +93,68 @@ async fn reposting_with_the_same_idempotency_key_returns_the_same_id_and_fans_ou
 }
 
 #[tokio::test]
+async fn a_key_reused_for_a_different_event_is_refused_with_409_and_changes_nothing() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    app.subscribe(json!({"url": rx.url, "event_types": ["#"]}))
+        .await;
+    let first = app
+        .publish(json!({"type": "plan.changed", "data": {"plan": "pro", "seats": 5}, "idempotency_key": "k-1"}))
+        .await;
+    app.wait_for_deliveries(&first, 1).await;
+    // The same event, its data's keys in another order: the same event.
+    let again = app
+        .post(
+            "/v1/events",
+            &json!({"type": "plan.changed", "data": {"seats": 5, "plan": "pro"}, "idempotency_key": "k-1"}),
+        )
+        .await;
+    assert_eq!(again.status(), 202);
+    for (what, body) in [
+        (
+            "other data",
+            json!({"type": "plan.changed", "data": {"plan": "free", "seats": 5}, "idempotency_key": "k-1"}),
+        ),
+        (
+            "another type",
+            json!({"type": "plan.cancelled", "data": {"plan": "pro", "seats": 5}, "idempotency_key": "k-1"}),
+        ),
+        (
+            "another organization",
+            json!({"type": "plan.changed", "organization_ids": ["o9"], "data": {"plan": "pro", "seats": 5}, "idempotency_key": "k-1"}),
+        ),
+    ] {
+        let res = app.post("/v1/events", &body).await;
+        assert_eq!(res.status(), 409, "{what}");
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            err["error"]["code"], "idempotency_key_reused",
+            "{what}: {err}"
+        );
+    }
+    // In a batch, the reused key refuses its item alone.
+    let res = app
+        .post(
+            "/v1/events/batch",
+            &json!({"events": [
+                {"type": "plan.changed", "data": {"plan": "free"}, "idempotency_key": "k-1"},
+                {"type": "plan.changed", "data": {"plan": "free"}, "idempotency_key": "k-2"},
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let batch: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(batch["data"][0]["status"], 409, "{batch}");
+    assert_eq!(batch["data"][0]["error"]["code"], "idempotency_key_reused");
+    assert_eq!(batch["data"][1]["status"], 202, "{batch}");
+    let second = batch["data"][1]["event"]["id"].as_str().unwrap().to_owned();
+    app.wait_for_deliveries(&second, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.count(), 2, "the refused repeats fanned out nothing");
+    assert_eq!(app.count("events").await, 2);
+}
+
+#[tokio::test]
 async fn a_receiver_answering_500_is_recorded_as_failed_and_scheduled_for_retry() {
     let app = spawn_app().await;
     let rx = Receiver::start().await;
