@@ -111,31 +111,7 @@ impl Job {
             status_code: result.status_code,
         };
         let decision = decide(self.cfg.mode, msg.attempt, answer, &self.cfg.ladder);
-        // One WARN line for what an operator must act on. Neither names the URL nor repeats
-        // the receiver's answer: a URL may carry a credential, an answer anything.
-        match decision {
-            Decision::Exhausted => {
-                metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1);
-                tracing::warn!(
-                    subscription = %self.cfg.id,
-                    delivery = %msg.delivery_id,
-                    attempts = msg.attempt,
-                    status = ?result.status_code,
-                    "A delivery exhausted its retry ladder; parked in the dead queue"
-                );
-            }
-            // Stop taking this subscription's messages at once; other workers hear of it
-            // after the batch commits.
-            Decision::Gone { .. } => {
-                tracing::warn!(
-                    subscription = %self.cfg.id,
-                    delivery = %msg.delivery_id,
-                    "The endpoint answered 410 Gone; disabling the subscription"
-                );
-                self.stop.cancel()
-            }
-            _ => {}
-        }
+        self.note(&msg, &result, decision);
         let outcome = self.outcome_row(&msg, result, decision);
         let (settle, held) = self.settle_for(&msg, decision, &result_reason(&outcome));
         let tag = message.tag;
@@ -283,6 +259,35 @@ impl Job {
             (Decision::Gone { next }, Mode::Unordered) => (retry(Duration::ZERO, next, 0), None),
             (Decision::Gone { .. }, Mode::Fifo) => (Settle::Hold, None),
             (Decision::Exhausted, _) => (self.park(msg, reason), None),
+        }
+    }
+
+    /// Counts and logs what a decision means beyond its record. One WARN line for what an
+    /// operator must act on; neither names the URL nor repeats the receiver's answer (a URL
+    /// may carry a credential, an answer anything).
+    fn note(&self, msg: &Incoming, result: &AttemptResult, decision: Decision) {
+        match decision {
+            Decision::Exhausted => {
+                metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1);
+                tracing::warn!(
+                    subscription = %self.cfg.id,
+                    delivery = %msg.delivery_id,
+                    attempts = msg.attempt,
+                    status = ?result.status_code,
+                    "A delivery exhausted its retry ladder; parked in the dead queue"
+                );
+            }
+            // Stop taking this subscription's messages at once; other workers hear of it
+            // after the batch commits.
+            Decision::Gone { .. } => {
+                tracing::warn!(
+                    subscription = %self.cfg.id,
+                    delivery = %msg.delivery_id,
+                    "The endpoint answered 410 Gone; disabling the subscription"
+                );
+                self.stop.cancel()
+            }
+            _ => {}
         }
     }
 
