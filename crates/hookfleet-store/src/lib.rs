@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod channels;
+mod events;
 mod installations;
 mod lifecycle;
 mod log;
@@ -19,6 +20,7 @@ mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use channels::ChannelRow;
+pub use events::EventFilter;
 pub use installations::InstallationRow;
 pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "pull",
         include_str!("../../../migrations/0011_pull.sql"),
     ),
+    (
+        12,
+        "event_listing",
+        include_str!("../../../migrations/0012_event_listing.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -1,8 +1,8 @@
-//! `/v1/events`: posting an event, and one event's deliveries.
+//! `/v1/events`: posting events, reading the record of events, and one event's deliveries.
 use crate::{
     AppState,
     error::{ApiError, AppResult},
-    extract::{ApiJson, ApiPath},
+    extract::{ApiJson, ApiPath, ApiQuery, page_limit},
     intake,
 };
 use axum::{
@@ -26,7 +26,8 @@ pub(super) fn batch_routes() -> Router<Arc<AppState>> {
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/v1/events", post(create_event))
+        .route("/v1/events", post(create_event).get(list_events))
+        .route("/v1/events/{id}", get(show_event))
         .route("/v1/events/{id}/deliveries", get(event_deliveries))
 }
 
@@ -151,6 +152,56 @@ fn encoded_len(v: &Value) -> usize {
 
 fn item_error(e: ApiError) -> Value {
     json!({"status": e.status().as_u16(), "error": {"code": e.code(), "message": e.message()}})
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    organization_id: Option<String>,
+}
+
+/// `GET /v1/events`: the recorded events, newest first (by when they were recorded), optionally
+/// of one type or carrying one organization; `next_cursor` until the last page. An accepted
+/// event appears once the router has recorded it, moments after its `202`.
+async fn list_events(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Value>> {
+    let limit = page_limit(q.limit)?;
+    let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
+    let filter = hookfleet_store::EventFilter {
+        event_type: q.event_type,
+        organization_id: q.organization_id,
+    };
+    let mut rows = state
+        .store
+        .list_events(&filter, limit + 1, after.as_ref().map(EventId::as_str))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| rows.last().map(|(id, _)| id.clone()))
+        .flatten();
+    let data: Vec<Value> = rows.into_iter().map(|(_, v)| v).collect();
+    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+}
+
+/// `GET /v1/events/{id}`: the event as recorded, with when it was received and fanned out.
+async fn show_event(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
+    let event = state
+        .store
+        .event(id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(event))
 }
 
 async fn event_deliveries(

@@ -35,6 +35,7 @@ const ROUTES: &[&str] = &[
     "/readyz",
     "/v1/events",
     "/v1/events/batch",
+    "/v1/events/{event}",
     "/v1/events/{event}/deliveries",
     "/v1/subscriptions",
     "/v1/subscriptions/{sub}",

@@ -9,6 +9,7 @@ mod churn;
 mod classic;
 mod crash;
 mod delivery;
+mod events_read;
 mod fanout;
 mod fifo;
 mod health;
