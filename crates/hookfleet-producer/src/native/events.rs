@@ -173,9 +173,19 @@ async fn list_events(
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
+    // Held to the rules events are posted under, so no NUL or stray byte reaches a query.
+    if let Some(t) = &q.event_type {
+        hookfleet_core::event::validate_event_type(t).map_err(ApiError::invalid)?;
+    }
+    let organization_id = hookfleet_core::event::validate_scope(
+        "organization_id",
+        q.organization_id.map(|o| vec![o]),
+    )
+    .map_err(ApiError::invalid)?
+    .and_then(|mut o| o.pop());
     let filter = hookfleet_store::EventFilter {
         event_type: q.event_type,
-        organization_id: q.organization_id,
+        organization_id,
     };
     let mut rows = state
         .store

@@ -78,6 +78,9 @@ async fn events_are_shown_as_recorded_and_listed_newest_first_page_by_page() {
         ("/v1/events?cursor=nonsense".to_owned(), 422),
         ("/v1/events?colour=red".to_owned(), 400),
         ("/v1/events?limit=0".to_owned(), 422),
+        ("/v1/events?type=%00".to_owned(), 422),
+        ("/v1/events?type=a.*".to_owned(), 422),
+        ("/v1/events?organization_id=o%001".to_owned(), 422),
     ] {
         let res = app.get(&path).await;
         assert_eq!(res.status(), status, "{path}");
