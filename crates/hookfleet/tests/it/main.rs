@@ -5,6 +5,7 @@ mod bad_input;
 mod batch;
 mod bounds;
 mod channels;
+mod child;
 mod churn;
 mod classic;
 mod crash;

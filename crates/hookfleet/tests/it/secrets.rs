@@ -2,10 +2,10 @@
 //! at `debug` as an operator troubleshooting would run it, is driven through every route that
 //! handles a credential or a signing secret (right and wrong ones) and delivers a signed event;
 //! its whole output is searched for them and for the key that seals secrets at rest.
+use crate::child::ChildFleet;
 use hookfleet_testkit::{Options, spawn_app_with};
 use serde_json::{Value, json};
-use std::{process::Stdio, time::Duration};
-use tokio::process::Command;
+use std::time::Duration;
 
 #[tokio::test]
 async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
@@ -15,37 +15,20 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
         ..Options::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let rx = hookfleet_testkit::Receiver::start().await;
     let admin = "admin-token-that-must-not-be-logged";
-    let log = std::env::temp_dir().join(format!("hookfleet-secrets-{port}.log"));
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookfleet"))
-        .arg("all")
-        .envs(app.child_env())
-        .env("RUST_LOG", "debug")
-        .env("HOOKFLEET_ADMIN_TOKEN", admin)
-        .env("HOOKFLEET_GATEWAY_TOKEN", GATEWAY)
-        .env("HOOKFLEET_KEYCLOAK_SECRET", HOOK_KEY)
-        .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let api = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    app.wait_until(Duration::from_secs(20), "the producer is ready", || async {
-        http.get(format!("{api}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
+    let fleet = ChildFleet::start(
+        &app,
+        &[
+            ("RUST_LOG", "debug"),
+            ("HOOKFLEET_ADMIN_TOKEN", admin),
+            ("HOOKFLEET_GATEWAY_TOKEN", GATEWAY),
+            ("HOOKFLEET_KEYCLOAK_SECRET", HOOK_KEY),
+        ],
+    )
     .await;
+    let api = fleet.api.clone();
+    let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, token: &str, body: Value| {
         http.request(method, format!("{api}{path}"))
             .bearer_auth(token)
@@ -146,10 +129,7 @@ async fn credentials_and_secrets_never_appear_in_the_producers_logs() {
     secrets.extend(lifecycle_calls(&call_api(&http, &api), admin).await);
     secrets.extend(hook_and_pull_calls(&http, &api, admin).await);
 
-    sigterm(&child);
-    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-    let text = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_file(&log);
+    let text = fleet.stop().await;
     assert!(
         text.contains("Producer API listening"),
         "the log was captured: {text}"
@@ -261,15 +241,6 @@ async fn lifecycle_calls(
         assert_eq!(res.status(), status);
     }
     vec![password.into(), wrong.into(), GATEWAY.into()]
-}
-
-/// Asks the process to stop as an operator would (SIGTERM), so it flushes its log.
-fn sigterm(child: &tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-    }
 }
 
 async fn json_body(res: reqwest::Response) -> Value {

@@ -1,10 +1,10 @@
 //! What an operator must act on logs one WARN line each, in a real `hookfleet all` process:
 //! a delivery that exhausted its ladder, an endpoint answering 410 Gone (its subscription is
 //! disabled) and a message no stage can read. None of them names the endpoint's URL.
+use crate::child::ChildFleet;
 use hookfleet_testkit::{Options, Receiver, Reply, spawn_app_with};
 use serde_json::json;
-use std::{process::Stdio, time::Duration};
-use tokio::process::Command;
+use std::time::Duration;
 
 #[tokio::test]
 async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
@@ -14,35 +14,18 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
         ..Options::default()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = std::env::temp_dir().join(format!("hookfleet-warnings-{port}.log"));
-    let out = std::fs::File::create(&log).unwrap();
     let token = "warnings-test-token";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookfleet"))
-        .arg("all")
-        .envs(app.child_env())
-        .env("RUST_LOG", "warn")
-        .env("HOOKFLEET_ADMIN_TOKEN", token)
-        .env("HOOKFLEET_RETRY_LADDER", "")
-        .env("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let api = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    app.wait_until(Duration::from_secs(20), "the fleet is ready", || async {
-        http.get(format!("{api}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
+    let fleet = ChildFleet::start(
+        &app,
+        &[
+            ("RUST_LOG", "warn"),
+            ("HOOKFLEET_ADMIN_TOKEN", token),
+            ("HOOKFLEET_RETRY_LADDER", ""),
+        ],
+    )
     .await;
+    let api = fleet.api.clone();
+    let http = reqwest::Client::new();
     let failing = Receiver::start().await;
     failing.reply(Reply::Status(500));
     let gone = Receiver::start().await;
@@ -85,14 +68,7 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
     .await;
     // The 410's subscription is disabled once its outcome is committed.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-    let text = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_file(&log);
+    let text = fleet.stop().await;
     let warns: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
     for (what, needle) in [
         ("exhaustion", "exhausted its retry ladder"),
