@@ -112,6 +112,15 @@ pub(crate) struct Bus {
 }
 
 impl Bus {
+    /// Ready messages in `queue`, asked on a channel of its own (a passive declare of a missing
+    /// queue closes its channel); `None` if the broker cannot say.
+    pub(crate) async fn queue_depth(&self, queue: &str) -> Option<u32> {
+        let admin = self.session.admin().await.ok()?;
+        let depth = admin.queue_depth(queue).await.ok();
+        admin.close().await;
+        depth
+    }
+
     async fn open(session: Session, topology: &Topology, channels: usize) -> anyhow::Result<Self> {
         use anyhow::Context;
         let admin = session

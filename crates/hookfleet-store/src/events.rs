@@ -40,6 +40,19 @@ fn view(r: &Row) -> Value {
 }
 
 impl Store {
+    /// How many of a subscription's deliveries are exhausted (their messages parked).
+    pub async fn parked_count(&self, subscription_id: &str) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'exhausted'",
+                &[&subscription_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// One recorded event (not a test send's), or `None`.
     pub async fn event(&self, id: &str) -> Result<Option<Value>> {
         let row = self

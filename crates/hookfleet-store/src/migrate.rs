@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event_listing",
         include_str!("../../../migrations/0012_event_listing.sql"),
     ),
+    (
+        13,
+        "parked_count",
+        include_str!("../../../migrations/0013_parked_count.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -325,7 +325,20 @@ async fn get_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(subscription_view(&state.subscription(&id).await?)))
+    let row = state.subscription(&id).await?;
+    let mut view = subscription_view(&row);
+    // What waits: messages ready in its queue (null if the broker cannot say), and deliveries
+    // given up and parked (listed by `GET …/deliveries?status=exhausted`).
+    let backlog = match state.bus_session() {
+        Some(bus) => {
+            bus.queue_depth(&state.topology.subscription_queue(&row.id))
+                .await
+        }
+        None => None,
+    };
+    view["backlog"] = json!(backlog);
+    view["parked"] = json!(state.store.parked_count(&row.id).await?);
+    Ok(Json(view))
 }
 
 async fn delete_subscription(

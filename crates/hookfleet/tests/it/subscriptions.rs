@@ -317,3 +317,50 @@ async fn changing_a_subscriptions_filters_rebinds_its_queue() {
     send("a.x", "o9", 9).await;
     assert_eq!(seen_after(from, 103).await, [9]);
 }
+
+async fn get(app: &hookfleet_testkit::TestApp, id: String) -> Value {
+    app.get(&format!("/v1/subscriptions/{id}"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_subscriptions_backlog_and_parked_deliveries_are_shown() {
+    // Without workers, the routed copies wait in the subscription's queue.
+    let idle = hookfleet_testkit::spawn_app_with(hookfleet_testkit::Options {
+        run_delivery: false,
+        ..Default::default()
+    })
+    .await;
+    let sub = idle
+        .subscribe(json!({"url": "http://127.0.0.1:9/h", "event_types": ["#"]}))
+        .await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        idle.publish(json!({"type": "t.waiting", "data": {"i": i}}))
+            .await;
+    }
+    idle.wait_until(
+        std::time::Duration::from_secs(10),
+        "three copies wait",
+        || async { get(&idle, id.clone()).await["backlog"] == 3 },
+    )
+    .await;
+    assert_eq!(get(&idle, id.clone()).await["parked"], 0);
+
+    // With workers, a delivery that exhausts its (empty) ladder is parked and counted.
+    let app = hookfleet_testkit::spawn_app().await;
+    let rx = hookfleet_testkit::Receiver::start().await;
+    rx.reply(hookfleet_testkit::Reply::Status(500));
+    let sub = app
+        .subscribe(json!({"url": rx.url, "event_types": ["#"], "retry_ladder": []}))
+        .await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let event = app.publish(json!({"type": "t.failing", "data": {}})).await;
+    app.wait_status(&event, "exhausted").await;
+    let shown = get(&app, id.clone()).await;
+    assert_eq!(shown["parked"], 1, "{shown}");
+    assert_eq!(shown["backlog"], 0, "{shown}");
+}
