@@ -132,11 +132,52 @@ pub(crate) async fn retry_delivery(
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
     state.subscription(&row.subscription_id).await?;
+    let exhausted = state
+        .store
+        .delivery(id.as_str())
+        .await?
+        .is_some_and(|d| d.status == hookfleet_store::DeliveryStatus::Exhausted);
     enqueue(&state, &row).await?;
+    // An exhausted delivery's message is parked in `hookfleet.dead`: once the retry is on its
+    // queue, take that copy out, so a later recovery cannot send it again.
+    let removed = if exhausted {
+        remove_parked_copy(&state, &row).await
+    } else {
+        0
+    };
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"delivery_id": row.delivery_id, "attempt": row.attempts + 1})),
+        Json(json!({
+            "delivery_id": row.delivery_id,
+            "attempt": row.attempts + 1,
+            "removed_from_dead": removed,
+        })),
     ))
+}
+
+/// Walks the dead queue for `row`'s parked copy (one walk at a time per producer, as
+/// recoveries do). A failure leaves the copy as an archive entry and is logged: the retry
+/// itself is done.
+async fn remove_parked_copy(state: &AppState, row: &ReplayRow) -> u32 {
+    let _guard = state.recover_lock.lock().await;
+    let Ok(bus) = state.bus() else { return 0 };
+    let wanted: HashSet<&str> = std::iter::once(row.delivery_id.as_str()).collect();
+    match bus
+        .admin
+        .remove_parked(
+            &bus.publisher,
+            &state.topology,
+            row.subscription_id.as_str(),
+            &wanted,
+        )
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %crate::error::error_chain(&e), delivery = %row.delivery_id, "Retried an exhausted delivery, but failed to take its parked copy out of the dead queue");
+            0
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -201,3 +201,55 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
         );
     }
 }
+
+#[tokio::test]
+async fn retrying_an_exhausted_delivery_takes_its_parked_copy_out_of_the_dead_queue() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.reply(hookfleet_testkit::Reply::Status(500));
+    // Another subscription's parked copy, which the walk must leave where it is.
+    let other = Receiver::start().await;
+    other.reply(hookfleet_testkit::Reply::Status(500));
+    app.subscribe(json!({"url": rx.url, "event_types": ["a.failed"], "retry_ladder": []}))
+        .await;
+    app.subscribe(json!({"url": other.url, "event_types": ["b.failed"], "retry_ladder": []}))
+        .await;
+    let event = app.publish(json!({"type": "a.failed", "data": {}})).await;
+    let other_event = app.publish(json!({"type": "b.failed", "data": {}})).await;
+    let d = app.wait_status(&event, "exhausted").await;
+    app.wait_status(&other_event, "exhausted").await;
+    let dead = app.topology.dead();
+    app.wait_until(Duration::from_secs(10), "both are parked", || async {
+        app.queue_depth(&dead).await == Some(2)
+    })
+    .await;
+
+    rx.reply(hookfleet_testkit::Reply::Status(200));
+    let res = app
+        .post(
+            &format!("/v1/deliveries/{}/retry", d["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["removed_from_dead"], 1, "{answer}");
+    app.wait_status(&event, "delivered").await;
+    assert_eq!(
+        app.queue_depth(&dead).await,
+        Some(1),
+        "the other copy stays"
+    );
+    // A recovery of the window now finds nothing of it to send again.
+    let sub_id = d["subscription_id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("/v1/subscriptions/{sub_id}/recover"),
+            &json!({"since": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    let recovered: Value = res.json().await.unwrap();
+    assert_eq!(recovered["recovered"], 0, "{recovered}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.succeeded().len(), 1, "delivered once");
+}
