@@ -51,45 +51,52 @@ pub async fn run(parts: FleetArgs, exit: bool, shutdown: CancellationToken) -> a
     let listener = fleet::bind(parts.producer.http_addr).await?;
     let api = format!("http://{}", listener.local_addr()?);
     let mut producer = parts.producer.settings(&common, tokens)?;
-    if exit {
-        // Its subscription's queue goes as soon as it is deleted, before the demo exits: its
-        // worker has long been consuming, so the delete races no consume.
-        producer.deleted_queue_grace = Duration::ZERO;
-    }
+    // Its subscription's queue goes as soon as it is deleted, before the demo exits: its
+    // worker has long been consuming, so the delete races no consume.
+    producer.deleted_queue_grace = Duration::ZERO;
     let roles = Roles {
         producer: Some((listener, producer)),
         router: Some(parts.router.settings()?),
         delivery: Some(parts.delivery.settings(&common)?),
     };
     let metrics = crate::telemetry::init_metrics()?;
-    let fleet_token = shutdown.clone();
+    // The fleet stops on its own token: on Ctrl-C the demo first removes what it made.
+    let fleet_stop = CancellationToken::new();
+    let fleet_token = fleet_stop.clone();
     let fleet_common = common.clone();
     let fleet_task =
         tokio::spawn(
             async move { fleet::run(&fleet_common, roles, Some(metrics), fleet_token).await },
         );
     let shown = show(&api, &token, &receiver_url, &seen).await;
-    if let Err(e) = &shown {
-        eprintln!("The demonstration failed: {e:#}");
-        shutdown.cancel();
-    } else if exit {
-        // Leave nothing behind: the demo's subscription (and so its queue) goes with it.
-        if let Ok(sub_id) = &shown {
-            let _ = reqwest::Client::new()
+    match &shown {
+        Err(e) => eprintln!("The demonstration failed: {e:#}"),
+        Ok(sub_id) => {
+            if !exit {
+                println!("\nThe fleet keeps running: API {api} (Authorization: Bearer {token}),");
+                println!(
+                    "metrics http://{}/metrics. Press Ctrl-C to stop (the demo's subscription goes with it).",
+                    common.metrics_addr
+                );
+                shutdown.cancelled().await;
+            }
+            // Leave nothing behind, so the next run starts as clean as this one: the demo's
+            // subscription (and so its queue) goes with it.
+            let removed = reqwest::Client::new()
                 .delete(format!("{api}/v1/subscriptions/{sub_id}"))
                 .bearer_auth(&token)
                 .send()
-                .await;
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if removed {
+                println!("Removed the demo's subscription {sub_id}.");
+            } else {
+                eprintln!("Could not remove the demo's subscription {sub_id}; delete it by hand.");
+            }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        shutdown.cancel();
-    } else {
-        println!("\nThe fleet keeps running: API {api} (Authorization: Bearer {token}),");
-        println!(
-            "metrics http://{}/metrics. Press Ctrl-C to stop.",
-            common.metrics_addr
-        );
     }
+    fleet_stop.cancel();
     let ran = fleet_task.await.context("The fleet task panicked")?;
     shown?;
     ran
