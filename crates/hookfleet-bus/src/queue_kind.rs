@@ -17,6 +17,16 @@ pub enum QueueKind {
     Classic,
 }
 
+impl QueueKind {
+    /// The name `HOOKFLEET_SUBSCRIPTION_QUEUES` takes, which is also the broker's `x-queue-type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quorum => "quorum",
+            Self::Classic => "classic",
+        }
+    }
+}
+
 impl std::str::FromStr for QueueKind {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

@@ -90,16 +90,24 @@ fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(s.into())
 }
 
+/// The type arguments of a subscription's queues (its work queue and a pull outbox).
+fn kind_args(kind: QueueKind) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), long_string(kind.as_str()));
+    if kind == QueueKind::Classic {
+        // Version 2 keeps messages on disk with a small index per queue, not a process heap
+        // per message: the memory of an idle queue stays small.
+        args.insert("x-queue-version".into(), AMQPValue::LongInt(2));
+    }
+    args
+}
+
 /// Arguments of a subscription's queues: the fleet's chosen [`QueueKind`].
 fn subscription_queue_args(topology: &Topology) -> FieldTable {
     match topology.subscription_queues {
         QueueKind::Quorum => work_queue_args(topology),
         QueueKind::Classic => {
-            let mut args = FieldTable::default();
-            args.insert("x-queue-type".into(), long_string("classic"));
-            // Version 2 keeps messages on disk with a small index per queue, not a process
-            // heap per message: the memory of an idle queue stays small.
-            args.insert("x-queue-version".into(), AMQPValue::LongInt(2));
+            let mut args = kind_args(QueueKind::Classic);
             // A backstop only: the worker parks what it rejects itself. Classic queues
             // dead-letter at most once, so nothing depends on this path.
             args.insert("x-dead-letter-exchange".into(), long_string(""));
@@ -322,16 +330,7 @@ pub async fn declare_pull_queue(
     topology: &Topology,
     subscription_id: &str,
 ) -> Result<()> {
-    let mut args = FieldTable::default();
-    match topology.subscription_queues {
-        QueueKind::Quorum => {
-            args.insert("x-queue-type".into(), long_string("quorum"));
-        }
-        QueueKind::Classic => {
-            args.insert("x-queue-type".into(), long_string("classic"));
-            args.insert("x-queue-version".into(), AMQPValue::LongInt(2));
-        }
-    }
+    let args = kind_args(topology.subscription_queues);
     channel
         .queue_declare(topology.pull_queue(subscription_id).into(), durable(), args)
         .await?;

@@ -141,10 +141,7 @@ pub(super) async fn start_processes(
             ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".into()),
             (
                 "HOOKFLEET_SUBSCRIPTION_QUEUES",
-                match common.subscription_queues {
-                    hookfleet_bus::QueueKind::Quorum => "quorum".into(),
-                    hookfleet_bus::QueueKind::Classic => "classic".into(),
-                },
+                common.subscription_queues.as_str().into(),
             ),
             ("RUST_LOG", "warn".into()),
         ],
