@@ -8,7 +8,10 @@ use tokio_postgres::Row;
 
 #[derive(Debug, Default, Clone)]
 pub struct LogFilter {
+    pub subscription_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub organization_id: Option<String>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
 }
@@ -113,9 +116,12 @@ const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.org
         d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text,
         e.source::text"#;
 
+/// A delivery's columns for a view; the event's type is read beside them (a primary-key
+/// lookup per row), as the log is read a page at a time.
 pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,
-        attempts, is_test, created_at, next_attempt_at";
+        attempts, is_test, created_at, next_attempt_at,
+        (SELECT e.type FROM events e WHERE e.id = deliveries.event_id)";
 
 fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
     Ok(DeliveryView {
@@ -129,6 +135,7 @@ fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
         is_test: r.get(7),
         created_at: r.get(8),
         next_attempt_at: r.get(9),
+        event_type: r.get(10),
         attempts,
     })
 }
@@ -178,10 +185,10 @@ impl Store {
             .collect()
     }
 
-    /// One page of a subscription's deliveries, newest first, with their attempts.
-    pub async fn subscription_deliveries(
+    /// One page of the delivery log (one subscription's, or every one's), newest first,
+    /// with their attempts.
+    pub async fn deliveries(
         &self,
-        subscription_id: &str,
         filter: &LogFilter,
         limit: i64,
         after: Option<&Cursor>,
@@ -194,22 +201,28 @@ impl Store {
             .query(
                 &format!(
                     "SELECT {VIEW_COLUMNS} FROM deliveries
-                     WHERE subscription_id = $1
+                     WHERE ($1::text IS NULL OR subscription_id = $1)
                        AND ($2::text IS NULL OR status = $2)
                        AND ($3::timestamptz IS NULL OR created_at >= $3)
                        AND ($4::timestamptz IS NULL OR created_at < $4)
                        AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::text))
+                       AND ($8::text IS NULL OR organization_id = $8)
+                       AND ($9::text IS NULL OR EXISTS (
+                             SELECT 1 FROM events e
+                             WHERE e.id = deliveries.event_id AND e.type = $9))
                      ORDER BY created_at DESC, id DESC
                      LIMIT $7"
                 ),
                 &[
-                    &subscription_id,
+                    &filter.subscription_id,
                     &status,
                     &filter.since,
                     &filter.until,
                     &cursor_at,
                     &cursor_id,
                     &(limit + 1),
+                    &filter.organization_id,
+                    &filter.event_type,
                 ],
             )
             .await?;

@@ -10,6 +10,7 @@ mod churn;
 mod classic;
 mod crash;
 mod delivery;
+mod delivery_log;
 mod events_read;
 mod fanout;
 mod fifo;
