@@ -240,6 +240,12 @@ pub(crate) struct RecoverRequest {
     since: String,
     #[serde(default)]
     until: Option<String>,
+    /// At most this many, the oldest first (1–100,000); absent, every one in the window.
+    #[serde(default)]
+    limit: Option<i64>,
+    /// The previous step's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 /// `POST /v1/subscriptions/{id}/recover {since, until?}`: re-enqueues every failed or exhausted
@@ -257,14 +263,31 @@ pub(crate) async fn recover(
         .as_deref()
         .map(|s| parse_time("until", s))
         .transpose()?;
+    if req.limit.is_some_and(|l| !(1..=100_000).contains(&l)) {
+        return Err(ApiError::invalid(Invalid::new(
+            "limit",
+            "must be 1 to 100000, or left out to recover every delivery in the window",
+        )));
+    }
+    let window = hookfleet_store::RecoverWindow {
+        subscription_id: sub.id.as_str(),
+        since,
+        until,
+        limit: req.limit,
+        after: crate::extract::cursor(req.cursor.as_deref(), Cursor::decode)?,
+    };
     // One recovery at a time per producer: each walks the whole dead queue.
     let _guard = state.recover_lock.lock().await;
     let bus = state.bus()?;
     // The replays are confirmed on the subscription's queue before the claim commits, and the
     // parked copies are removed only after that: a failure at any point loses nothing.
-    let claimed = state
+    let hookfleet_store::Claimed {
+        rows: claimed,
+        remaining,
+        next_cursor,
+    } = state
         .store
-        .claim_recoverable(&sub.id, since, until, |rows| async {
+        .claim_recoverable(&window, |rows| async {
             enqueue_all(&bus, &state.topology, &rows).await?;
             Ok::<_, BusError>(rows)
         })
@@ -291,7 +314,12 @@ pub(crate) async fn recover(
     state.notify_workers().await;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"recovered": claimed.len(), "removed_from_dead": removed})),
+        Json(json!({
+            "recovered": claimed.len(),
+            "removed_from_dead": removed,
+            "remaining": remaining,
+            "next_cursor": next_cursor,
+        })),
     ))
 }
 

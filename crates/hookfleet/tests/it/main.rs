@@ -8,6 +8,7 @@ mod channels;
 mod child;
 mod churn;
 mod classic;
+mod cli;
 mod crash;
 mod delivery;
 mod delivery_log;
