@@ -14,6 +14,7 @@ mod migrate;
 mod outcomes;
 mod pull;
 mod queues;
+mod retention;
 mod sealed;
 mod subscriptions;
 mod webhooks;
@@ -27,6 +28,7 @@ pub use log::{Claimed, Cursor, LogFilter, LogPage, RecoverWindow, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};
 pub use pull::PullRotation;
+pub use retention::Pruned;
 pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
