@@ -288,7 +288,7 @@ impl ProducerArgs {
                 Some(u) => u.clone(),
                 None => without_credentials(&common.amqp_url)?,
             },
-            retention: self.retention_settings(d.retention)?,
+            retention: retention(self.retention.as_deref(), self.retention_batch)?,
             ..d
         };
         anyhow::ensure!(
@@ -300,34 +300,37 @@ impl ProducerArgs {
         Ok(settings)
     }
 
-    fn retention_settings(
-        &self,
-        d: hookfleet_producer::retention::Retention,
-    ) -> anyhow::Result<hookfleet_producer::retention::Retention> {
-        let keep = match self.retention.as_deref().map(str::trim) {
-            None => d.keep,
-            Some("off") => None,
-            Some(age) => {
-                let age = hookfleet_core::parse_duration(age)
-                    .map_err(|e| anyhow::anyhow!("HOOKFLEET_RETENTION: {e} (or `off`)"))?;
-                anyhow::ensure!(
-                    !age.is_zero(),
-                    "HOOKFLEET_RETENTION must be longer than zero, or `off`"
-                );
-                Some(age)
-            }
-        };
-        let batch = self.retention_batch.unwrap_or(d.batch);
-        anyhow::ensure!(
-            (1..=10_000).contains(&batch),
-            "HOOKFLEET_RETENTION_BATCH must be 1 to 10000"
-        );
-        Ok(hookfleet_producer::retention::Retention { keep, batch, ..d })
-    }
-
     pub fn tokens(&self) -> Vec<String> {
         split_tokens(self.admin_token.as_deref())
     }
+}
+
+/// The producer's retention from `HOOKFLEET_RETENTION` (an age, or `off`) and
+/// `HOOKFLEET_RETENTION_BATCH`; absent, the defaults.
+pub fn retention(
+    age: Option<&str>,
+    batch: Option<i64>,
+) -> anyhow::Result<hookfleet_producer::retention::Retention> {
+    let d = hookfleet_producer::retention::Retention::default();
+    let keep = match age.map(str::trim) {
+        None => d.keep,
+        Some("off") => None,
+        Some(age) => {
+            let age = hookfleet_core::parse_duration(age)
+                .map_err(|e| anyhow::anyhow!("HOOKFLEET_RETENTION: {e} (or `off`)"))?;
+            anyhow::ensure!(
+                !age.is_zero(),
+                "HOOKFLEET_RETENTION must be longer than zero, or `off`"
+            );
+            Some(age)
+        }
+    };
+    let batch = batch.unwrap_or(d.batch);
+    anyhow::ensure!(
+        (1..=10_000).contains(&batch),
+        "HOOKFLEET_RETENTION_BATCH must be 1 to 10000"
+    );
+    Ok(hookfleet_producer::retention::Retention { keep, batch, ..d })
 }
 
 /// `url` without its user and password (what pull subscribers connect to, with their own).
