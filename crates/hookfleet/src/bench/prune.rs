@@ -98,7 +98,10 @@ impl Seen {
             "retention: {} seeded deliveries left at the measured run's start, {now} at its end: {pruned} pruned (with their events and attempts) in {:.1} s, {:.0} deliveries/s",
             self.at_start,
             elapsed.as_secs_f64(),
-            pruned as f64 / elapsed.as_secs_f64().max(Duration::from_millis(1).as_secs_f64())
+            pruned as f64
+                / elapsed
+                    .as_secs_f64()
+                    .max(Duration::from_millis(1).as_secs_f64())
         );
         Ok(())
     }
