@@ -46,7 +46,23 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     hookfleet_producer::describe_metrics();
     hookfleet_router::describe_metrics();
     hookfleet_delivery::describe_metrics();
+    record_start_time();
     Ok(handle)
+}
+
+/// Sets `hookfleet_process_start_time_seconds` once: a process that crashed and was started
+/// again (a container restart) resets every counter, and only a new start time shows it
+/// (`changes()` on the dashboard's restarts panel).
+fn record_start_time() {
+    metrics::describe_gauge!(
+        "hookfleet_process_start_time_seconds",
+        metrics::Unit::Seconds,
+        "Start time of the process, in seconds since the Unix epoch."
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    metrics::gauge!("hookfleet_process_start_time_seconds").set(now);
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown`.
