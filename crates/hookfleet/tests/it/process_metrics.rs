@@ -1,7 +1,8 @@
 //! What the Grafana dashboard and the alert rules read from a real process's `/metrics`:
 //! when the process started (a crashed and restarted process shows a new value), each role's
-//! reconnect counter, present at 0 from the start so its first increase can be seen, and
-//! whether the process is ready (a process up without its broker cannot work).
+//! reconnect counter and exhausted deliveries, present at 0 from the start so their first
+//! increase can be seen, and whether the process is ready (a process up without its broker
+//! cannot work).
 use crate::child::ChildFleet;
 use hookfleet_testkit::{Options, spawn_app_with};
 use std::process::Stdio;
@@ -60,17 +61,24 @@ async fn a_process_reports_its_start_time_and_each_roles_restarts_from_zero() {
     let restarts = |role: &str| format!("hookfleet_role_restarts_total{{role=\"{role}\"}}");
     app.wait_until(
         Duration::from_secs(10),
-        "every role's restart counter is on /metrics",
+        "every role's restart counter and the exhausted counter are on /metrics",
         || async {
             let text = scrape(&http, &addr).await;
             roles
                 .iter()
                 .all(|role| sample(&text, &restarts(role)).is_some())
+                && sample(&text, "hookfleet_deliveries_exhausted_total").is_some()
         },
     )
     .await;
     let text = scrape(&http, &addr).await;
     assert_eq!(sample(&text, "hookfleet_ready"), Some(1.0), "{text}");
+    // HookfleetDeliveriesExhausted takes increase() of it: it must be there before the first.
+    assert_eq!(
+        sample(&text, "hookfleet_deliveries_exhausted_total"),
+        Some(0.0),
+        "{text}"
+    );
     for role in roles {
         let series = restarts(role);
         assert_eq!(sample(&text, &series), Some(0.0), "{series} in:\n{text}");
