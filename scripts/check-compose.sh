@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Validates docker-compose.yml and checks that the delivery service stays scalable
-# (`docker compose up --scale delivery=N` needs no container_name and no host ports on it).
+# (`docker compose up --scale delivery=N` needs no container_name and no host ports on it),
+# the Prometheus configuration and alert rules (with their unit tests), and Grafana's
+# provisioning and dashboard (scripts/check_observability.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,4 +62,12 @@ done
 # The Prometheus configuration the stack mounts.
 command -v promtool >/dev/null || die "promtool not installed (scripts/services.sh --ci-tools installs it)"
 promtool check config deploy/prometheus.yml >/dev/null || die "deploy/prometheus.yml is invalid"
-echo "check-compose: docker-compose.yml valid; one build, pinned images, roles checked on /readyz, private targets agreed; delivery is scalable; the cluster profile has 3 nodes"
+# The alert rules it loads, and their unit tests: each alert fires on series that should fire
+# it and not on others.
+promtool check rules deploy/prometheus/alerts.yml >/dev/null || die "deploy/prometheus/alerts.yml is invalid"
+promtool test rules deploy/prometheus/alerts_test.yml >/dev/null \
+    || { promtool test rules deploy/prometheus/alerts_test.yml >&2; die "the alert rules' unit tests fail"; }
+# Grafana and the dashboard: provisioning mounted read-only, loopback only, every panel's and
+# alert's PromQL parses and reads only metrics the code exports.
+"$py" scripts/check_observability.py <(printf '%s\n' "$config")
+echo "check-compose: docker-compose.yml valid; one build, pinned images, roles checked on /readyz, private targets agreed; delivery is scalable; the cluster profile has 3 nodes; alert rules pass their tests"

@@ -77,6 +77,11 @@ for role in producer router delivery; do
     done
 done
 
+# The names real processes export are the ones the dashboard and alert check finds in the
+# sources (scripts/check-compose.sh relies on that scan).
+py=/usr/bin/python3; [[ -x $py ]] || py=python3
+"$py" scripts/check_observability.py --scraped "$work"/*.prom || status=1
+
 # Graceful shutdown: SIGTERM drains and exits 0.
 for role in producer router delivery; do
     kill -TERM "${role_pid[$role]}"

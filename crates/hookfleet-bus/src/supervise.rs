@@ -160,6 +160,13 @@ pub fn count_restart(role: &str) {
     metrics::counter!("hookfleet_role_restarts_total", "role" => role.to_owned()).increment(1);
 }
 
+/// Shows a role's `hookfleet_role_restarts_total` at 0 from its start. A series that first
+/// appears at 1 has no earlier sample, so Prometheus' `increase()` (the dashboard's restarts
+/// panel) would never see a role's first restart.
+pub fn register_restarts(role: &str) {
+    metrics::counter!("hookfleet_role_restarts_total", "role" => role.to_owned()).increment(0);
+}
+
 /// Runs `role` on a fresh connection (with a clone of `context`), again and again, until
 /// `shutdown` is cancelled. `role` must return when `shutdown` is cancelled (its own drain
 /// done) and may fail at any time; a failure is logged and the role starts over on a new
@@ -177,6 +184,7 @@ where
 {
     let (name, link) = (broker.name.as_str(), &broker.link);
     let mut backoff = Backoff::default();
+    register_restarts(name);
     loop {
         let Some(connection) = connect_until(broker, &mut backoff, &shutdown).await else {
             return Ok(());

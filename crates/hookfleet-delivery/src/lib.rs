@@ -93,6 +93,15 @@ impl Default for Settings {
     }
 }
 
+/// Shows the counters an alert takes `increase()` of at 0 from a worker's start. A counter
+/// that first appears at 3 has no earlier sample, so Prometheus would see no increase: the
+/// first deliveries a worker exhausts would never fire HookfleetDeliveriesExhausted
+/// (deploy/prometheus/alerts.yml). Registering again on a new session changes nothing.
+pub(crate) fn register_alerted_counters() {
+    metrics::counter!("hookfleet_deliveries_exhausted_total").increment(0);
+    metrics::counter!("hookfleet_messages_parked_total").increment(0);
+}
+
 pub fn describe_metrics() {
     metrics::describe_counter!(
         "hookfleet_deliveries_total",

@@ -58,6 +58,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     session.set_consumers_per_connection(settings.consumers_per_connection);
+    crate::register_alerted_counters();
     let publisher = Arc::new(
         session
             .publisher(1)

@@ -304,6 +304,7 @@ pub async fn run(
 /// watches them, and starts over when any is lost.
 async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
+    hookfleet_bus::supervise::register_restarts("producer");
     loop {
         let Some(session) = connect_until(&broker, &mut backoff, &shutdown).await else {
             return;

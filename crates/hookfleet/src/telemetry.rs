@@ -46,7 +46,41 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     hookfleet_producer::describe_metrics();
     hookfleet_router::describe_metrics();
     hookfleet_delivery::describe_metrics();
+    metrics::describe_gauge!(
+        "hookfleet_ready",
+        "1 when the process's roles hold their broker session and the database answers (as /readyz), else 0."
+    );
+    record_start_time();
     Ok(handle)
+}
+
+/// Sets `hookfleet_ready` to what `/readyz` would answer (1 ready, 0 not): a process that
+/// serves `/metrics` but has no broker session or no database cannot work, and Prometheus'
+/// `up` alone would call it healthy. Bounded, so a database that does not answer cannot make
+/// the scrape itself time out.
+async fn record_readiness(store: &Store, links: &[Link]) {
+    let ready = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        hookfleet_producer::ready(store, links),
+    )
+    .await
+    .unwrap_or(false);
+    metrics::gauge!("hookfleet_ready").set(if ready { 1.0 } else { 0.0 });
+}
+
+/// Sets `hookfleet_process_start_time_seconds` once: a process that crashed and was started
+/// again (a container restart) resets every counter, and only a new start time shows it
+/// (`changes()` on the dashboard's restarts panel).
+fn record_start_time() {
+    metrics::describe_gauge!(
+        "hookfleet_process_start_time_seconds",
+        metrics::Unit::Seconds,
+        "Start time of the process, in seconds since the Unix epoch."
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    metrics::gauge!("hookfleet_process_start_time_seconds").set(now);
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until `shutdown`.
@@ -57,12 +91,15 @@ pub async fn serve(
     links: Vec<Link>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let (metrics_store, metrics_links) = (store.clone(), links.clone());
     let app = Router::new()
         .route(
             "/metrics",
             get(move || {
                 let h = handle.clone();
+                let (store, links) = (metrics_store.clone(), metrics_links.clone());
                 async move {
+                    record_readiness(&store, &links).await;
                     h.run_upkeep();
                     h.render()
                 }

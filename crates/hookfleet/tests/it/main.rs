@@ -30,6 +30,7 @@ mod partner;
 mod pca;
 mod poison;
 mod probe;
+mod process_metrics;
 mod pull;
 mod reconnect;
 mod recovery;
