@@ -1,7 +1,7 @@
 //! Retention: every producer prunes the record of what is older than the retention age
-//! (`HOOKFLEET_RETENTION`, 30 days), a small batch at a time with a pause between batches, so
-//! the record stops growing without bound and a prune of millions of rows never starves the
-//! workers' outcome writes. See `hookfleet_store::retention` for what is kept.
+//! (`HOOKFLEET_RETENTION`, 30 days), a small batch at a time with a rest after each batch
+//! three times as long as the batch took, so the record stops growing without bound and a
+//! prune of millions of rows never starves the workers' outcome writes. See `hookfleet_store::retention` for what is kept.
 use hookfleet_store::{Pruned, Store};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,9 @@ pub struct Retention {
     pub keep: Option<Duration>,
     /// Rows of each kind per batch.
     pub batch: i64,
-    /// The rest between two batches, which leaves the database to the workers.
+    /// The shortest rest between two batches; the rest is also at least [`REST_PER_WORK`]
+    /// times the batch's own time, which leaves the database (and, on a small machine, the
+    /// CPU) mostly to the workers.
     pub pause: Duration,
     /// How often to look for rows past the age once a prune has caught up.
     pub every: Duration,
@@ -29,6 +31,11 @@ impl Default for Retention {
         }
     }
 }
+
+/// The pruner rests this many times as long as its last batch took: it works at most a
+/// quarter of the time, so a first prune of millions of rows slows deliveries little (see
+/// BENCHMARKS.md, "Retention") and catches up at a few thousand rows a second.
+pub const REST_PER_WORK: u32 = 3;
 
 pub(crate) async fn run(store: Store, retention: Retention, shutdown: CancellationToken) {
     let Some(keep) = retention.keep else { return };
@@ -59,6 +66,7 @@ async fn prune_until_caught_up(
     let mut done = Pruned::default();
     let cutoff = time::OffsetDateTime::now_utc() - keep;
     while !shutdown.is_cancelled() {
+        let started = std::time::Instant::now();
         let batch = match store.prune(cutoff, retention.batch).await {
             Ok(b) => b,
             Err(e) => {
@@ -82,7 +90,11 @@ async fn prune_until_caught_up(
         if !full {
             break;
         }
-        tokio::time::sleep(retention.pause).await;
+        let rest = retention.pause.max(started.elapsed() * REST_PER_WORK);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(rest) => {}
+        }
     }
     done
 }
