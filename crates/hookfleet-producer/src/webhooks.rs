@@ -288,7 +288,7 @@ async fn log(
     ApiQuery(q): ApiQuery<deliveries::LogQuery>,
 ) -> AppResult<Json<Value>> {
     let row = owned(&state, &owner, &id).await?;
-    let page = deliveries::log_page(&state, &row.id, q).await?;
+    let page = deliveries::log_page(&state, Some(row.id.to_string()), q).await?;
     let data: Vec<Value> = page
         .data
         .iter()

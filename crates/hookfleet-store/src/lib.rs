@@ -23,7 +23,7 @@ pub use channels::ChannelRow;
 pub use events::EventFilter;
 pub use installations::InstallationRow;
 pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
-pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
+pub use log::{Claimed, Cursor, LogFilter, LogPage, RecoverWindow, ReplayRow};
 pub use migrate::{ensure_database, migrate};
 pub use outcomes::{AttemptView, DeliveryStatus, DeliveryView, OutcomeRow, PoisonRow, Progress};
 pub use pull::PullRotation;

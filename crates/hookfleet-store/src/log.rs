@@ -8,7 +8,10 @@ use tokio_postgres::Row;
 
 #[derive(Debug, Default, Clone)]
 pub struct LogFilter {
+    pub subscription_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub organization_id: Option<String>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
 }
@@ -109,13 +112,33 @@ impl ReplayRow {
     }
 }
 
+/// Which deliveries a recovery takes: a subscription's failed or exhausted ones created in
+/// a window.
+#[derive(Debug)]
+pub struct RecoverWindow<'a> {
+    pub subscription_id: &'a str,
+    pub since: OffsetDateTime,
+    pub until: Option<OffsetDateTime>,
+    /// At most this many, the oldest first; `None` takes them all.
+    pub limit: Option<i64>,
+    /// Only those after this position (the previous step's `next_cursor`).
+    pub after: Option<Cursor>,
+}
+
+const RECOVERABLE: &str = "subscription_id = $1 AND status IN ('failed', 'exhausted')
+    AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
+    AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::text))";
+
 const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.organization_id,
         d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text,
         e.source::text"#;
 
+/// A delivery's columns for a view; the event's type is read beside them (a primary-key
+/// lookup per row), as the log is read a page at a time.
 pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,
-        attempts, is_test, created_at, next_attempt_at";
+        attempts, is_test, created_at, next_attempt_at,
+        (SELECT e.type FROM events e WHERE e.id = deliveries.event_id)";
 
 fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
     Ok(DeliveryView {
@@ -129,6 +152,7 @@ fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
         is_test: r.get(7),
         created_at: r.get(8),
         next_attempt_at: r.get(9),
+        event_type: r.get(10),
         attempts,
     })
 }
@@ -178,10 +202,10 @@ impl Store {
             .collect()
     }
 
-    /// One page of a subscription's deliveries, newest first, with their attempts.
-    pub async fn subscription_deliveries(
+    /// One page of the delivery log (one subscription's, or every one's), newest first,
+    /// with their attempts.
+    pub async fn deliveries(
         &self,
-        subscription_id: &str,
         filter: &LogFilter,
         limit: i64,
         after: Option<&Cursor>,
@@ -194,22 +218,28 @@ impl Store {
             .query(
                 &format!(
                     "SELECT {VIEW_COLUMNS} FROM deliveries
-                     WHERE subscription_id = $1
+                     WHERE ($1::text IS NULL OR subscription_id = $1)
                        AND ($2::text IS NULL OR status = $2)
                        AND ($3::timestamptz IS NULL OR created_at >= $3)
                        AND ($4::timestamptz IS NULL OR created_at < $4)
                        AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::text))
+                       AND ($8::text IS NULL OR organization_id = $8)
+                       AND ($9::text IS NULL OR EXISTS (
+                             SELECT 1 FROM events e
+                             WHERE e.id = deliveries.event_id AND e.type = $9))
                      ORDER BY created_at DESC, id DESC
                      LIMIT $7"
                 ),
                 &[
-                    &subscription_id,
+                    &filter.subscription_id,
                     &status,
                     &filter.since,
                     &filter.until,
                     &cursor_at,
                     &cursor_id,
                     &(limit + 1),
+                    &filter.organization_id,
+                    &filter.event_type,
                 ],
             )
             .await?;
@@ -262,36 +292,78 @@ impl Store {
     /// repeated recovery cannot claim it twice, and runs `enqueue` on the claimed rows before
     /// committing: if enqueueing fails, the claim rolls back and every row keeps its status
     /// (its parked or waiting copy is still where it was), so a failed recovery strands nothing.
+    ///
+    /// With `limit`, only the oldest `limit` such deliveries after `after` are claimed, and the
+    /// answer says where the next step starts and how many are left beyond it, so a caller
+    /// recovers a large window in bounded steps that never take a row twice (a row sent again
+    /// and failed again meanwhile lies behind the step's cursor).
     pub async fn claim_recoverable<F, Fut, E>(
         &self,
-        subscription_id: &str,
-        since: OffsetDateTime,
-        until: Option<OffsetDateTime>,
+        window: &RecoverWindow<'_>,
         enqueue: F,
-    ) -> Result<std::result::Result<Vec<ReplayRow>, E>>
+    ) -> Result<std::result::Result<Claimed, E>>
     where
         F: FnOnce(Vec<ReplayRow>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<Vec<ReplayRow>, E>>,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        let (after_at, after_id) = (
+            window.after.as_ref().map(|c| c.created_at),
+            window.after.as_ref().map(|c| c.id.as_str()),
+        );
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+            &window.subscription_id,
+            &window.since,
+            &window.until,
+            &after_at,
+            &after_id,
+        ];
+        let picked = tx
+            .query(
+                &format!(
+                    "SELECT id, created_at FROM deliveries WHERE {RECOVERABLE}
+                     ORDER BY created_at, id LIMIT $6 FOR UPDATE"
+                ),
+                &[&params[..], &[&window.limit]].concat(),
+            )
+            .await?;
+        let ids: Vec<&str> = picked.iter().map(|r| r.get(0)).collect();
+        let next = window.limit.and(picked.last()).map(|r| Cursor {
+            created_at: r.get(1),
+            id: r.get::<_, &str>(0).to_owned(),
+        });
         let rows = tx
             .query(
                 &format!(
                     "WITH claimed AS (
                          UPDATE deliveries SET status = 'pending', next_attempt_at = NULL, updated_at = now()
-                         WHERE subscription_id = $1 AND status IN ('failed', 'exhausted')
-                           AND created_at >= $2 AND ($3::timestamptz IS NULL OR created_at < $3)
+                         WHERE id = ANY($1)
                          RETURNING *)
                      {REPLAY_SELECT} FROM claimed d JOIN events e ON e.id = d.event_id"
                 ),
-                &[&subscription_id, &since, &until],
+                &[&ids],
             )
             .await?;
+        let remaining: i64 = match &next {
+            None => 0,
+            Some(c) => tx
+                .query_one(
+                    &format!("SELECT count(*) FROM deliveries WHERE {RECOVERABLE}"),
+                    &[&params[..3], &[&c.created_at, &c.id.as_str()]].concat(),
+                )
+                .await?
+                .get(0),
+        };
         match enqueue(rows.iter().map(ReplayRow::from_row).collect()).await {
             Ok(rows) => {
                 tx.commit().await?;
-                Ok(Ok(rows))
+                let next_cursor = next.filter(|_| remaining > 0).map(|c| c.encode());
+                Ok(Ok(Claimed {
+                    rows,
+                    remaining,
+                    next_cursor,
+                }))
             }
             Err(e) => {
                 tx.rollback().await?;
@@ -299,6 +371,16 @@ impl Store {
             }
         }
     }
+}
+
+/// What one recovery step claimed.
+#[derive(Debug)]
+pub struct Claimed {
+    pub rows: Vec<ReplayRow>,
+    /// Recoverable deliveries in the window beyond this step (0 without a limit).
+    pub remaining: i64,
+    /// Where the next step starts; `None` once nothing remains.
+    pub next_cursor: Option<String>,
 }
 
 #[cfg(test)]

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "parked_count",
         include_str!("../../../migrations/0013_parked_count.sql"),
     ),
+    (
+        14,
+        "delivery_log",
+        include_str!("../../../migrations/0014_delivery_log.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

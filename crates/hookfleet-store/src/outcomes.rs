@@ -123,6 +123,8 @@ pub struct DeliveryView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// The event's type; `None` only if the event's record is gone.
+    pub event_type: Option<String>,
     pub attempts: Vec<AttemptView>,
 }
 

@@ -1,10 +1,13 @@
 //! The `hookfleet` binary: loads settings, starts telemetry and runs one role (`producer`,
 //! `router`, `delivery`), every role in one process (`all`), the database migrations
-//! (`migrate`), a self-contained demonstration (`demo`) or the end-to-end benchmark (`bench`).
+//! (`migrate`), a self-contained demonstration (`demo`) or the end-to-end benchmark (`bench`);
+//! and the command line a person uses against a running fleet's API (`subscriptions`,
+//! `events`, `deliveries`).
 #![forbid(unsafe_code)]
 
 mod bench;
 mod chaos;
+mod cli;
 mod demo;
 mod fleet;
 mod probe;
@@ -78,6 +81,8 @@ enum Command {
         #[arg(long, env = "HOOKFLEET_METRICS_ADDR", default_value = "127.0.0.1:9464")]
         metrics_addr: std::net::SocketAddr,
     },
+    #[command(flatten)]
+    Cli(cli::CliCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -154,6 +159,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Chaos(args) => chaos::run(args).await,
         Command::Ready { metrics_addr } => probe::ready(metrics_addr).await,
+        Command::Cli(command) => {
+            // A person at a terminal wants the reason on one line, not a backtrace.
+            if let Err(e) = cli::run(command).await {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

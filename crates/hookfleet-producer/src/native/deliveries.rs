@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/v1/subscriptions/{id}/deliveries",
             get(subscription_deliveries),
         )
+        .route("/v1/deliveries", get(all_deliveries))
         .route("/v1/deliveries/{id}", get(get_delivery))
         .route("/v1/deliveries/{id}/retry", post(retry_delivery))
 }
@@ -40,7 +41,11 @@ fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogQuery {
+    subscription_id: Option<String>,
     status: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    organization_id: Option<String>,
     since: Option<String>,
     until: Option<String>,
     limit: Option<i64>,
@@ -54,16 +59,29 @@ pub(crate) async fn subscription_deliveries(
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = state.subscription(&id).await?;
-    let page = log_page(&state, &sub.id, q).await?;
+    let page = log_page(&state, Some(sub.id.to_string()), q).await?;
     Ok(Json(
         json!({"data": page.data, "next_cursor": page.next_cursor}),
     ))
 }
 
-/// One page of a subscription's delivery log, as `q` asks.
+/// `GET /v1/deliveries`: the log across subscriptions, newest first, with the same filters
+/// (and `subscription_id`) and cursor pages.
+pub(crate) async fn all_deliveries(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> AppResult<Json<Value>> {
+    let page = log_page(&state, None, q).await?;
+    Ok(Json(
+        json!({"data": page.data, "next_cursor": page.next_cursor}),
+    ))
+}
+
+/// One page of the delivery log, as `q` asks; `subscription_id` (from the path) wins over
+/// the query's.
 pub(crate) async fn log_page(
     state: &AppState,
-    subscription_id: &str,
+    subscription_id: Option<String>,
     q: LogQuery,
 ) -> AppResult<hookfleet_store::LogPage> {
     let status = q
@@ -79,7 +97,21 @@ pub(crate) async fn log_page(
         })
         .transpose()?;
     let filter = LogFilter {
+        subscription_id: match subscription_id {
+            Some(id) => Some(id),
+            None => q
+                .subscription_id
+                .as_deref()
+                .map(subscription_filter)
+                .transpose()?,
+        },
         status,
+        event_type: q.event_type.as_deref().map(type_filter).transpose()?,
+        organization_id: q
+            .organization_id
+            .as_deref()
+            .map(organization_filter)
+            .transpose()?,
         since: q
             .since
             .as_deref()
@@ -95,8 +127,30 @@ pub(crate) async fn log_page(
     let cursor = crate::extract::cursor(q.cursor.as_deref(), Cursor::decode)?;
     Ok(state
         .store
-        .subscription_deliveries(subscription_id, &filter, limit, cursor.as_ref())
+        .deliveries(&filter, limit, cursor.as_ref())
         .await?)
+}
+
+// Filters are held to the rules events are posted under, so no NUL or stray byte reaches a
+// query.
+pub(crate) fn type_filter(t: &str) -> AppResult<String> {
+    hookfleet_core::event::validate_event_type(t).map_err(ApiError::invalid)?;
+    Ok(t.to_owned())
+}
+
+pub(crate) fn organization_filter(o: &str) -> AppResult<String> {
+    hookfleet_core::event::validate_scope("organization_id", Some(vec![o.to_owned()]))
+        .map_err(ApiError::invalid)?
+        .and_then(|mut o| o.pop())
+        .ok_or_else(|| ApiError::invalid(Invalid::new("organization_id", "must not be empty")))
+}
+
+fn subscription_filter(id: &str) -> AppResult<String> {
+    hookfleet_core::SubscriptionId::parse(id)
+        .map(|id| id.to_string())
+        .ok_or_else(|| {
+            ApiError::invalid(Invalid::new("subscription_id", "must be a subscription id"))
+        })
 }
 
 /// `GET /v1/deliveries/{id}`: one delivery, every attempt with its response excerpt.
@@ -186,6 +240,12 @@ pub(crate) struct RecoverRequest {
     since: String,
     #[serde(default)]
     until: Option<String>,
+    /// At most this many, the oldest first (1–100,000); absent, every one in the window.
+    #[serde(default)]
+    limit: Option<i64>,
+    /// The previous step's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 /// `POST /v1/subscriptions/{id}/recover {since, until?}`: re-enqueues every failed or exhausted
@@ -203,14 +263,31 @@ pub(crate) async fn recover(
         .as_deref()
         .map(|s| parse_time("until", s))
         .transpose()?;
+    if req.limit.is_some_and(|l| !(1..=100_000).contains(&l)) {
+        return Err(ApiError::invalid(Invalid::new(
+            "limit",
+            "must be 1 to 100000, or left out to recover every delivery in the window",
+        )));
+    }
+    let window = hookfleet_store::RecoverWindow {
+        subscription_id: sub.id.as_str(),
+        since,
+        until,
+        limit: req.limit,
+        after: crate::extract::cursor(req.cursor.as_deref(), Cursor::decode)?,
+    };
     // One recovery at a time per producer: each walks the whole dead queue.
     let _guard = state.recover_lock.lock().await;
     let bus = state.bus()?;
     // The replays are confirmed on the subscription's queue before the claim commits, and the
     // parked copies are removed only after that: a failure at any point loses nothing.
-    let claimed = state
+    let hookfleet_store::Claimed {
+        rows: claimed,
+        remaining,
+        next_cursor,
+    } = state
         .store
-        .claim_recoverable(&sub.id, since, until, |rows| async {
+        .claim_recoverable(&window, |rows| async {
             enqueue_all(&bus, &state.topology, &rows).await?;
             Ok::<_, BusError>(rows)
         })
@@ -237,7 +314,12 @@ pub(crate) async fn recover(
     state.notify_workers().await;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"recovered": claimed.len(), "removed_from_dead": removed})),
+        Json(json!({
+            "recovered": claimed.len(),
+            "removed_from_dead": removed,
+            "remaining": remaining,
+            "next_cursor": next_cursor,
+        })),
     ))
 }
 

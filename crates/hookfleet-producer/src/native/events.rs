@@ -173,19 +173,14 @@ async fn list_events(
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
-    // Held to the rules events are posted under, so no NUL or stray byte reaches a query.
-    if let Some(t) = &q.event_type {
-        hookfleet_core::event::validate_event_type(t).map_err(ApiError::invalid)?;
-    }
-    let organization_id = hookfleet_core::event::validate_scope(
-        "organization_id",
-        q.organization_id.map(|o| vec![o]),
-    )
-    .map_err(ApiError::invalid)?
-    .and_then(|mut o| o.pop());
+    use super::deliveries::{organization_filter, type_filter};
     let filter = hookfleet_store::EventFilter {
-        event_type: q.event_type,
-        organization_id,
+        event_type: q.event_type.as_deref().map(type_filter).transpose()?,
+        organization_id: q
+            .organization_id
+            .as_deref()
+            .map(organization_filter)
+            .transpose()?,
     };
     let mut rows = state
         .store
