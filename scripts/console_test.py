@@ -8,12 +8,15 @@ recovery. Every page is saved as a PNG in SCREENSHOT_DIR and its path printed.
 Environment: CONSOLE_BASE (the producer, e.g. http://127.0.0.1:19080), CONSOLE_TOKEN (its
 admin token), SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
 """
+import datetime
 import http.server
+import json
 import os
 import re
 import sys
 import threading
 import time
+import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
@@ -22,6 +25,8 @@ TOKEN = os.environ["CONSOLE_TOKEN"]
 SHOTS = os.environ["SCREENSHOT_DIR"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Outside text the console must show as text: a response body with markup in it.
+# What went wrong in the page: script errors, CSP refusals, answers of 400 and over.
+ERRORS = []
 FAILURE_BODY = b"receiver is down <b id='injected'>not markup</b>"
 
 
@@ -57,6 +62,23 @@ class Receiver:
     def count(self):
         with self.lock:
             return len(self.requests)
+
+
+def publish(event):
+    """Sends an event through the API (not the console: it has no page for that)."""
+    req = urllib.request.Request(
+        BASE + "/v1/events",
+        data=json.dumps(event).encode(),
+        headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as res:
+        assert res.status == 202, res.status
+        return json.load(res)["id"]
+
+
+def local_input(delta):
+    """A datetime-local input's value, `delta` from now in the browser's (this machine's) zone."""
+    return (datetime.datetime.now() + delta).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def shot(page, name):
@@ -109,6 +131,10 @@ def delivery_row(page, delivery_id):
 def watch_retries(page, receiver, delivery_id):
     """On the delivery's page: the attempts appear one by one until it is given up."""
     page.goto("%s/console#/deliveries/%s" % (BASE, delivery_id))
+    # Opened at once, the page may be quicker than the worker: it says so and looks again.
+    expect(page.get_by_test_id("delivery-status")).to_be_visible()
+    not_yet = "404 %s/v1/deliveries/%s" % (BASE, delivery_id)
+    ERRORS[:] = [e for e in ERRORS if e != not_yet]
     attempts = page.get_by_test_id("attempt")
     expect(attempts).not_to_have_count(0, timeout=10_000)
     seen = [attempts.count()]
@@ -133,15 +159,16 @@ def watch_retries(page, receiver, delivery_id):
     shot(page, "04-delivery-retries.png")
 
 
-def check_log(page, sub_id, failed_id, delivered_id):
+def check_log(page, sub_id, failed_id, delivered_id, org_event):
+    """The log across subscriptions, filtered by status, type, organization and time."""
     page.click("a[data-nav=deliveries]")
     expect(page.locator("h1")).to_have_text("Delivery log")
-    expect(page.get_by_test_id("log").locator("tr", has_text=failed_id)).to_have_count(1)
+    log = page.get_by_test_id("log")
+    expect(log.locator("tr", has_text=failed_id)).to_have_count(1)
     page.select_option("#filter-status", "exhausted")
     page.fill("#filter-subscription", sub_id)
     page.fill("#filter-type", "console.test")
     page.click("#apply-filters")
-    log = page.get_by_test_id("log")
     expect(log.locator("tbody tr")).to_have_count(1)
     expect(log.locator("tbody tr")).to_contain_text(failed_id)
     expect(log.get_by_test_id("status")).to_have_text("exhausted")
@@ -149,11 +176,29 @@ def check_log(page, sub_id, failed_id, delivered_id):
     shot(page, "05-log-filtered.png")
     page.select_option("#filter-status", "delivered")
     page.click("#apply-filters")
-    expect(page.get_by_test_id("log").locator("tbody tr")).to_have_count(1)
-    expect(page.get_by_test_id("log")).to_contain_text(delivered_id)
+    expect(log.locator("tbody tr")).to_have_count(1)
+    expect(log).to_contain_text(delivered_id)
+    # By organization: only the event sent to org-7 (the test sends have none).
+    page.select_option("#filter-status", "")
+    page.fill("#filter-type", "")
+    page.fill("#filter-organization", "org-7")
+    page.click("#apply-filters")
+    expect(log.locator("tbody tr")).to_have_count(1)
+    expect(log.locator("tbody tr")).to_contain_text("console.paid")
+    expect(log.locator("tbody tr")).to_contain_text("org-7")
+    event_delivery = log.locator("tbody tr a[href^='#/deliveries/']").inner_text()
+    # By time: nothing was created after an hour from now; all of it after an hour ago.
+    page.fill("#filter-organization", "")
+    page.fill("#filter-since", local_input(datetime.timedelta(hours=1)))
+    page.click("#apply-filters")
+    expect(page.get_by_test_id("log-empty")).to_be_visible()
+    page.fill("#filter-since", local_input(-datetime.timedelta(hours=1)))
+    page.click("#apply-filters")
+    expect(log.locator("tbody tr")).to_have_count(3)
     page.fill("#filter-type", "other.type")
     page.click("#apply-filters")
     expect(page.get_by_test_id("log-empty")).to_be_visible()
+    assert event_delivery.startswith("dlv_") and org_event.startswith("evt_")
 
 
 def resend(page, receiver, delivery_id):
@@ -197,9 +242,12 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1360, "height": 900})
-        errors = []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        errors = ERRORS
+        # Script errors and CSP refusals show as console errors; failed requests are listed by
+        # their answers instead (Chromium also logs each as "Failed to load resource").
+        page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource") and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("response", lambda r: r.status >= 400 and errors.append("%d %s" % (r.status, r.url)))
         expect.set_options(timeout=10_000)
 
         try:
@@ -213,6 +261,9 @@ def main():
             expect(delivery_row(page, delivered).get_by_test_id("status")).to_have_text("delivered", timeout=15_000)
             expect(page.get_by_test_id("success-rate")).to_have_text("100 % of 1 attempts")
             assert receiver.count() == 1
+            org_event = publish({"type": "console.paid", "organization_ids": ["org-7"], "data": {"n": 1}})
+            rows = page.get_by_test_id("sub-deliveries").locator("tbody tr")
+            expect(rows.filter(has_text="HTTP 200")).to_have_count(2, timeout=15_000)
             shot(page, "03-subscription.png")
 
             receiver.status = 500
@@ -220,11 +271,11 @@ def main():
             watch_retries(page, receiver, failing)
 
             page.goto("%s/console#/subscriptions/%s" % (BASE, sub_id))
-            expect(page.get_by_test_id("success-rate")).to_have_text("20 % of 5 attempts")
+            expect(page.get_by_test_id("success-rate")).to_have_text("33.3 % of 6 attempts")
             expect(page.get_by_test_id("last-error")).to_contain_text("HTTP 500")
             expect(page.get_by_test_id("parked")).to_have_text("1")
 
-            check_log(page, sub_id, failing, delivered)
+            check_log(page, sub_id, failing, delivered, org_event)
             resend(page, receiver, failing)
             other_actions(page, receiver, sub_id)
 

@@ -1,9 +1,9 @@
 // One delivery: its status, every attempt with its time, answer, duration, error and the
 // first KiB of the response, the request headers the fleet sends for it, and resend. While a
 // retry is due the page refreshes itself, so new attempts appear as they happen.
-import { api, describe } from './api.js';
+import { api, ApiError, describe } from './api.js';
 import {
-  h, fill, enc, fields, notice, pill, time, subscriptionLink, isSuccess, actionButton,
+  h, fill, enc, fields, notice, pill, time, timeText, subscriptionLink, isSuccess, actionButton,
 } from './dom.js';
 
 const REFRESH_MS = 2000;
@@ -36,7 +36,11 @@ async function refresh(page) {
   try {
     d = await api('GET', page.path);
   } catch (e) {
-    fill(page.summary, notice('error', `Could not read the delivery: ${describe(e)}`));
+    // A test send or replay is in the log once a worker has taken it, moments later.
+    const text = e instanceof ApiError && e.status === 404
+      ? 'Not in the log yet (a delivery is recorded when a worker first sends it); this page looks again every 2 s.'
+      : `Could not read the delivery: ${describe(e)}`;
+    fill(page.summary, notice('error', text));
     return;
   }
   if (page.profile === null) page.profile = await profileOf(d.subscription_id);
@@ -75,7 +79,7 @@ function attemptCard(d, a, profile) {
     'data-attempt': a.attempt },
   h('h3', {}, `Attempt ${a.attempt}`, h('span', { class: ok ? 'status ok' : 'status bad',
     'data-testid': 'attempt-outcome' }, a.status_code ? `HTTP ${a.status_code}` : 'no answer'),
-  h('span', { class: 'muted' }, `${time(a.sent_at)} · ${a.duration_ms} ms`)),
+  h('span', { class: 'muted' }, `${timeText(a.sent_at)} · ${a.duration_ms} ms`)),
   a.error ? h('p', { 'data-testid': 'attempt-error' }, 'Error: ', a.error) : null,
   h('div', { class: 'two' },
     h('div', {}, h('strong', {}, 'Request headers'),

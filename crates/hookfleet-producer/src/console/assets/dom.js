@@ -54,11 +54,16 @@ export function pill(text, testid) {
 }
 
 /** `2026-12-01 15:04:05 UTC` from an RFC 3339 time; the text itself if it does not parse. */
-export function time(iso) {
+export function timeText(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
+}
+
+/** A time as an element that does not wrap, with the original value as its tooltip. */
+export function time(iso) {
+  return h('time', { datetime: iso || undefined, title: iso || undefined }, timeText(iso));
 }
 
 /** A `datetime-local` input's value (the browser's zone) from an RFC 3339 time. */
@@ -95,14 +100,12 @@ export function notice(kind, ...children) {
     'data-testid': `notice-${kind}` }, ...children);
 }
 
-/** What an attempt's outcome was, in a few words. */
+/** What an attempt's outcome was, in a few words: the status code, else the error. */
 export function outcome(attempt) {
-  const parts = [];
   if (attempt.status_code !== null && attempt.status_code !== undefined) {
-    parts.push(`HTTP ${attempt.status_code}`);
+    return `HTTP ${attempt.status_code}`;
   }
-  if (attempt.error) parts.push(attempt.error);
-  return parts.length ? parts.join(' · ') : 'no answer';
+  return attempt.error || 'no answer';
 }
 
 export function isSuccess(attempt) {

@@ -45,8 +45,7 @@ export function rateText(health) {
 export function lastErrorNode(health) {
   const e = health.lastError;
   if (!e) return h('span', { class: 'muted' }, 'none');
-  return h('span', {}, outcome(e), h('br'), h('span', { class: 'muted' }, time(e.sent_at), ' · '),
-    deliveryLink(e.delivery_id));
+  return h('span', {}, outcome(e), h('br'), h('span', { class: 'muted' }, time(e.sent_at), ' · '), deliveryLink(e.delivery_id));
 }
 
 export function oldestWaitingNode(health) {

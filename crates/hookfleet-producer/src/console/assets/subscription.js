@@ -3,7 +3,7 @@
 // secret, and recover what failed since a time.
 import { api, describe } from './api.js';
 import {
-  h, fill, enc, table, fields, notice, pill, time, deliveryLink, link, outcome,
+  h, fill, enc, table, fields, notice, pill, time, timeText, deliveryLink, link, outcome,
   fromLocalInput, toLocalInput, actionButton,
 } from './dom.js';
 import { healthOf, healthPanel } from './health.js';
@@ -117,7 +117,7 @@ function actionsOf(page) {
         const r = await api('POST', `${page.path}/secret/rotate`, { previous_valid_for: grace.value.trim() });
         show(notice('ok', 'New signing secret (shown here once): ',
           h('span', { class: 'secret', 'data-testid': 'rotated-secret' }, r.key),
-          r.previous_keys_expire_at ? ` · the previous one signs until ${time(r.previous_keys_expire_at)}` : ''));
+          r.previous_keys_expire_at ? ` · the previous one signs until ${timeText(r.previous_keys_expire_at)}` : ''));
       }))),
     h('div', { class: 'actions' },
       h('label', {}, 'Recover failed and exhausted deliveries created since', since),
