@@ -64,16 +64,20 @@ class Receiver:
             return len(self.requests)
 
 
-def publish(event):
-    """Sends an event through the API (not the console: it has no page for that)."""
+def call(path, body):
+    """POSTs to the API with the admin token (for what the console has no page for)."""
     req = urllib.request.Request(
-        BASE + "/v1/events",
-        data=json.dumps(event).encode(),
+        BASE + path,
+        data=json.dumps(body).encode(),
         headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as res:
-        assert res.status == 202, res.status
-        return json.load(res)["id"]
+        assert res.status in (201, 202), res.status
+        return json.load(res)
+
+
+def publish(event):
+    return call("/v1/events", event)["id"]
 
 
 def local_input(delta):
@@ -94,9 +98,16 @@ def sign_in(page):
     page.click("#sign-in")
     expect(page.get_by_test_id("notice-error")).to_contain_text("not accepted")
     shot(page, "01-login.png")
+    # A real key without the admin scope is refused with the reason.
+    key = call("/v1/api-keys", {"name": "console test", "scopes": ["organization:org-7"]})["key"]
+    page.fill("#credential", key)
+    page.click("#sign-in")
+    expect(page.get_by_test_id("notice-error")).to_contain_text("needs the admin token or a key with the admin scope")
+    expect(page.locator("#nav")).to_be_hidden()
     page.fill("#credential", TOKEN)
     page.click("#sign-in")
     expect(page.locator("h1")).to_have_text("Subscriptions")
+    expect(page.locator("#nav")).to_be_visible()
 
 
 def create_subscription(page, receiver):

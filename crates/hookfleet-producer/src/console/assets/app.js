@@ -48,8 +48,8 @@ function login(params) {
   if (params.get('expired')) {
     message.append(notice('error', 'The API no longer accepts that credential; sign in again.'));
   }
-  const form = h('form', { class: 'card', id: 'login-form' },
-    h('p', {}, 'Sign in with the fleet\'s admin token (HOOKFLEET_ADMIN_TOKEN) or an API key ',
+  const form = h('form', { id: 'login-form' },
+    h('p', { class: 'first' }, 'Sign in with the fleet\'s admin token (HOOKFLEET_ADMIN_TOKEN) or an API key ',
       'with the admin scope. It is kept in this tab only and sent to the API as a Bearer token.'),
     h('label', {}, 'Token or API key', input),
     h('p', {}, h('button', { type: 'submit', id: 'sign-in' }, 'Sign in')));
