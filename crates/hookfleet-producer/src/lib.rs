@@ -18,6 +18,7 @@ pub mod keycloak;
 mod lifecycle;
 mod native;
 mod partner;
+pub mod retention;
 pub mod serve;
 pub mod targets;
 mod webhooks;
@@ -64,6 +65,8 @@ pub struct Settings {
     /// Keys the identity provider's hook is signed with (`HOOKFLEET_KEYCLOAK_SECRET`); none:
     /// every hook call is refused.
     pub keycloak_secrets: Vec<keycloak::HookSecret>,
+    /// How old a finished record may grow before it is pruned (`HOOKFLEET_RETENTION`).
+    pub retention: retention::Retention,
 }
 
 impl Default for Settings {
@@ -80,6 +83,7 @@ impl Default for Settings {
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             pull_amqp_url: "amqp://127.0.0.1:5672/%2f".into(),
             keycloak_secrets: Vec::new(),
+            retention: retention::Retention::default(),
         }
     }
 }
@@ -98,6 +102,7 @@ impl std::fmt::Debug for Settings {
             .field("management_url", &"[redacted]")
             .field("pull_amqp_url", &self.pull_amqp_url)
             .field("keycloak_secrets", &self.keycloak_secrets)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -279,6 +284,11 @@ pub async fn run(
     });
     let keeper = tokio::spawn(keep_bus(state.clone(), broker, shutdown.clone()));
     let janitor = tokio::spawn(janitor::run(state.clone(), shutdown.clone()));
+    let pruner = tokio::spawn(retention::run(
+        state.store.clone(),
+        state.settings.retention,
+        shutdown.clone(),
+    ));
     let reloader = tokio::spawn(reload_keys(state.clone(), shutdown.clone()));
     let timeouts = state.settings.timeouts;
     let app = app::router(state);
@@ -286,6 +296,7 @@ pub async fn run(
     serve::serve(listener, app, timeouts, shutdown).await;
     keeper.abort();
     janitor.abort();
+    pruner.abort();
     reloader.abort();
     Ok(())
 }

@@ -58,6 +58,8 @@ pub struct Options {
     pub keycloak_admin: Option<hookfleet_router::KeycloakAdmin>,
     /// The type of the queues new subscriptions get (`HOOKFLEET_SUBSCRIPTION_QUEUES`).
     pub subscription_queues: hookfleet_bus::QueueKind,
+    /// How the producer prunes the record.
+    pub retention: hookfleet_producer::retention::Retention,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             keycloak_secrets: Vec::new(),
             keycloak_admin: None,
             subscription_queues: hookfleet_bus::QueueKind::Quorum,
+            retention: Default::default(),
         }
     }
 }
@@ -138,6 +141,7 @@ async fn start_roles(
         key_reload_interval: Duration::from_millis(500),
         gateway_tokens: opts.gateway_token.iter().cloned().collect(),
         keycloak_secrets: opts.keycloak_secrets.clone(),
+        retention: opts.retention,
         ..Default::default()
     };
     let roles = hookfleet_launch::Roles {

@@ -125,6 +125,13 @@ pub struct ProducerArgs {
     /// `key@<RFC 3339 expiry>` (`new,old@2026-12-01T00:00:00Z` during a rotation).
     #[arg(long, env = "HOOKFLEET_KEYCLOAK_SECRET", hide_env_values = true)]
     pub keycloak_secret: Option<String>,
+    /// Finished deliveries (with their attempts), their events and poison notes older than
+    /// this are pruned while the fleet runs; `off` keeps everything. Default 30d.
+    #[arg(long, env = "HOOKFLEET_RETENTION")]
+    pub retention: Option<String>,
+    /// Rows of each kind pruned per batch (1–10000). Default 1000.
+    #[arg(long, env = "HOOKFLEET_RETENTION_BATCH")]
+    pub retention_batch: Option<i64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -281,6 +288,7 @@ impl ProducerArgs {
                 Some(u) => u.clone(),
                 None => without_credentials(&common.amqp_url)?,
             },
+            retention: retention(self.retention.as_deref(), self.retention_batch)?,
             ..d
         };
         anyhow::ensure!(
@@ -295,6 +303,34 @@ impl ProducerArgs {
     pub fn tokens(&self) -> Vec<String> {
         split_tokens(self.admin_token.as_deref())
     }
+}
+
+/// The producer's retention from `HOOKFLEET_RETENTION` (an age, or `off`) and
+/// `HOOKFLEET_RETENTION_BATCH`; absent, the defaults.
+pub fn retention(
+    age: Option<&str>,
+    batch: Option<i64>,
+) -> anyhow::Result<hookfleet_producer::retention::Retention> {
+    let d = hookfleet_producer::retention::Retention::default();
+    let keep = match age.map(str::trim) {
+        None => d.keep,
+        Some("off") => None,
+        Some(age) => {
+            let age = hookfleet_core::parse_duration(age)
+                .map_err(|e| anyhow::anyhow!("HOOKFLEET_RETENTION: {e} (or `off`)"))?;
+            anyhow::ensure!(
+                !age.is_zero(),
+                "HOOKFLEET_RETENTION must be longer than zero, or `off`"
+            );
+            Some(age)
+        }
+    };
+    let batch = batch.unwrap_or(d.batch);
+    anyhow::ensure!(
+        (1..=10_000).contains(&batch),
+        "HOOKFLEET_RETENTION_BATCH must be 1 to 10000"
+    );
+    Ok(hookfleet_producer::retention::Retention { keep, batch, ..d })
 }
 
 /// `url` without its user and password (what pull subscribers connect to, with their own).

@@ -18,7 +18,6 @@ use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::{collections::HashSet, sync::Arc};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -31,11 +30,6 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/v1/deliveries", get(all_deliveries))
         .route("/v1/deliveries/{id}", get(get_delivery))
         .route("/v1/deliveries/{id}/retry", post(retry_delivery))
-}
-
-fn parse_time(field: &'static str, s: &str) -> AppResult<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|_| ApiError::invalid(Invalid::new(field, "must be an RFC 3339 timestamp")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,25 +96,29 @@ pub(crate) async fn log_page(
             None => q
                 .subscription_id
                 .as_deref()
-                .map(subscription_filter)
+                .map(super::filters::subscription)
                 .transpose()?,
         },
         status,
-        event_type: q.event_type.as_deref().map(type_filter).transpose()?,
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(super::filters::event_type)
+            .transpose()?,
         organization_id: q
             .organization_id
             .as_deref()
-            .map(organization_filter)
+            .map(super::filters::organization)
             .transpose()?,
         since: q
             .since
             .as_deref()
-            .map(|s| parse_time("since", s))
+            .map(|s| super::filters::parse_time("since", s))
             .transpose()?,
         until: q
             .until
             .as_deref()
-            .map(|s| parse_time("until", s))
+            .map(|s| super::filters::parse_time("until", s))
             .transpose()?,
     };
     let limit = page_limit(q.limit)?;
@@ -129,28 +127,6 @@ pub(crate) async fn log_page(
         .store
         .deliveries(&filter, limit, cursor.as_ref())
         .await?)
-}
-
-// Filters are held to the rules events are posted under, so no NUL or stray byte reaches a
-// query.
-pub(crate) fn type_filter(t: &str) -> AppResult<String> {
-    hookfleet_core::event::validate_event_type(t).map_err(ApiError::invalid)?;
-    Ok(t.to_owned())
-}
-
-pub(crate) fn organization_filter(o: &str) -> AppResult<String> {
-    hookfleet_core::event::validate_scope("organization_id", Some(vec![o.to_owned()]))
-        .map_err(ApiError::invalid)?
-        .and_then(|mut o| o.pop())
-        .ok_or_else(|| ApiError::invalid(Invalid::new("organization_id", "must not be empty")))
-}
-
-fn subscription_filter(id: &str) -> AppResult<String> {
-    hookfleet_core::SubscriptionId::parse(id)
-        .map(|id| id.to_string())
-        .ok_or_else(|| {
-            ApiError::invalid(Invalid::new("subscription_id", "must be a subscription id"))
-        })
 }
 
 /// `GET /v1/deliveries/{id}`: one delivery, every attempt with its response excerpt.
@@ -257,11 +233,11 @@ pub(crate) async fn recover(
     ApiJson(req): ApiJson<RecoverRequest>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let sub = state.subscription(&id).await?;
-    let since = parse_time("since", &req.since)?;
+    let since = super::filters::parse_time("since", &req.since)?;
     let until = req
         .until
         .as_deref()
-        .map(|s| parse_time("until", s))
+        .map(|s| super::filters::parse_time("until", s))
         .transpose()?;
     if req.limit.is_some_and(|l| !(1..=100_000).contains(&l)) {
         return Err(ApiError::invalid(Invalid::new(

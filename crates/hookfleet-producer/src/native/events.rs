@@ -173,13 +173,16 @@ async fn list_events(
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
-    use super::deliveries::{organization_filter, type_filter};
     let filter = hookfleet_store::EventFilter {
-        event_type: q.event_type.as_deref().map(type_filter).transpose()?,
+        event_type: q
+            .event_type
+            .as_deref()
+            .map(super::filters::event_type)
+            .transpose()?,
         organization_id: q
             .organization_id
             .as_deref()
-            .map(organization_filter)
+            .map(super::filters::organization)
             .transpose()?,
     };
     let mut rows = state

@@ -14,6 +14,7 @@ mod api_keys;
 mod channels;
 pub(crate) mod deliveries;
 mod events;
+mod filters;
 mod installations;
 pub(crate) mod pull;
 mod secrets;

@@ -7,6 +7,7 @@ mod keycloak;
 mod lifecycle;
 mod partner;
 mod poster;
+mod prune;
 mod report;
 mod scale;
 mod setup;
@@ -97,6 +98,13 @@ pub struct BenchArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/hookfleet_bench"
     )]
     database_url: String,
+    /// Before the fleet starts, write this many finished deliveries (with their events and
+    /// attempts) received 40 days ago, for the pruner to work through during the run.
+    #[arg(long, default_value_t = 0)]
+    seed_old_rows: i64,
+    /// The producer's retention age, as `HOOKFLEET_RETENTION` (`off` keeps everything).
+    #[arg(long, default_value = "30d")]
+    retention: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -144,14 +152,6 @@ async fn receive(State(rx): State<Arc<Rx>>, body: Bytes) -> &'static str {
     drop(t);
     rx.count.fetch_add(1, Ordering::Relaxed);
     "ok"
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -233,6 +233,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     let rss = RssSampler::start();
     let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
     store.migrate().await?;
+    prune::seed(&common.database_url, args.seed_old_rows).await?;
     let rx = Arc::new(Rx {
         tally: Mutex::new(Tally::default()),
         count: AtomicUsize::new(0),
@@ -240,7 +241,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     let shutdown = CancellationToken::new();
     let receiver_url = start_receiver(rx.clone(), &shutdown).await?;
     let (api, token, fleet) = match args.processes {
-        Some(workers) => start_processes(common, usize::from(workers)).await?,
+        Some(workers) => start_processes(common, usize::from(workers), &args.retention).await?,
         None => {
             let (api, token, task) = start_fleet(args, common, &shutdown).await?;
             (api, token, Fleet::InProcess(task))
@@ -286,7 +287,9 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         rx: rx.clone(),
     };
     let cpu = report::CpuMeter::start(&fleet.roles());
+    let watch = prune::Watch::start(&common.database_url, args.seed_old_rows).await?;
     let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
+    watch.report().await?;
     figures.cpu_us = cpu.per_delivery(figures.all_deliveries);
     figures.create_secs = create_secs;
     figures.ready_secs = ready_secs;
@@ -316,7 +319,7 @@ async fn timed_run(
 ) -> anyhow::Result<Figures> {
     let warmup = (500 / subs.max(1)).max(5);
     poster.post(0..warmup).await?;
-    wait_for(rx, warmup * subs, Duration::from_secs(60)).await?;
+    report::wait_for(rx, warmup * subs, Duration::from_secs(60)).await?;
     {
         let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.latencies_us.clear();
@@ -332,7 +335,7 @@ async fn timed_run(
     };
     let posted = poster.post(warmup..warmup + events).await?;
     let expected = events * subs;
-    wait_for(rx, expected, Duration::from_secs(args.timeout_secs)).await?;
+    report::wait_for(rx, expected, Duration::from_secs(args.timeout_secs)).await?;
     let (mut lat, last) = {
         let t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         (t.latencies_us.clone(), t.last.unwrap_or_else(Instant::now))
@@ -348,9 +351,9 @@ async fn timed_run(
         intake_per_s: events as f64 / posted.as_secs_f64(),
         events_per_s: events as f64 / elapsed,
         deliveries_per_s: expected as f64 / elapsed,
-        p50_ms: percentile(&lat, 0.50),
-        p99_ms: percentile(&lat, 0.99),
-        max_ms: percentile(&lat, 1.0),
+        p50_ms: report::percentile(&lat, 0.50),
+        p99_ms: report::percentile(&lat, 0.99),
+        max_ms: report::percentile(&lat, 1.0),
         create_secs: 0.0,
         ready_secs: 0.0,
         worker_start_secs: None,
@@ -377,17 +380,4 @@ async fn timed_run(
         figures.rss_peak_mib,
     );
     Ok(figures)
-}
-
-async fn wait_for(rx: &Rx, n: usize, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while rx.count.load(Ordering::SeqCst) < n {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} of {n} deliveries arrived within {timeout:?}",
-            rx.count.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
 }

@@ -1,11 +1,11 @@
 //! The bench's figures: process memory sampled while a scenario runs, and the closing table
-//! that puts every scenario of one sitting side by side.
+//! that puts every scenario of one sitting side by side, and the waits and percentiles they use.
 use std::{
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// One scenario's figures, as they go into BENCHMARKS.md.
@@ -264,4 +264,25 @@ pub(super) fn print_table(rows: &[Figures]) {
             }
         }
     }
+}
+
+pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+pub(super) async fn wait_for(rx: &super::Rx, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while rx.count.load(Ordering::SeqCst) < n {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {n} deliveries arrived within {timeout:?}",
+            rx.count.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
 }

@@ -122,6 +122,7 @@ impl Fleet {
 pub(super) async fn start_processes(
     common: &Common,
     workers: usize,
+    retention: &str,
 ) -> anyhow::Result<(String, String, Fleet)> {
     let token = crate::generate_token();
     // A free port for the producer: bound here, released, then taken by the child.
@@ -143,6 +144,7 @@ pub(super) async fn start_processes(
                 "HOOKFLEET_SUBSCRIPTION_QUEUES",
                 common.subscription_queues.as_str().into(),
             ),
+            ("HOOKFLEET_RETENTION", retention.into()),
             ("RUST_LOG", "warn".into()),
         ],
         logs,
@@ -169,6 +171,7 @@ pub(super) async fn start_fleet(
         allow_private_targets: true,
         keycloak_secrets: hookfleet_producer::keycloak::HookSecret::parse_list(keycloak::KEY)
             .map_err(anyhow::Error::msg)?,
+        retention: crate::settings::retention(Some(&args.retention), None)?,
         ..hookfleet_producer::Settings::default()
     };
     let router = hookfleet_router::Settings {

@@ -34,6 +34,7 @@ mod probe;
 mod pull;
 mod reconnect;
 mod recovery;
+mod retention;
 mod sealed;
 mod secrets;
 mod slow_clients;

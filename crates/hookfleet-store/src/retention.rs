@@ -1,0 +1,70 @@
+//! Pruning the record: deliveries that are finished (delivered or exhausted) and older than
+//! the retention age, with their attempts; events older than it that no delivery refers to any
+//! more; and old poison notes. Each call deletes at most one small batch, oldest first, so
+//! it holds row locks briefly and never competes long with the workers' outcome writes. Rows
+//! another producer is pruning at the same moment are skipped (`SKIP LOCKED`), so several
+//! producers prune side by side without waiting on each other.
+use crate::{Result, Store};
+use time::OffsetDateTime;
+
+/// What one batch removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: u64,
+    pub events: u64,
+    pub poison: u64,
+}
+
+impl Pruned {
+    pub fn total(&self) -> u64 {
+        self.deliveries + self.events + self.poison
+    }
+}
+
+impl Store {
+    /// Deletes up to `batch` rows of each kind created before `cutoff`. A delivery still
+    /// pending or failed (a retry waits) is kept whatever its age, and so is its event.
+    pub async fn prune(&self, cutoff: OffsetDateTime, batch: i64) -> Result<Pruned> {
+        let client = self.client().await?;
+        let deliveries = client
+            .execute(
+                "WITH doomed AS (
+                     SELECT id FROM deliveries
+                     WHERE created_at < $1 AND status IN ('delivered', 'exhausted')
+                     ORDER BY created_at, id
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id",
+                &[&cutoff, &batch],
+            )
+            .await?;
+        // An event goes once no delivery of it is left: its log is gone, and a retry or
+        // recovery of it could no longer be asked for.
+        let events = client
+            .execute(
+                "WITH doomed AS (
+                     SELECT e.id FROM events e
+                     WHERE e.received_at < $1 AND e.routed_at IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+                     ORDER BY e.received_at, e.id
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 DELETE FROM events e USING doomed WHERE e.id = doomed.id",
+                &[&cutoff, &batch],
+            )
+            .await?;
+        let poison = client
+            .execute(
+                "DELETE FROM poison_messages WHERE id IN (
+                     SELECT id FROM poison_messages WHERE received_at < $1
+                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&cutoff, &batch],
+            )
+            .await?;
+        Ok(Pruned {
+            deliveries,
+            events,
+            poison,
+        })
+    }
+}
