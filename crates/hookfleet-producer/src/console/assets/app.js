@@ -32,7 +32,8 @@ function route() {
   }
   const ctx = {
     params,
-    every(ms, fn) { timers.push(setInterval(fn, ms)); },
+    // A page refreshes only while it is seen: a tab left in the background asks nothing.
+    every(ms, fn) { timers.push(setInterval(() => { if (!document.hidden) fn(); }, ms)); },
   };
   if (parts[0] === 'subscriptions' && parts[1]) return subscription.render(main, parts[1], ctx);
   if (parts[0] === 'deliveries' && parts[1]) return delivery.render(main, parts[1], ctx);

@@ -9,6 +9,7 @@ import {
 import { healthOf, healthPanel } from './health.js';
 
 const REFRESH_MS = 3000;
+const HEALTH_MS = 30000;
 
 export function render(main, id, ctx) {
   document.title = `${id} · hookfleet console`;
@@ -18,7 +19,9 @@ export function render(main, id, ctx) {
   const health = h('section', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
   const actions = h('section', { class: 'card' });
   const recent = h('div');
-  const page = { id, path, message, details, health, actions, recent, view: null };
+  const page = {
+    id, path, message, details, health, actions, recent, view: null, seen: null, healthAt: 0,
+  };
   page.refresh = () => refresh(page);
   fill(main, h('h1', {}, 'Subscription ', h('span', { class: 'mono' }, id)), message, details,
     h('h2', {}, 'Health'), health, h('h2', {}, 'Actions'), actions,
@@ -41,9 +44,16 @@ async function refresh(page) {
   fill(page.details, detailFields(view));
   if (stateChanged) fill(page.actions, actionsOf(page));
   try {
-    fill(page.health, healthPanel(await healthOf(page.id)));
     const log = await api('GET', `${page.path}/deliveries?limit=20`);
     fill(page.recent, deliveriesTable(log.data));
+    // Health reads up to thousands of log rows: only again when the latest deliveries moved,
+    // or every HEALTH_MS anyway (older ones may have changed).
+    const seen = log.data.map((d) => `${d.id}:${d.status}:${d.attempt_count}`).join();
+    if (seen !== page.seen || Date.now() - page.healthAt > HEALTH_MS) {
+      page.seen = seen;
+      page.healthAt = Date.now();
+      fill(page.health, healthPanel(await healthOf(page.id)));
+    }
   } catch (e) {
     fill(page.health, notice('error', `Could not read its log: ${describe(e)}`));
   }
