@@ -19,6 +19,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::lifecycle::routes(&state))
         .merge(crate::webhooks::routes(&state))
         .merge(crate::keycloak::routes())
+        .merge(crate::console::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })

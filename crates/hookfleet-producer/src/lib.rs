@@ -8,6 +8,7 @@
 
 mod app;
 mod auth;
+mod console;
 mod directory;
 pub mod error;
 pub mod extract;

@@ -337,6 +337,20 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Disables an active subscription by an operator's hand; false if it is not active.
+    pub async fn disable_subscription(&self, id: &str, reason: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2, disabled_at = now(),
+                     updated_at = now() WHERE id = $1 AND state = 'active'",
+                &[&id, &reason],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     /// Disables every active subscription whose deliveries have all been exhausted for at
     /// least `span`; returns their ids.
     pub async fn disable_failing(&self, span: std::time::Duration) -> Result<Vec<String>> {

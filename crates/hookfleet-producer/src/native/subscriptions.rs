@@ -35,6 +35,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .merge(super::secrets::routes())
         .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
+        .route("/v1/subscriptions/{id}/disable", post(disable_subscription))
 }
 
 fn subscription_view(row: &SubscriptionRow) -> Value {
@@ -318,6 +319,26 @@ async fn enable_subscription(
     }
     state.store.enable_subscription(&row.id).await?;
     state.notify_workers().await;
+    Ok(Json(subscription_view(&state.subscription(&id).await?)))
+}
+
+/// What a subscription disabled through the API says about why.
+const DISABLED_BY_OPERATOR: &str = "disabled through the API";
+
+/// `POST /v1/subscriptions/{id}/disable`: nothing more is sent to it until it is enabled;
+/// its queue keeps what arrives meanwhile.
+async fn disable_subscription(
+    State(state): State<Arc<AppState>>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let row = state.subscription(&id).await?;
+    if row.state == SubscriptionState::Active {
+        state
+            .store
+            .disable_subscription(&row.id, DISABLED_BY_OPERATOR)
+            .await?;
+        state.notify_workers().await;
+    }
     Ok(Json(subscription_view(&state.subscription(&id).await?)))
 }
 

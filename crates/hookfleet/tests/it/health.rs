@@ -98,3 +98,42 @@ async fn a_subscription_whose_deliveries_stay_exhausted_for_the_span_is_disabled
         "a subscription that delivers stays active"
     );
 }
+
+#[tokio::test]
+async fn disabling_through_the_api_holds_deliveries_until_enabled() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let sub = app
+        .subscribe(json!({"url": rx.url, "event_types": ["#"]}))
+        .await;
+    let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+
+    let res = app.post(&format!("{path}/disable"), &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let view: Value = res.json().await.unwrap();
+    assert_eq!(view["state"], "disabled", "{view}");
+    assert_eq!(view["disabled_reason"], "disabled through the API");
+    // Disabling again changes nothing and says so the same way.
+    let again: Value = app
+        .post(&format!("{path}/disable"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["state"], "disabled");
+    assert_eq!(
+        app.post("/v1/subscriptions/sub_0000/disable", &json!({}))
+            .await
+            .status(),
+        404
+    );
+
+    let id = app.publish(json!({"type": "a.b", "data": {"n": 1}})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.count(), 0, "a disabled subscription gets nothing");
+
+    let res = app.post(&format!("{path}/enable"), &json!({})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["state"], "active");
+    assert_eq!(app.wait_status(&id, "delivered").await["attempt_count"], 1);
+    assert_eq!(rx.count(), 1);
+}

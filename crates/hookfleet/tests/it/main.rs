@@ -9,6 +9,7 @@ mod child;
 mod churn;
 mod classic;
 mod cli;
+mod console;
 mod crash;
 mod delivery;
 mod delivery_log;
