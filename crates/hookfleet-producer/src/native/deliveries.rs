@@ -90,6 +90,10 @@ pub(crate) async fn log_page(
             })
         })
         .transpose()?;
+    let (event_type, organization_id) = super::filters::type_and_organization(
+        q.event_type.as_deref(),
+        q.organization_id.as_deref(),
+    )?;
     let filter = LogFilter {
         subscription_id: match subscription_id {
             Some(id) => Some(id),
@@ -100,16 +104,8 @@ pub(crate) async fn log_page(
                 .transpose()?,
         },
         status,
-        event_type: q
-            .event_type
-            .as_deref()
-            .map(super::filters::event_type)
-            .transpose()?,
-        organization_id: q
-            .organization_id
-            .as_deref()
-            .map(super::filters::organization)
-            .transpose()?,
+        event_type,
+        organization_id,
         since: q
             .since
             .as_deref()

@@ -173,17 +173,13 @@ async fn list_events(
 ) -> AppResult<Json<Value>> {
     let limit = page_limit(q.limit)?;
     let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
+    let (event_type, organization_id) = super::filters::type_and_organization(
+        q.event_type.as_deref(),
+        q.organization_id.as_deref(),
+    )?;
     let filter = hookfleet_store::EventFilter {
-        event_type: q
-            .event_type
-            .as_deref()
-            .map(super::filters::event_type)
-            .transpose()?,
-        organization_id: q
-            .organization_id
-            .as_deref()
-            .map(super::filters::organization)
-            .transpose()?,
+        event_type,
+        organization_id,
     };
     let mut rows = state
         .store

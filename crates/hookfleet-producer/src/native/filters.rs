@@ -28,3 +28,15 @@ pub(crate) fn subscription(id: &str) -> AppResult<String> {
             ApiError::invalid(Invalid::new("subscription_id", "must be a subscription id"))
         })
 }
+
+/// A listing's type and organization filters, as both the event listing and the delivery log
+/// take them.
+pub(crate) fn type_and_organization(
+    event_type: Option<&str>,
+    organization_id: Option<&str>,
+) -> AppResult<(Option<String>, Option<String>)> {
+    Ok((
+        event_type.map(self::event_type).transpose()?,
+        organization_id.map(organization).transpose()?,
+    ))
+}
