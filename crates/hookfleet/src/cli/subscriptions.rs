@@ -1,4 +1,4 @@
-//! `hookfleet subscriptions list|show|create|delete|recover`.
+//! `hookfleet subscriptions list|show|create|delete|disable|enable|recover`.
 use super::{Api, enc, print};
 use clap::Subcommand;
 use reqwest::Method;
@@ -29,6 +29,10 @@ pub enum SubscriptionsCmd {
     },
     /// Remove a subscription: nothing more is delivered to it.
     Delete { id: String },
+    /// Stop delivering to a subscription; its events wait in its queue.
+    Disable { id: String },
+    /// Deliver to a subscription again, starting with what waited.
+    Enable { id: String },
     /// Send again every failed or exhausted delivery created since a time, with a progress bar.
     Recover(super::recover::RecoverArgs),
 }
@@ -82,8 +86,25 @@ pub(super) async fn run(api: &Api, cmd: SubscriptionsCmd) -> anyhow::Result<()> 
             println!("deleted {}", print::clean(&id));
             Ok(())
         }
+        SubscriptionsCmd::Disable { id } => switch(api, &id, "disable").await,
+        SubscriptionsCmd::Enable { id } => switch(api, &id, "enable").await,
         SubscriptionsCmd::Recover(args) => super::recover::run(api, args).await,
     }
+}
+
+/// `POST /v1/subscriptions/{id}/{action}`, then the subscription as it now is.
+async fn switch(api: &Api, id: &str, action: &str) -> anyhow::Result<()> {
+    let path = format!("/v1/subscriptions/{}/{action}", enc(id));
+    let s = api.call(Method::POST, &path, None).await?;
+    println!(
+        "{}",
+        if api.json {
+            print::json(&s)
+        } else {
+            detail(&s)
+        }
+    );
+    Ok(())
 }
 
 /// Every page of the list, printed as it arrives.

@@ -149,6 +149,12 @@ async fn a_person_subscribes_sends_follows_the_log_and_unsubscribes_from_the_ter
         .unwrap();
     assert!(!ok && err.contains("401"), "{err}");
 
+    let (ok, out, _) = run(&app, &["subscriptions", "disable", &id]).await;
+    assert!(ok);
+    assert_eq!(field(&out, "state"), "disabled", "{out}");
+    let (ok, out, _) = run(&app, &["subscriptions", "enable", &id]).await;
+    assert!(ok);
+    assert_eq!(field(&out, "state"), "active", "{out}");
     let (ok, out, _) = run(&app, &["subscriptions", "delete", &id]).await;
     assert!(ok && out.contains("deleted"));
     let (_, out, _) = run(&app, &["subscriptions", "list"]).await;
