@@ -1,6 +1,6 @@
-//! The producer's HTTP app: every route group (the native API today, the source documents'
-//! dialects next) merged with the probes, answers for unknown routes and methods, and the
-//! request counter.
+//! The producer's HTTP app: every route group (the native API and the source documents'
+//! dialects) merged with the probes and the API's description (`/openapi.json`), answers for
+//! unknown routes and methods, and the request counter.
 use crate::{AppState, error::ApiError};
 use axum::{
     Router,
@@ -22,6 +22,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

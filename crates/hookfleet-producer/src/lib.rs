@@ -17,6 +17,7 @@ mod janitor;
 pub mod keycloak;
 mod lifecycle;
 mod native;
+pub mod openapi;
 mod partner;
 pub mod retention;
 pub mod serve;

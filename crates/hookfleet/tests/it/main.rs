@@ -27,6 +27,7 @@ mod lifecycle;
 mod lifecycle_rules;
 mod log;
 mod management_props;
+mod openapi;
 mod partner;
 mod pca;
 mod poison;

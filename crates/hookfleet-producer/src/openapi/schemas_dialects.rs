@@ -1,0 +1,171 @@
+//! Body shapes of the source documents' dialects (partner events, the event lifecycle,
+//! webhooks, the identity-provider hook), as the OpenAPI description shows them (see
+//! `schemas` for why they mirror).
+#![allow(dead_code)] // Fields are read by the schema derive only.
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /v1/installations/{id}/events` (document 000).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartnerCall {
+    pub event: PartnerEvent,
+}
+
+/// The partner's event, by `type`; its fields in camelCase, 1 to 256 printable characters.
+#[derive(ToSchema)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub(crate) enum PartnerEvent {
+    #[serde(rename = "installation.updated", rename_all = "camelCase")]
+    InstallationUpdated {
+        #[schema(nullable = false)]
+        billing_plan_id: Option<String>,
+    },
+    #[serde(rename = "resource.updated", rename_all = "camelCase")]
+    ResourceUpdated {
+        resource_id: String,
+        #[schema(nullable = false)]
+        product_id: Option<String>,
+    },
+}
+
+/// A call of the event-lifecycle dialect (document 001). Which fields a route needs or
+/// refuses is its own (`missing_field`, `field_not_allowed`): see the route.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LifecycleCall {
+    #[schema(nullable = false, example = "chn_0")]
+    pub channel_id: Option<String>,
+    /// The channel's password, 8 to 128 characters.
+    #[schema(nullable = false, example = "correct-horse-battery")]
+    pub password: Option<String>,
+    /// Repeating an `op_id` on a channel returns the first answer (generated when absent).
+    pub op_id: Option<String>,
+    pub thing_id: Option<String>,
+    pub ciphertext: Option<String>,
+    /// Update and close only.
+    pub event_id: Option<String>,
+    /// Create only (required there).
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[schema(nullable = false, example = "running")]
+    pub status: Option<String>,
+    #[schema(nullable = false, example = "Deployment started")]
+    pub message: Option<String>,
+    /// `critical`, `high`, `normal` or `low`.
+    #[schema(nullable = false, example = "normal")]
+    pub severity: Option<String>,
+    /// Unix milliseconds.
+    #[schema(value_type = Option<u64>, example = 1713750000000u64)]
+    pub event_time: Option<Value>,
+    /// Create only.
+    #[schema(value_type = Option<u64>)]
+    pub started_at: Option<Value>,
+    /// Close only.
+    #[schema(value_type = Option<u64>)]
+    pub ended_at: Option<Value>,
+    pub tags: Option<Vec<String>>,
+    pub images: Option<Vec<String>>,
+    /// A JSON merge patch of the event's attributes (no arrays).
+    #[schema(value_type = Option<Object>)]
+    pub attrs: Option<Value>,
+    /// Flat string, number or boolean values.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+/// Every answer of the lifecycle dialect, errors included.
+#[derive(ToSchema)]
+pub(crate) struct LifecycleAnswer {
+    pub success: bool,
+    pub data: LifecycleData,
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+}
+
+/// What was known of the call when it was answered.
+#[derive(ToSchema)]
+pub(crate) struct LifecycleData {
+    pub channel_id: Option<String>,
+    pub op_id: Option<String>,
+    pub event_id: Option<String>,
+    pub accepted: bool,
+}
+
+/// `POST /v1/webhooks` (document 002).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewWebhook {
+    #[schema(example = "http://127.0.0.1:9/webhooks/innervoice")]
+    pub url: String,
+    #[schema(example = json!(["action.executed"]))]
+    pub events: Vec<String>,
+    #[schema(nullable = false)]
+    pub description: Option<String>,
+}
+
+/// A webhook (a subscription with the `innervoice` profile); `secret` only when just made.
+#[derive(ToSchema)]
+pub(crate) struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub organizations: Option<Vec<String>>,
+    pub state: super::schemas::SubscriptionState,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub secret: Option<String>,
+}
+
+/// `POST /v1/webhooks/test`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookTest {
+    pub webhook_id: String,
+    #[schema(example = "action.executed")]
+    pub event: String,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct WebhookTestSent {
+    pub webhook_id: String,
+    pub event: String,
+    pub delivery_id: String,
+}
+
+/// A webhook's delivery, in the document's words.
+#[derive(ToSchema)]
+pub(crate) struct WebhookDelivery {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub status: super::schemas_admin::DeliveryStatus,
+    pub is_test: bool,
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+#[derive(ToSchema)]
+pub(crate) struct WebhookAttempt {
+    #[schema(format = DateTime)]
+    pub sent_at: String,
+    pub status_code: Option<i64>,
+    pub response_time_ms: i64,
+    pub retry_count: i64,
+    pub error: Option<String>,
+}
+
+/// The identity provider's event (document 003), read as it is: a JSON object with a string
+/// `id` and `type` (1 to 256 bytes each); the rest is kept untouched.
+#[derive(ToSchema)]
+pub(crate) struct KeycloakEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
+/// The hook's answer: the raw event is in the bus.
+#[derive(ToSchema)]
+pub(crate) struct KeycloakAccepted {
+    pub accepted: bool,
+    pub id: String,
+}
