@@ -6,13 +6,13 @@
 # the description does not allow. Then the fleet stops and its vhost, database and any pull
 # subscriber's broker user go. Exits non-zero on any failure.
 #   HOOKFLEET_OPENAPI_PORT    the API's port (default 18080; metrics on the next one)
-#   HOOKFLEET_OPENAPI_EXAMPLES  generated cases per operation and phase (default 20)
+#   HOOKFLEET_OPENAPI_EXAMPLES  generated cases per operation and phase (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 st_version=4.32.5
 venv="target/schemathesis-$st_version"
 port=${HOOKFLEET_OPENAPI_PORT:-18080}
-examples=${HOOKFLEET_OPENAPI_EXAMPLES:-20}
+examples=${HOOKFLEET_OPENAPI_EXAMPLES:-100}
 api="http://127.0.0.1:$port"
 vhost="hookfleet-ci-openapi-$$"
 db="hookfleet_ci_openapi_$$"
@@ -78,7 +78,7 @@ status=0
 st="$PWD/$venv/bin/schemathesis"
 (cd "$work" && timeout 900 "$st" run openapi.json --url "$api" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
+    --phases examples,coverage,fuzzing,stateful \
     --header "Authorization: Bearer $token" \
     --max-examples "$examples" --seed 1 --workers 2 --request-timeout 20 \
     --no-color --output-sanitize true --generation-database none) || status=$?

@@ -103,8 +103,12 @@ fn webhook_delete() {}
     security(("api_key" = [])),
     params(
         ("id" = String, Path),
+        ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
         ("status" = Option<String>, Query,
             description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("type" = Option<String>, Query, description = "Only copies of this event type"),
+        ("organization_id" = Option<String>, Query,
+            description = "Only copies for this organization"),
         ("since" = Option<String>, Query, description = "RFC 3339"),
         ("until" = Option<String>, Query, description = "RFC 3339"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),

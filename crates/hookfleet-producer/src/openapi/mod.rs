@@ -19,6 +19,7 @@ use utoipa::{
 mod admin;
 mod dialects;
 mod errors;
+mod links;
 mod native;
 mod schemas;
 mod schemas_admin;
@@ -39,7 +40,7 @@ mod schemas_dialects;
         native::update_subscription, native::delete_subscription, native::enable_subscription,
         native::get_secret, native::rotate_secret, native::rotate_pull,
         native::test_send, native::recover, native::subscription_deliveries,
-        native::get_delivery, native::retry_delivery,
+        native::all_deliveries, native::get_delivery, native::retry_delivery,
         admin::create_key, admin::list_keys, admin::get_key, admin::revoke_key, admin::rotate_key,
         admin::create_installation, admin::list_installations, admin::get_installation,
         admin::delete_installation,
@@ -57,7 +58,8 @@ mod schemas_dialects;
 )]
 struct ApiDoc;
 
-/// Adds what the derive cannot say route by route: the Bearer schemes and the shared errors.
+/// Adds what the derive cannot say route by route: the Bearer schemes, the shared errors and
+/// the links between operations.
 struct Completions;
 
 impl Modify for Completions {
@@ -87,18 +89,25 @@ impl Modify for Completions {
             ),
         );
         errors::add_error_answers(api);
+        links::add_links(api);
     }
 }
 
-/// The description, as a value (for tests and tools).
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The description as JSON (for tests and tools).
+pub fn document() -> Result<serde_json::Value, serde_json::Error> {
+    let mut spec = serde_json::to_value(ApiDoc::openapi())?;
+    links::fix_link_names(&mut spec);
+    Ok(spec)
 }
 
 /// `GET /openapi.json`.
 pub(crate) async fn serve() -> Response {
     static SPEC: OnceLock<Result<String, String>> = OnceLock::new();
-    let spec = SPEC.get_or_init(|| document().to_json().map_err(|e| e.to_string()));
+    let spec = SPEC.get_or_init(|| {
+        document()
+            .and_then(|v| serde_json::to_string(&v))
+            .map_err(|e| e.to_string())
+    });
     match spec {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
         Err(e) => {

@@ -137,7 +137,8 @@ fn rotate_pull() {}
     responses((status = 202, description = "Queued", body = TestSent)))]
 fn test_send() {}
 
-/// Re-enqueues every `failed` or `exhausted` delivery created in the window, once.
+/// Re-enqueues the `failed` or `exhausted` deliveries created in the window, once (at most
+/// `limit`, oldest first; pass `next_cursor` back as `cursor` for the next step).
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/recover", tag = DELIVERIES,
     security(("admin_token" = [])), params(("id" = String, Path)),
     request_body = Recover,
@@ -149,8 +150,12 @@ fn recover() {}
     security(("admin_token" = [])),
     params(
         ("id" = String, Path),
+        ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
         ("status" = Option<String>, Query,
             description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("type" = Option<String>, Query, description = "Only copies of this event type"),
+        ("organization_id" = Option<String>, Query,
+            description = "Only copies for this organization"),
         ("since" = Option<String>, Query, description = "RFC 3339"),
         ("until" = Option<String>, Query, description = "RFC 3339"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
@@ -158,6 +163,23 @@ fn recover() {}
     ),
     responses((status = 200, description = "A page of deliveries", body = Page<Delivery>)))]
 fn subscription_deliveries() {}
+
+/// The delivery log across subscriptions, newest first, with their attempts.
+#[utoipa::path(get, path = "/v1/deliveries", tag = DELIVERIES, security(("admin_token" = [])),
+    params(
+        ("subscription_id" = Option<String>, Query, description = "Only this subscription's"),
+        ("status" = Option<String>, Query,
+            description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("type" = Option<String>, Query, description = "Only copies of this event type"),
+        ("organization_id" = Option<String>, Query,
+            description = "Only copies for this organization"),
+        ("since" = Option<String>, Query, description = "RFC 3339"),
+        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of deliveries", body = Page<Delivery>)))]
+fn all_deliveries() {}
 
 /// One delivery with every attempt and the first 1 KiB of each answer.
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = DELIVERIES,

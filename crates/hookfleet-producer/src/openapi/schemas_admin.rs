@@ -20,6 +20,8 @@ pub(crate) struct Delivery {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
+    /// The event's type (`null` only if the event's record is gone).
+    pub event_type: Option<String>,
     pub attempts: Vec<Attempt>,
 }
 
@@ -73,12 +75,22 @@ pub(crate) struct Recover {
     pub since: String,
     #[schema(format = DateTime, nullable = false)]
     pub until: Option<String>,
+    /// At most this many, oldest first (absent: every one in the window).
+    #[schema(minimum = 1, maximum = 100000, nullable = false)]
+    pub limit: Option<i64>,
+    /// The previous step's `next_cursor`.
+    #[schema(nullable = false)]
+    pub cursor: Option<String>,
 }
 
 #[derive(ToSchema)]
 pub(crate) struct Recovered {
     pub recovered: u64,
     pub removed_from_dead: u64,
+    /// How many in the window are left for later steps.
+    pub remaining: i64,
+    /// `null` when nothing remains.
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/deliveries/{id}/retry`.

@@ -8,10 +8,24 @@ use serde_json::Value;
 use std::{collections::BTreeSet, path::Path};
 
 /// Routes served that are not operations of the API, each with why.
-const NOT_DESCRIBED: &[(&str, &str)] = &[(
-    "/event/{*rest}",
-    "the lifecycle dialect's own 404 for any other `/event/…` path, in its envelope",
-)];
+const NOT_DESCRIBED: &[(&str, &str)] = &[
+    (
+        "/event/{*rest}",
+        "the lifecycle dialect's own 404 for any other `/event/…` path, in its envelope",
+    ),
+    (
+        "/console",
+        "the web console's page (HTML for people, not an API)",
+    ),
+    (
+        "/console/",
+        "the web console's page (HTML for people, not an API)",
+    ),
+    (
+        "/console/{file}",
+        "the web console's static files (JS, CSS, SVG)",
+    ),
+];
 
 /// The methods a route may answer (HEAD comes with GET; OPTIONS is answered by no route).
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -146,17 +160,36 @@ async fn the_description_is_openapi_3_1_and_covers_every_route_and_method_served
 }
 
 #[tokio::test]
-async fn every_operation_states_its_security_and_its_error_answers() {
-    let spec: Value =
-        serde_json::to_value(hookfleet_producer::openapi::document()).expect("the description");
+async fn every_operation_states_its_security_and_its_error_answers_and_links_resolve() {
+    let spec = hookfleet_producer::openapi::document().expect("the description");
     let schemes = spec["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");
     for name in ["admin_token", "api_key", "gateway_token"] {
         assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
     }
+    let operation_ids: BTreeSet<&str> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("a path item").values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("a path item") {
+            for answer in op["responses"].as_object().expect("responses").values() {
+                for link in answer["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    let target = link["operationId"].as_str().unwrap_or_default();
+                    assert!(
+                        operation_ids.contains(target),
+                        "{method} {path} links to `{target}`, which no operation is"
+                    );
+                }
+            }
             let security = op["security"].as_array();
             assert!(security.is_some(), "{method} {path} states no security");
             let responses = op["responses"].as_object().expect("responses");
