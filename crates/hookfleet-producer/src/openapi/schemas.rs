@@ -162,17 +162,28 @@ pub(crate) struct Subscription {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewSubscription {
     /// Required for push delivery, absent for pull.
-    #[schema(example = "http://127.0.0.1:9/hook")]
+    #[schema(
+        nullable = false,
+        example = "http://127.0.0.1:9/hook",
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+        max_length = 2048
+    )]
     pub url: Option<String>,
     /// AMQP topic patterns on the dot-separated type (`*` one word, `#` zero or more).
-    pub event_types: Vec<String>,
+    #[schema(min_items = 1)]
+    pub event_types: Vec<TypePattern>,
+    #[schema(min_items = 1, nullable = false)]
     pub organizations: Option<Vec<String>>,
+    #[schema(min_items = 1, nullable = false)]
     pub partitions: Option<Vec<String>>,
+    #[schema(nullable = false, max_length = 1024)]
     pub description: Option<String>,
     /// Durations such as `5s`, `30s`, `5m`; `[]` for no retries.
-    pub retry_ladder: Option<Vec<String>>,
-    #[schema(minimum = 1, maximum = 1000)]
+    #[schema(nullable = false)]
+    pub retry_ladder: Option<Vec<Duration>>,
+    #[schema(minimum = 1, maximum = 1000, nullable = false)]
     pub max_in_flight: Option<u32>,
+    #[schema(minimum = 1, nullable = false)]
     pub rate_limit_per_s: Option<u32>,
     #[schema(nullable = false)]
     pub ordering: Option<Ordering>,
@@ -281,3 +292,16 @@ pub(crate) enum Profile {
     #[serde(rename = "pca")]
     Pca,
 }
+
+/// A subscription's pattern on the dot-separated event type: words, `*` or `#`.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^([A-Za-z0-9_-]+|\*|#)(\.([A-Za-z0-9_-]+|\*|#))*$",
+    example = "order.*"
+)]
+pub(crate) struct TypePattern(String);
+
+/// A duration: a whole number and a unit (`ms`, `s`, `m`, `h`, `d`).
+#[derive(ToSchema)]
+#[schema(pattern = "^[0-9]{1,6}(ms|s|m|h|d)$", example = "30s")]
+pub(crate) struct Duration(String);
