@@ -4,6 +4,7 @@
 #![allow(dead_code)] // The functions are anchors for `utoipa::path`, never called.
 
 use super::schemas::Page;
+use super::schemas_admin::DeliveryStatus;
 use super::schemas_dialects::{
     KeycloakAccepted, KeycloakEvent, LifecycleAnswer, LifecycleCall, NewWebhook, PartnerCall,
     Webhook, WebhookDelivery, WebhookTest, WebhookTestSent,
@@ -104,13 +105,12 @@ fn webhook_delete() {}
     params(
         ("id" = String, Path),
         ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
-        ("status" = Option<String>, Query,
-            description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("status" = Option<DeliveryStatus>, Query),
         ("type" = Option<String>, Query, description = "Only copies of this event type"),
         ("organization_id" = Option<String>, Query,
             description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, description = "RFC 3339"),
-        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

@@ -10,7 +10,9 @@ use super::schemas::{
     AcceptedEvent, Batch, BatchResult, Error, Event, List, NewEvent, NewSubscription, Page,
     PullRotated, Rotate, Secrets, Subscription, SubscriptionUpdate,
 };
-use super::schemas_admin::{Delivery, Recover, Recovered, Retried, TestSend, TestSent};
+use super::schemas_admin::{
+    Delivery, DeliveryStatus, Recover, Recovered, Retried, TestSend, TestSent,
+};
 
 const EVENTS: &str = "events";
 const SUBSCRIPTIONS: &str = "subscriptions";
@@ -151,13 +153,12 @@ fn recover() {}
     params(
         ("id" = String, Path),
         ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
-        ("status" = Option<String>, Query,
-            description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("status" = Option<DeliveryStatus>, Query),
         ("type" = Option<String>, Query, description = "Only copies of this event type"),
         ("organization_id" = Option<String>, Query,
             description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, description = "RFC 3339"),
-        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
@@ -168,13 +169,12 @@ fn subscription_deliveries() {}
 #[utoipa::path(get, path = "/v1/deliveries", tag = DELIVERIES, security(("admin_token" = [])),
     params(
         ("subscription_id" = Option<String>, Query, description = "Only this subscription's"),
-        ("status" = Option<String>, Query,
-            description = "`pending`, `delivered`, `failed` or `exhausted`"),
+        ("status" = Option<DeliveryStatus>, Query),
         ("type" = Option<String>, Query, description = "Only copies of this event type"),
         ("organization_id" = Option<String>, Query,
             description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, description = "RFC 3339"),
-        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),

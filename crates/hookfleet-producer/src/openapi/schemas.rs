@@ -30,17 +30,21 @@ pub(crate) struct NewEvent {
     #[serde(rename = "type")]
     #[schema(
         example = "user.created",
+        max_length = 128,
         pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
     )]
     pub event_type: String,
     /// One copy per organization (absent: one copy with `organization_id` null).
-    pub organization_ids: Option<Vec<String>>,
+    #[schema(min_items = 1, max_items = 100)]
+    pub organization_ids: Option<Vec<ScopeValue>>,
     /// One copy per partition (absent: one copy with `service_partition` null).
-    pub service_partitions: Option<Vec<String>>,
+    #[schema(min_items = 1, max_items = 100)]
+    pub service_partitions: Option<Vec<ScopeValue>>,
     /// Any JSON object storable by every stage (no NUL, no lone surrogate, depth ≤ 64…).
     #[schema(value_type = Object)]
     pub data: Value,
     /// The same key always gives the same event id (also the `Idempotency-Key` header).
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}$")]
     pub idempotency_key: Option<String>,
     pub source: Option<Source>,
 }
@@ -49,11 +53,14 @@ pub(crate) struct NewEvent {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Source {
-    #[schema(nullable = false)]
     pub sender: Option<Sender>,
+    #[schema(pattern = r"^[ -~]{1,128}$")]
     pub client: Option<String>,
+    #[schema(pattern = r"^[ -~]{1,128}$")]
     pub organization_id: Option<String>,
+    #[schema(pattern = r"^[ -~]{1,128}$")]
     pub service_partition: Option<String>,
+    #[schema(pattern = r"^[ -~]{1,128}$")]
     pub type_version: Option<String>,
 }
 
@@ -74,7 +81,9 @@ pub(crate) struct AcceptedEvent {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Batch {
-    /// 1 to 1,000 events, each read on its own (a malformed one refuses only itself).
+    /// 1 to 1,000 events, each a `NewEvent` read on its own: an item that is not one (even
+    /// `null`) refuses only itself, in the answer's `data`.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<Value>)]
     pub events: Vec<NewEvent>,
 }
 
@@ -163,33 +172,28 @@ pub(crate) struct Subscription {
 pub(crate) struct NewSubscription {
     /// Required for push delivery, absent for pull.
     #[schema(
-        nullable = false,
         example = "http://127.0.0.1:9/hook",
         pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
         max_length = 2048
     )]
     pub url: Option<String>,
     /// AMQP topic patterns on the dot-separated type (`*` one word, `#` zero or more).
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 50)]
     pub event_types: Vec<TypePattern>,
-    #[schema(min_items = 1, nullable = false)]
-    pub organizations: Option<Vec<String>>,
-    #[schema(min_items = 1, nullable = false)]
-    pub partitions: Option<Vec<String>>,
-    #[schema(nullable = false, max_length = 1024)]
+    #[schema(min_items = 1, max_items = 100)]
+    pub organizations: Option<Vec<ScopeValue>>,
+    #[schema(min_items = 1, max_items = 100)]
+    pub partitions: Option<Vec<ScopeValue>>,
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// Durations such as `5s`, `30s`, `5m`; `[]` for no retries.
-    #[schema(nullable = false)]
     pub retry_ladder: Option<Vec<Duration>>,
-    #[schema(minimum = 1, maximum = 1000, nullable = false)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
-    #[schema(minimum = 1, nullable = false)]
+    #[schema(minimum = 1)]
     pub rate_limit_per_s: Option<u32>,
-    #[schema(nullable = false)]
     pub ordering: Option<Ordering>,
-    #[schema(nullable = false)]
     pub profile: Option<Profile>,
-    #[schema(nullable = false)]
     pub delivery: Option<DeliveryMode>,
 }
 
@@ -197,19 +201,15 @@ pub(crate) struct NewSubscription {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubscriptionUpdate {
-    #[schema(nullable = false)]
     pub url: Option<String>,
-    #[schema(nullable = false)]
     pub description: Option<String>,
     pub retry_ladder: Option<Vec<String>>,
-    #[schema(minimum = 1, maximum = 1000, nullable = false)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_in_flight: Option<u32>,
     pub rate_limit_per_s: Option<u32>,
-    #[schema(nullable = false)]
     pub event_types: Option<Vec<String>>,
     pub organizations: Option<Vec<String>>,
     pub partitions: Option<Vec<String>>,
-    #[schema(nullable = false)]
     pub profile: Option<Profile>,
 }
 
@@ -236,7 +236,7 @@ pub(crate) struct PullRotated {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Rotate {
     /// How long the replaced one keeps working (default `24h`, at most `7d`, `0s`: stop now).
-    #[schema(nullable = false, example = "24h")]
+    #[schema(example = "24h")]
     pub previous_valid_for: Option<String>,
 }
 
@@ -305,3 +305,8 @@ pub(crate) struct TypePattern(String);
 #[derive(ToSchema)]
 #[schema(pattern = "^[0-9]{1,6}(ms|s|m|h|d)$", example = "30s")]
 pub(crate) struct Duration(String);
+
+/// An organization or partition id: 1 to 64 printable characters (quotes and backslashes too).
+#[derive(ToSchema)]
+#[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,64}$", example = "org-1")]
+pub(crate) struct ScopeValue(String);

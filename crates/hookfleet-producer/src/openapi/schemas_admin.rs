@@ -56,7 +56,7 @@ pub(crate) struct TestSend {
     #[schema(example = "order.paid")]
     pub event_type: String,
     /// A JSON object (default: a sample message).
-    #[schema(value_type = Option<Object>, nullable = false)]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
 
@@ -73,13 +73,12 @@ pub(crate) struct TestSent {
 pub(crate) struct Recover {
     #[schema(format = DateTime)]
     pub since: String,
-    #[schema(format = DateTime, nullable = false)]
+    #[schema(format = DateTime)]
     pub until: Option<String>,
     /// At most this many, oldest first (absent: every one in the window).
-    #[schema(minimum = 1, maximum = 100000, nullable = false)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub limit: Option<i64>,
     /// The previous step's `next_cursor`.
-    #[schema(nullable = false)]
     pub cursor: Option<String>,
 }
 
@@ -106,12 +105,21 @@ pub(crate) struct Retried {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewApiKey {
-    #[schema(example = "ci")]
+    #[schema(example = "ci", min_length = 1, max_length = 128)]
     pub name: String,
     /// `admin`, `installation:<id>`, `channel:<id>` or `organization:<id>`.
-    #[schema(example = json!(["organization:acme"]))]
-    pub scopes: Vec<String>,
+    #[schema(min_items = 1, max_items = 100, example = json!(["organization:acme"]))]
+    pub scopes: Vec<ScopeName>,
 }
+
+/// What an API key may do: `admin`, or `installation:`, `channel:` or `organization:` and an
+/// id of 1 to 64 printable characters.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^(admin|(installation|channel|organization):[^\u0000-\u001f\u007f-\u009f]{1,64})$",
+    example = "organization:acme"
+)]
+pub(crate) struct ScopeName(String);
 
 /// An API key; `key` only in the answers that made or rotated it.
 #[derive(ToSchema)]
@@ -134,9 +142,9 @@ pub(crate) struct ApiKey {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewInstallation {
     /// 1 to 64 letters, digits, `_`, `-` or `.` (default: generated).
-    #[schema(nullable = false)]
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     pub id: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(max_length = 128)]
     pub name: Option<String>,
 }
 
@@ -152,10 +160,10 @@ pub(crate) struct Installation {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewChannel {
-    #[schema(example = "deploys")]
+    #[schema(example = "deploys", min_length = 1)]
     pub name: String,
     /// 8 to 128 characters; stored only as an argon2id hash.
-    #[schema(example = "correct-horse-battery")]
+    #[schema(example = "correct-horse-battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 

@@ -18,14 +18,10 @@ pub(crate) struct PartnerCall {
 #[serde(tag = "type", deny_unknown_fields)]
 pub(crate) enum PartnerEvent {
     #[serde(rename = "installation.updated", rename_all = "camelCase")]
-    InstallationUpdated {
-        #[schema(nullable = false)]
-        billing_plan_id: Option<String>,
-    },
+    InstallationUpdated { billing_plan_id: Option<String> },
     #[serde(rename = "resource.updated", rename_all = "camelCase")]
     ResourceUpdated {
         resource_id: String,
-        #[schema(nullable = false)]
         product_id: Option<String>,
     },
 }
@@ -35,10 +31,10 @@ pub(crate) enum PartnerEvent {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LifecycleCall {
-    #[schema(nullable = false, example = "chn_0")]
+    #[schema(example = "chn_0")]
     pub channel_id: Option<String>,
     /// The channel's password, 8 to 128 characters.
-    #[schema(nullable = false, example = "correct-horse-battery")]
+    #[schema(example = "correct-horse-battery")]
     pub password: Option<String>,
     /// Repeating an `op_id` on a channel returns the first answer (generated when absent).
     pub op_id: Option<String>,
@@ -49,12 +45,12 @@ pub(crate) struct LifecycleCall {
     /// Create only (required there).
     pub title: Option<String>,
     pub description: Option<String>,
-    #[schema(nullable = false, example = "running")]
+    #[schema(example = "running")]
     pub status: Option<String>,
-    #[schema(nullable = false, example = "Deployment started")]
+    #[schema(example = "Deployment started")]
     pub message: Option<String>,
     /// `critical`, `high`, `normal` or `low`.
-    #[schema(nullable = false, example = "normal")]
+    #[schema(example = "normal")]
     pub severity: Option<String>,
     /// Unix milliseconds.
     #[schema(value_type = Option<u64>, example = 1713750000000u64)]
@@ -97,11 +93,14 @@ pub(crate) struct LifecycleData {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewWebhook {
-    #[schema(example = "http://127.0.0.1:9/webhooks/innervoice")]
+    #[schema(
+        example = "http://127.0.0.1:9/webhooks/innervoice",
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     pub url: String,
-    #[schema(example = json!(["action.executed"]))]
-    pub events: Vec<String>,
-    #[schema(nullable = false)]
+    #[schema(min_items = 1, max_items = 50, example = json!(["action.executed"]))]
+    pub events: Vec<super::schemas::TypePattern>,
     pub description: Option<String>,
 }
 
