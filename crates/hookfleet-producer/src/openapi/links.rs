@@ -19,6 +19,7 @@ const LINKS: &[Links] = &[
             ("get_subscription", "id", SUBSCRIPTION_ID),
             ("update_subscription", "id", SUBSCRIPTION_ID),
             ("enable_subscription", "id", SUBSCRIPTION_ID),
+            ("disable_subscription", "id", SUBSCRIPTION_ID),
             ("get_secret", "id", SUBSCRIPTION_ID),
             ("rotate_secret", "id", SUBSCRIPTION_ID),
             ("rotate_pull", "id", SUBSCRIPTION_ID),

@@ -38,6 +38,7 @@ mod schemas_dialects;
         native::event_deliveries,
         native::create_subscription, native::list_subscriptions, native::get_subscription,
         native::update_subscription, native::delete_subscription, native::enable_subscription,
+        native::disable_subscription,
         native::get_secret, native::rotate_secret, native::rotate_pull,
         native::test_send, native::recover, native::subscription_deliveries,
         native::all_deliveries, native::get_delivery, native::retry_delivery,

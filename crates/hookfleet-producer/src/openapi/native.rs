@@ -112,6 +112,12 @@ fn delete_subscription() {}
     responses((status = 200, description = "Active", body = Subscription)))]
 fn enable_subscription() {}
 
+/// Disables a subscription by hand: workers stop at once, its queue keeps what arrives.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/disable", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Disabled", body = Subscription)))]
+fn disable_subscription() {}
+
 /// The secrets that sign now, the current one first.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/secret", tag = SUBSCRIPTIONS,
     security(("admin_token" = [])), params(("id" = String, Path)),
