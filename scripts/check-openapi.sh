@@ -31,7 +31,7 @@ cleanup() {
         | python3 -c 'import json, sys
 try:
     print("\n".join(p["user"] for p in json.load(sys.stdin) if p["user"].startswith("hookfleet-pull-")))
-except ValueError:
+except (ValueError, TypeError, KeyError):
     pass' >"$work/users" || true
     while read -r user; do
         [[ -n $user ]] && curl -s -m 10 -u guest:guest -X DELETE "http://127.0.0.1:15672/api/users/$user" >/dev/null || true
