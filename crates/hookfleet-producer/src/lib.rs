@@ -248,6 +248,10 @@ pub fn describe_metrics() {
         "hookfleet_http_requests_total",
         "HTTP requests answered by the producer API, by route template and status class."
     );
+    metrics::describe_counter!(
+        "hookfleet_pruned_rows_total",
+        "Rows pruned from the record past HOOKFLEET_RETENTION, by table."
+    );
 }
 
 /// Whether every role's broker connection is up and the database answers.
