@@ -220,9 +220,15 @@ pub(crate) struct RecoverRequest {
     cursor: Option<String>,
 }
 
-/// `POST /v1/subscriptions/{id}/recover {since, until?}`: re-enqueues every failed or exhausted
-/// delivery created in the window, once, and takes their parked copies out of `hookfleet.dead`
-/// so the recovery itself delivers nothing twice.
+/// The most deliveries one recovery call claims. Each is held in memory with its event's data
+/// until the broker confirms its replay, so a window of a million failures is recovered in
+/// calls of this size (`next_cursor`), never read whole.
+const MAX_RECOVER_STEP: i64 = 10_000;
+
+/// `POST /v1/subscriptions/{id}/recover {since, until?, limit?, cursor?}`: re-enqueues the
+/// oldest failed or exhausted deliveries created in the window (at most `limit`), once, and
+/// takes their parked copies out of `hookfleet.dead` so the recovery itself delivers nothing
+/// twice; `next_cursor` continues after them.
 pub(crate) async fn recover(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
@@ -235,17 +241,20 @@ pub(crate) async fn recover(
         .as_deref()
         .map(|s| super::filters::parse_time("until", s))
         .transpose()?;
-    if req.limit.is_some_and(|l| !(1..=100_000).contains(&l)) {
+    if req
+        .limit
+        .is_some_and(|l| !(1..=MAX_RECOVER_STEP).contains(&l))
+    {
         return Err(ApiError::invalid(Invalid::new(
             "limit",
-            "must be 1 to 100000, or left out to recover every delivery in the window",
+            "must be 1 to 10000 (left out: 10000)",
         )));
     }
     let window = hookfleet_store::RecoverWindow {
         subscription_id: sub.id.as_str(),
         since,
         until,
-        limit: req.limit,
+        limit: Some(req.limit.unwrap_or(MAX_RECOVER_STEP)),
         after: crate::extract::cursor(req.cursor.as_deref(), Cursor::decode)?,
     };
     // One recovery at a time per producer: each walks the whole dead queue.

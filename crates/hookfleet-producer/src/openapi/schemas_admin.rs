@@ -75,8 +75,8 @@ pub(crate) struct Recover {
     pub since: String,
     #[schema(format = DateTime)]
     pub until: Option<String>,
-    /// At most this many, oldest first (absent: every one in the window).
-    #[schema(minimum = 1, maximum = 100000)]
+    /// At most this many, oldest first (absent: 10,000); `next_cursor` continues.
+    #[schema(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
     /// The previous step's `next_cursor`.
     pub cursor: Option<String>,

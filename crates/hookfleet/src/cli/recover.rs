@@ -18,15 +18,15 @@ pub struct RecoverArgs {
     /// Only deliveries created before this time (RFC 3339).
     #[arg(long)]
     until: Option<String>,
-    /// Deliveries claimed per step (1–100,000).
+    /// Deliveries claimed per step (1–10,000).
     #[arg(long, default_value_t = 1000)]
     step: u32,
 }
 
 pub(super) async fn run(api: &Api, args: RecoverArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        (1..=100_000).contains(&args.step),
-        "--step must be 1 to 100000"
+        (1..=10_000).contains(&args.step),
+        "--step must be 1 to 10000"
     );
     let path = format!("/v1/subscriptions/{}/recover", enc(&args.id));
     let mut body = json!({"since": args.since, "limit": args.step});

@@ -165,3 +165,66 @@ async fn recover_walks_a_dead_queue_longer_than_one_round() {
         .collect();
     assert_eq!(recovered.len(), 300);
 }
+
+#[tokio::test]
+async fn one_recover_call_takes_at_most_10000_deliveries_and_says_where_to_go_on() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let sub = app
+        .subscribe(json!({"url": rx.url, "event_types": ["#"]}))
+        .await;
+    let sub_id = sub["id"].as_str().unwrap();
+    // Disabled, so the replays wait in its queue instead of loading the test's receiver.
+    let disabled = app
+        .post(&format!("/v1/subscriptions/{sub_id}/disable"), &json!({}))
+        .await;
+    assert_eq!(disabled.status(), 200);
+    app.db
+        .execute(
+            r#"WITH e AS (
+                   INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions, data, routed_at)
+                   SELECT 'evt_' || lpad(to_hex(i), 32, '0'), 'r.bulk', now(), '[]', '[]', '{}', now()
+                   FROM generate_series(1, 10050) AS i
+                   RETURNING id)
+               INSERT INTO deliveries (id, event_id, subscription_id, status, attempts, created_at)
+               SELECT 'dlv_' || substr(id, 5), id, $1, 'exhausted', 1, now() - interval '1 minute'
+               FROM e"#,
+            &[&sub_id],
+        )
+        .await
+        .unwrap();
+    let since = (time::OffsetDateTime::now_utc() - Duration::from_secs(3600))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let path = format!("/v1/subscriptions/{sub_id}/recover");
+    let first: Value = app
+        .post(&path, &json!({"since": since}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["recovered"], 10_000, "{first}");
+    assert_eq!(first["remaining"], 50, "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a cursor while some remain");
+    let rest: Value = app
+        .post(&path, &json!({"since": since, "cursor": cursor}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["recovered"], 50, "{rest}");
+    assert_eq!(rest["remaining"], 0, "{rest}");
+    assert!(rest["next_cursor"].is_null(), "{rest}");
+    let pending: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE status = 'pending'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pending, 10_050, "each claimed once");
+}

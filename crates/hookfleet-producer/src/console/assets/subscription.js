@@ -133,7 +133,17 @@ function actionsOf(page) {
     h('div', { class: 'actions' },
       h('label', {}, 'Recover failed and exhausted deliveries created since', since),
       actionButton('Recover', { id: 'recover', class: 'secondary' }, () => act('The recovery', async () => {
-        const r = await api('POST', `${page.path}/recover`, { since: fromLocalInput(since.value) });
-        show(notice('ok', `Recovered ${r.recovered} deliveries (${r.removed_from_dead} taken out of the dead queue).`));
+        // The API recovers a bounded step per call; follow next_cursor to the window's end.
+        const body = { since: fromLocalInput(since.value) };
+        let recovered = 0;
+        let removed = 0;
+        for (;;) {
+          const r = await api('POST', `${page.path}/recover`, body);
+          recovered += r.recovered;
+          removed += r.removed_from_dead;
+          if (!r.next_cursor) break;
+          body.cursor = r.next_cursor;
+        }
+        show(notice('ok', `Recovered ${recovered} deliveries (${removed} taken out of the dead queue).`));
       }))));
 }
