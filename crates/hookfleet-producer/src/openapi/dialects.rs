@@ -4,7 +4,6 @@
 #![allow(dead_code)] // The functions are anchors for `utoipa::path`, never called.
 
 use super::schemas::Page;
-use super::schemas_admin::DeliveryStatus;
 use super::schemas_dialects::{
     KeycloakAccepted, KeycloakEvent, LifecycleAnswer, LifecycleCall, NewWebhook, PartnerCall,
     Webhook, WebhookDelivery, WebhookTest, WebhookTestSent,
@@ -102,18 +101,7 @@ fn webhook_delete() {}
 /// A webhook's deliveries, newest first.
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = WEBHOOKS,
     security(("api_key" = [])),
-    params(
-        ("id" = String, Path),
-        ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
-        ("status" = Option<DeliveryStatus>, Query),
-        ("type" = Option<String>, Query, description = "Only copies of this event type"),
-        ("organization_id" = Option<String>, Query,
-            description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(("id" = String, Path), super::schemas_admin::LogParams),
     responses((status = 200, description = "A page of deliveries",
         body = Page<WebhookDelivery>)))]
 fn webhook_log() {}

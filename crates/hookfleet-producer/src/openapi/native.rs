@@ -10,9 +10,7 @@ use super::schemas::{
     AcceptedEvent, Batch, BatchResult, Error, Event, List, NewEvent, NewSubscription, Page,
     PullRotated, Rotate, Secrets, Subscription, SubscriptionUpdate,
 };
-use super::schemas_admin::{
-    Delivery, DeliveryStatus, Recover, Recovered, Retried, TestSend, TestSent,
-};
+use super::schemas_admin::{Delivery, LogParams, Recover, Recovered, Retried, TestSend, TestSent};
 
 const EVENTS: &str = "events";
 const SUBSCRIPTIONS: &str = "subscriptions";
@@ -156,34 +154,13 @@ fn recover() {}
 /// A subscription's deliveries, newest first, with their attempts.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/deliveries", tag = DELIVERIES,
     security(("admin_token" = [])),
-    params(
-        ("id" = String, Path),
-        ("subscription_id" = Option<String>, Query, description = "Ignored: the path's wins"),
-        ("status" = Option<DeliveryStatus>, Query),
-        ("type" = Option<String>, Query, description = "Only copies of this event type"),
-        ("organization_id" = Option<String>, Query,
-            description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(("id" = String, Path), LogParams),
     responses((status = 200, description = "A page of deliveries", body = Page<Delivery>)))]
 fn subscription_deliveries() {}
 
 /// The delivery log across subscriptions, newest first, with their attempts.
 #[utoipa::path(get, path = "/v1/deliveries", tag = DELIVERIES, security(("admin_token" = [])),
-    params(
-        ("subscription_id" = Option<String>, Query, description = "Only this subscription's"),
-        ("status" = Option<DeliveryStatus>, Query),
-        ("type" = Option<String>, Query, description = "Only copies of this event type"),
-        ("organization_id" = Option<String>, Query,
-            description = "Only copies for this organization"),
-        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1,000 (100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(LogParams),
     responses((status = 200, description = "A page of deliveries", body = Page<Delivery>)))]
 fn all_deliveries() {}
 

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // Fields are read by the schema derive only.
 
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// One delivery (an event copy × a subscription) with every attempt.
 #[derive(ToSchema)]
@@ -33,6 +33,33 @@ pub(crate) enum DeliveryStatus {
     Delivered,
     Failed,
     Exhausted,
+}
+
+/// The delivery log's filters and page, as `GET /v1/deliveries`, a subscription's and a
+/// webhook's log take them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogParams {
+    /// Only this subscription's deliveries (on a subscription's or webhook's own log, the
+    /// path's wins).
+    pub subscription_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// Only copies of this event type.
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only copies for this organization.
+    pub organization_id: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// RFC 3339.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// 1 to 1,000 (100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// One attempt of a delivery.
