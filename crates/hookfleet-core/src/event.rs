@@ -1,7 +1,7 @@
 //! The event envelope: what a client posts (`NewEvent`), what the producer puts on
 //! `hookfleet.ingest` (`IngestEvent`), and the per-copy body a subscriber receives
 //! (`DeliveredBody`), plus the fan-out rule between them.
-use crate::{EventId, Invalid, routing};
+use crate::{EventId, Invalid, ids::KeySpace, routing};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -43,6 +43,10 @@ pub struct IngestEvent {
     pub organization_ids: Vec<String>,
     pub service_partitions: Vec<String>,
     pub idempotency_key: Option<String>,
+    /// Whose key `idempotency_key` is ([`KeySpace::label`]): shown beside it in the record.
+    /// Absent for an event without a key, and from messages queued before keys had spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_space: Option<String>,
     pub data: Box<RawValue>,
     // Absent from messages queued before sources existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,8 +160,13 @@ pub fn validate_scope(
 
 impl NewEvent {
     /// Validates the request and turns it into the message the router consumes.
-    /// `header_key` is the `Idempotency-Key` header, if the client sent one.
-    pub fn accept(self, header_key: Option<&str>) -> Result<IngestEvent, Invalid> {
+    /// `header_key` is the `Idempotency-Key` header, if the client sent one; `space` is whose
+    /// key it is (the dialect and the authenticated tenant), which the id derives from with it.
+    pub fn accept(
+        self,
+        space: &KeySpace,
+        header_key: Option<&str>,
+    ) -> Result<IngestEvent, Invalid> {
         validate_event_type(&self.event_type)?;
         let orgs = validate_scope("organization_ids", self.organization_ids)?.unwrap_or_default();
         let parts =
@@ -207,7 +216,7 @@ impl NewEvent {
         }
         let id = key
             .as_deref()
-            .map_or_else(EventId::random, EventId::for_idempotency_key);
+            .map_or_else(EventId::random, |k| EventId::for_key(space, k));
         Ok(IngestEvent {
             id,
             event_type: self.event_type,
@@ -216,6 +225,7 @@ impl NewEvent {
             timestamp: crate::now_millis(),
             organization_ids: orgs,
             service_partitions: parts,
+            key_space: key.is_some().then(|| space.label()),
             idempotency_key: key,
             data: self.data,
             source: self.source.filter(|s| !s.is_empty()),
@@ -274,7 +284,7 @@ mod tests {
                 "service_partitions":["pca.hub.tdi1","pca.hub.tdi2"],"data":{"k":1}}"#,
         )
         .unwrap()
-        .accept(None)
+        .accept(&KeySpace::Native, None)
         .unwrap();
         let copies = ev.fan_out().unwrap();
         assert_eq!(copies.len(), 4);
@@ -298,7 +308,7 @@ mod tests {
     fn absent_scopes_give_one_copy_with_null_fields() {
         let ev = new_event(r#"{"type":"organization.created","data":{}}"#)
             .unwrap()
-            .accept(None)
+            .accept(&KeySpace::Native, None)
             .unwrap();
         let copies = ev.fan_out().unwrap();
         assert_eq!(copies.len(), 1);
@@ -311,7 +321,13 @@ mod tests {
     fn rejects_unknown_fields_and_bad_values() {
         assert!(new_event(r#"{"type":"a","data":{},"extra":1}"#).is_err());
         assert!(new_event(r#"{"data":{}}"#).is_err());
-        let bad = |j: &str| new_event(j).unwrap().accept(None).unwrap_err().field;
+        let bad = |j: &str| {
+            new_event(j)
+                .unwrap()
+                .accept(&KeySpace::Native, None)
+                .unwrap_err()
+                .field
+        };
         assert_eq!(bad(r#"{"type":"user.*","data":{}}"#), "type");
         assert_eq!(bad(r#"{"type":"a..b","data":{}}"#), "type");
         assert_eq!(bad(r#"{"type":"a","data":[1]}"#), "data");
@@ -331,11 +347,11 @@ mod tests {
             r#"{"type":"a","organization_ids":["x","x"],"data":{},"idempotency_key":"k"}"#,
         )
         .unwrap()
-        .accept(None)
+        .accept(&KeySpace::Native, None)
         .unwrap();
         let b = new_event(r#"{"type":"a","data":{}}"#)
             .unwrap()
-            .accept(Some("k"))
+            .accept(&KeySpace::Native, Some("k"))
             .unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.organization_ids, vec!["x"]);

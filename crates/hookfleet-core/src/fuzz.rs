@@ -76,7 +76,7 @@ proptest! {
     #[test]
     fn an_event_from_any_json_is_refused_or_storable(body in arbitrary_event()) {
         let Ok(new) = serde_json::from_str::<NewEvent>(&body) else { return Ok(()) };
-        if let Ok(accepted) = new.accept(None) {
+        if let Ok(accepted) = new.accept(&crate::ids::KeySpace::Native, None) {
             let data = serde_json::to_string(&accepted).unwrap();
             prop_assert!(storable::check_json("data", &data).is_ok(), "{data}");
             prop_assert!(accepted.fan_out().is_ok());

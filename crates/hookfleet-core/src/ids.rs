@@ -75,9 +75,82 @@ pub(crate) fn digest_hex(parts: &[&[u8]]) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// Whose keys an idempotency key (or a lifecycle `op_id`, or a hook's event id) is one of: the
+/// dialect it came through and the tenant that sent it. An event id derives from the space and
+/// the key together, so a key names an event only inside its space: no key one tenant can send,
+/// whatever its characters, collides with another tenant's or another dialect's ids, and the
+/// 409 check and the router's "keep the first" (both by id) stay inside the space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeySpace {
+    /// The native API (`/v1/events`), which only admin credentials may call: one space for
+    /// them all, so a retry sent with a rotated admin key is still the same event.
+    Native,
+    /// The partner dialect: the installation the event is posted for (what the caller's key is
+    /// scoped to; an admin posting for it shares the installation's space).
+    Installation(String),
+    /// The lifecycle dialect: a channel's `op_id`s.
+    Channel(String),
+    /// The identity provider's hook: its events' ids, per realm.
+    Keycloak { realm: Option<String> },
+}
+
+impl KeySpace {
+    /// The dialect's name, as it starts [`KeySpace::label`].
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Installation(_) => "partner",
+            Self::Channel(_) => "lifecycle",
+            Self::Keycloak { .. } => "keycloak",
+        }
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        match self {
+            Self::Native => None,
+            Self::Installation(t) | Self::Channel(t) => Some(t),
+            Self::Keycloak { realm } => realm.as_deref(),
+        }
+    }
+
+    /// How the record and the API show the space: `native`, `partner:<installation>`,
+    /// `lifecycle:<channel>`, `keycloak:<realm>`. For reading only: ids derive from the parts,
+    /// never from this text (an id holding `:` would make it ambiguous).
+    pub fn label(&self) -> String {
+        match self.tenant() {
+            Some(t) => format!("{}:{t}", self.dialect()),
+            None => self.dialect().to_owned(),
+        }
+    }
+}
+
+/// Tags an optional part so that "absent" is never the same bytes as any present value.
+fn tagged(v: Option<&str>) -> Vec<u8> {
+    match v {
+        None => vec![0u8],
+        Some(s) => [&[1u8][..], s.as_bytes()].concat(),
+    }
+}
+
 impl EventId {
-    /// The id an idempotency key always maps to, so a repeat gets the same id with no lookup.
-    pub fn for_idempotency_key(key: &str) -> Self {
+    /// The id a key always maps to inside its space, so a repeat gets the same id with no
+    /// lookup, and the same key in another space never does.
+    pub fn for_key(space: &KeySpace, key: &str) -> Self {
+        Self(format!(
+            "evt_{}",
+            digest_hex(&[
+                b"event-key.v2",
+                space.dialect().as_bytes(),
+                &tagged(space.tenant()),
+                key.as_bytes(),
+            ])
+        ))
+    }
+
+    /// The id a key mapped to before keys had spaces (one space for everyone). Only read, to
+    /// recognise a client's retry, sent after the upgrade, of an event recorded before it; it
+    /// can go once no such event is left in the record (`HOOKFLEET_RETENTION`).
+    pub fn legacy_for_key(key: &str) -> Self {
         Self(format!(
             "evt_{}",
             digest_hex(&[b"idempotency", key.as_bytes()])
@@ -93,17 +166,12 @@ impl DeliveryId {
         service_partition: Option<&str>,
         subscription: &SubscriptionId,
     ) -> Self {
-        // A leading tag byte keeps "absent" distinct from "empty string".
-        let tag = |v: Option<&str>| match v {
-            None => vec![0u8],
-            Some(s) => [&[1u8][..], s.as_bytes()].concat(),
-        };
         Self(format!(
             "dlv_{}",
             digest_hex(&[
                 event.as_str().as_bytes(),
-                &tag(organization_id),
-                &tag(service_partition),
+                &tagged(organization_id),
+                &tagged(service_partition),
                 subscription.as_str().as_bytes(),
             ])
         ))
@@ -123,16 +191,36 @@ mod tests {
     }
 
     #[test]
-    fn idempotency_keys_map_to_stable_distinct_ids() {
+    fn keys_map_to_stable_distinct_ids_inside_their_space() {
+        let native = KeySpace::Native;
         assert_eq!(
-            EventId::for_idempotency_key("k1"),
-            EventId::for_idempotency_key("k1")
+            EventId::for_key(&native, "k1"),
+            EventId::for_key(&native, "k1")
         );
         assert_ne!(
-            EventId::for_idempotency_key("k1"),
-            EventId::for_idempotency_key("k2")
+            EventId::for_key(&native, "k1"),
+            EventId::for_key(&native, "k2")
         );
-        assert!(EventId::parse(EventId::for_idempotency_key("k").as_str()).is_some());
+        assert!(EventId::parse(EventId::for_key(&native, "k").as_str()).is_some());
+        // The same key in another space, or the old derivation, is another id.
+        let a = KeySpace::Installation("a".into());
+        assert_ne!(EventId::for_key(&a, "k1"), EventId::for_key(&native, "k1"));
+        assert_ne!(
+            EventId::for_key(&native, "k1"),
+            EventId::legacy_for_key("k1")
+        );
+        // Absent and empty tenants differ; a label is for reading only.
+        assert_ne!(
+            EventId::for_key(&KeySpace::Keycloak { realm: None }, "k"),
+            EventId::for_key(
+                &KeySpace::Keycloak {
+                    realm: Some(String::new())
+                },
+                "k"
+            )
+        );
+        assert_eq!(KeySpace::Channel("c".into()).label(), "lifecycle:c");
+        assert_eq!(KeySpace::Native.label(), "native");
     }
 
     #[test]
@@ -146,5 +234,48 @@ mod tests {
             DeliveryId::derive(&e, Some("o"), None, &s),
             DeliveryId::derive(&e, None, Some("o"), &s)
         );
+    }
+}
+
+/// Key spaces over arbitrary (dialect, principal, key) triples: two different principals (or
+/// dialects) never share an event id, whatever their keys' and tenants' characters, and the
+/// same principal and key always do.
+#[cfg(test)]
+mod key_space_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any space; tenant names drawn from a small alphabet (`:` and NUL included, so labels
+    /// can look alike) as well as from any string, so equal tenants come up often.
+    fn space() -> impl Strategy<Value = KeySpace> {
+        let tenant = prop_oneof!["[a:\\x00]{0,3}", any::<String>()];
+        prop_oneof![
+            Just(KeySpace::Native),
+            tenant.clone().prop_map(KeySpace::Installation),
+            tenant.clone().prop_map(KeySpace::Channel),
+            proptest::option::of(tenant).prop_map(|realm| KeySpace::Keycloak { realm }),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof!["[k:\\x00]{0,3}", any::<String>()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000)
+        ))]
+        #[test]
+        fn different_principals_never_share_an_id_and_the_same_always_does(
+            (a, b) in (space(), space()),
+            (ka, kb) in (key(), key()),
+        ) {
+            let (ia, ib) = (EventId::for_key(&a, &ka), EventId::for_key(&b, &kb));
+            prop_assert_eq!(ia == ib, a == b && ka == kb);
+            prop_assert_eq!(&ia, &EventId::for_key(&a.clone(), &ka.clone()));
+            prop_assert!(EventId::parse(ia.as_str()).is_some());
+            // Nor is a new id ever one of the old, space-less derivation.
+            prop_assert_ne!(ia, EventId::legacy_for_key(&kb));
+        }
     }
 }

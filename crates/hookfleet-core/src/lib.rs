@@ -22,7 +22,7 @@ pub mod targets;
 
 pub use duration::{Ladder, parse_duration};
 pub use event::{DeliveredBody, EventCopy, IngestEvent, NewEvent};
-pub use ids::{ApiKeyId, ChannelId, DeliveryId, EventId, SubscriptionId};
+pub use ids::{ApiKeyId, ChannelId, DeliveryId, EventId, KeySpace, SubscriptionId};
 pub use signing::{Secret, SignatureHeaders};
 
 /// One field that failed validation, reported back to the client as is.

@@ -1,11 +1,13 @@
 //! The one way an event enters the fleet, whatever route or dialect it came by: validated
-//! (`hookfleet_core`, with the id derived from the idempotency key when there is one),
+//! (`hookfleet_core`, with the id derived from the idempotency key and its [`KeySpace`], the
+//! dialect and tenant it came from, when there is one),
 //! published to `hookfleet.ingest`, and confirmed by the broker before anyone answers success.
 //! A dialect maps its body to a [`NewEvent`] and an [`IntakeError`] to its own envelope.
 use crate::AppState;
 use crate::Bus;
 use hookfleet_bus::{Confirm, Outgoing};
-use hookfleet_core::{IngestEvent, Invalid, NewEvent};
+use hookfleet_core::{EventId, IngestEvent, Invalid, KeySpace, NewEvent};
+use hookfleet_store::KeyedRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum IntakeError {
@@ -33,15 +35,17 @@ pub(crate) enum Repeats {
 }
 
 /// Validates `new`, publishes it, and returns the accepted event once the broker confirmed it.
-/// `header_key` is an idempotency key sent beside the body (`Idempotency-Key`).
+/// `header_key` is an idempotency key sent beside the body (`Idempotency-Key`); `space` is
+/// whose keys it is among (the caller's dialect and tenant).
 pub(crate) async fn submit(
     state: &AppState,
     new: NewEvent,
+    space: &KeySpace,
     header_key: Option<&str>,
     repeats: Repeats,
 ) -> Result<IngestEvent, IntakeError> {
-    let event = new.accept(header_key)?;
-    refuse_reused_key(state, &event, repeats).await?;
+    let mut event = new.accept(space, header_key)?;
+    refuse_reused_key(state, &mut event, repeats).await?;
     let bus = state.bus_session().ok_or_else(no_session)?;
     let confirm = publish(state, &bus, &event).await?;
     confirm
@@ -57,14 +61,15 @@ pub(crate) async fn submit(
 /// unconfirmed item fails alone; the rest are accepted.
 pub(crate) async fn submit_batch(
     state: &AppState,
+    space: &KeySpace,
     items: Vec<NewEvent>,
 ) -> Vec<Result<IngestEvent, IntakeError>> {
     let bus = state.bus_session();
     let mut pending = Vec::with_capacity(items.len());
     for item in items {
         let sent = async {
-            let event = item.accept(None)?;
-            refuse_reused_key(state, &event, Repeats::Compare).await?;
+            let mut event = item.accept(space, None)?;
+            refuse_reused_key(state, &mut event, Repeats::Compare).await?;
             let Some(bus) = bus.as_ref() else {
                 return Err(no_session());
             };
@@ -87,20 +92,30 @@ pub(crate) async fn submit_batch(
     confirmed
 }
 
-/// Refuses a keyed event whose key the record already holds for a different event. The record
-/// is the router's, written after the bus: a repeat arriving before the first is recorded, or
-/// while the database is away, is accepted, and the router keeps the first (as before).
+/// Refuses a keyed event whose key the record already holds, in the same space, for a
+/// different event. The record is the router's, written after the bus: a repeat arriving before
+/// the first is recorded, or while the database is away, is accepted, and the router keeps the
+/// first (as before). A retry of an event recorded before keys had spaces takes that event's id,
+/// so it is still delivered once.
 async fn refuse_reused_key(
     state: &AppState,
-    event: &IngestEvent,
+    event: &mut IngestEvent,
     repeats: Repeats,
 ) -> Result<(), IntakeError> {
-    if repeats == Repeats::Trust || event.idempotency_key.is_none() {
+    let Some(key) = event.idempotency_key.as_deref() else {
+        return Ok(());
+    };
+    if repeats == Repeats::Trust {
         return Ok(());
     }
-    match state.store.recorded_differently(event).await {
-        Ok(true) => Err(IntakeError::KeyReused),
-        Ok(false) => Ok(()),
+    let legacy = EventId::legacy_for_key(key);
+    match state.store.keyed_event(event, &legacy).await {
+        Ok(KeyedRecord::Different) => Err(IntakeError::KeyReused),
+        Ok(KeyedRecord::SameAsLegacy) => {
+            event.id = legacy;
+            Ok(())
+        }
+        Ok(KeyedRecord::Same | KeyedRecord::Nothing) => Ok(()),
         Err(e) => {
             tracing::debug!(error = %e, "Could not compare a repeated idempotency key with the record; accepting");
             Ok(())

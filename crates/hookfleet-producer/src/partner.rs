@@ -19,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use hookfleet_core::{NewEvent, api_key::Scope};
+use hookfleet_core::{KeySpace, NewEvent, api_key::Scope};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -233,6 +233,8 @@ async fn create_event(
     let (event_type, data) = body.event.into_parts()?;
     let data = serde_json::value::to_raw_value(&data)
         .map_err(|e| PartnerError::bad_request(e.to_string()))?;
+    // The installation's own key space: another installation's keys never name its events.
+    let space = KeySpace::Installation(installation.clone());
     let new = NewEvent {
         event_type: event_type.to_owned(),
         organization_ids: Some(vec![installation]),
@@ -241,6 +243,6 @@ async fn create_event(
         idempotency_key: None,
         source: None,
     };
-    intake::submit(&state, new, key, intake::Repeats::Compare).await?;
+    intake::submit(&state, new, &space, key, intake::Repeats::Compare).await?;
     Ok(StatusCode::CREATED)
 }

@@ -13,7 +13,7 @@ pub struct EventFilter {
 }
 
 const COLUMNS: &str = r#"id, type, "timestamp", organization_ids, service_partitions,
-    idempotency_key, data::text, source::text, received_at, routed_at"#;
+    idempotency_key, data::text, source::text, received_at, routed_at, key_space"#;
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
@@ -32,6 +32,7 @@ fn view(r: &Row) -> Value {
         "organization_ids": r.get::<_, Value>(3),
         "service_partitions": r.get::<_, Value>(4),
         "idempotency_key": r.get::<_, Option<String>>(5),
+        "key_space": r.get::<_, Option<String>>(10),
         "data": json_text(6).unwrap_or(Value::Null),
         "source": json_text(7),
         "received_at": rfc3339(r.get(8)),

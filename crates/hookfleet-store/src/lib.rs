@@ -35,7 +35,7 @@ pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use hookfleet_core::IngestEvent;
+use hookfleet_core::{EventId, IngestEvent};
 use tokio_postgres::NoTls;
 
 /// What went wrong talking to PostgreSQL. Every variant is worth retrying later except `Config`.
@@ -116,6 +116,20 @@ where
     Ok((accepted, refused))
 }
 
+/// What the record holds under a keyed event's id ([`Store::keyed_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyedRecord {
+    /// Nothing yet: the key is new in its space (or its event is still on its way).
+    Nothing,
+    /// The same event: a repeat.
+    Same,
+    /// Another event under the same key and space.
+    Different,
+    /// The same event, recorded before keys had spaces under the id the key alone derived: a
+    /// retry sent across the upgrade, which must stay the same event.
+    SameAsLegacy,
+}
+
 /// One event as the batch insert reads it (its own field names, the columns').
 #[derive(serde::Serialize)]
 struct EventRow<'a> {
@@ -127,6 +141,7 @@ struct EventRow<'a> {
     organization_ids: &'a [String],
     service_partitions: &'a [String],
     idempotency_key: Option<&'a str>,
+    key_space: Option<&'a str>,
     data: &'a serde_json::value::RawValue,
     source: Option<&'a hookfleet_core::source::Source>,
 }
@@ -140,6 +155,7 @@ impl<'a> From<&'a IngestEvent> for EventRow<'a> {
             organization_ids: &e.organization_ids,
             service_partitions: &e.service_partitions,
             idempotency_key: e.idempotency_key.as_deref(),
+            key_space: e.key_space.as_deref(),
             data: &e.data,
             source: e.source.as_ref(),
         }
@@ -238,12 +254,13 @@ impl Store {
         client
             .execute(
                 r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions,
-                                       idempotency_key, data, source)
+                                       idempotency_key, key_space, data, source)
                    SELECT id, type, "timestamp", organization_ids, service_partitions,
-                          idempotency_key, data, source
+                          idempotency_key, key_space, data, source
                    FROM jsonb_to_recordset($1::text::jsonb) AS x(
                        id text, type text, "timestamp" timestamptz, organization_ids jsonb,
-                       service_partitions jsonb, idempotency_key text, data jsonb, source jsonb)
+                       service_partitions jsonb, idempotency_key text, key_space text, data jsonb,
+                       source jsonb)
                    ON CONFLICT (id) DO NOTHING"#,
                 &[&events_json],
             )
@@ -291,21 +308,23 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the record holds an event of this id (the one its idempotency key derives)
-    /// whose type, data, organizations or partitions differ from `e`'s: the key was reused for
-    /// another event. Data is compared as JSON (`jsonb`), so key order and spacing do not count.
-    pub async fn recorded_differently(&self, e: &IngestEvent) -> Result<bool> {
+    /// What the record holds under the id `e`'s idempotency key derives, compared with `e`
+    /// (type, data as JSON so key order and spacing do not count, organizations, partitions);
+    /// and, when nothing is, under `legacy`, the id the same key derived before keys had spaces.
+    pub async fn keyed_event(&self, e: &IngestEvent, legacy: &EventId) -> Result<KeyedRecord> {
         let orgs = serde_json::to_string(&e.organization_ids)?;
         let partitions = serde_json::to_string(&e.service_partitions)?;
-        let row = self
+        let rows = self
             .client()
             .await?
-            .query_opt(
-                "SELECT type = $2 AND data = $3::text::jsonb AND organization_ids = $4::text::jsonb
-                        AND service_partitions = $5::text::jsonb
-                   FROM events WHERE id = $1",
+            .query(
+                "SELECT id, type = $3 AND data = $4::text::jsonb
+                            AND organization_ids = $5::text::jsonb
+                            AND service_partitions = $6::text::jsonb
+                   FROM events WHERE id = $1 OR id = $2",
                 &[
                     &e.id.as_str(),
+                    &legacy.as_str(),
                     &e.event_type,
                     &e.data.get(),
                     &orgs,
@@ -313,7 +332,18 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(row.is_some_and(|r| !r.get::<_, bool>(0)))
+        let same = |id: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == id)
+                .map(|r| r.get::<_, bool>(1))
+        };
+        Ok(match (same(e.id.as_str()), same(legacy.as_str())) {
+            (Some(true), _) => KeyedRecord::Same,
+            (Some(false), _) => KeyedRecord::Different,
+            (None, Some(true)) => KeyedRecord::SameAsLegacy,
+            // A different event under the old id: another tenant's key, before spaces.
+            (None, _) => KeyedRecord::Nothing,
+        })
     }
 
     pub async fn event_exists(&self, id: &str) -> Result<bool> {

@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "delivery_log",
         include_str!("../../../migrations/0014_delivery_log.sql"),
     ),
+    (
+        15,
+        "key_space",
+        include_str!("../../../migrations/0015_key_space.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

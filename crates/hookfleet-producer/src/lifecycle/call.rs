@@ -13,7 +13,7 @@ use crate::{
 };
 use axum::http::StatusCode;
 use hookfleet_core::{
-    NewEvent,
+    KeySpace, NewEvent,
     lifecycle::{Checked, Route, State, event_id_for},
 };
 use hookfleet_store::StoreError;
@@ -170,10 +170,12 @@ async fn publish(
         organization_ids: Some(vec![checked.channel_id.clone()]),
         service_partitions: None,
         data,
-        idempotency_key: Some(format!("lifecycle:{}:{op_id}", checked.channel_id)),
+        idempotency_key: Some(op_id.to_owned()),
         source: None,
     };
-    match intake::submit(state, new, None, intake::Repeats::Trust).await {
+    // The channel's own key space: no other tenant's key can name (and so suppress) this call.
+    let space = KeySpace::Channel(checked.channel_id.clone());
+    match intake::submit(state, new, &space, None, intake::Repeats::Trust).await {
         Ok(_) => Ok(()),
         Err(IntakeError::Invalid(i)) => Err(Answer::error(
             StatusCode::BAD_REQUEST,

@@ -11,10 +11,14 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::{get, post},
 };
-use hookfleet_core::{EventId, IngestEvent, NewEvent};
+use hookfleet_core::{EventId, IngestEvent, KeySpace, NewEvent};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+
+/// Whose keys the native API's are: only admin credentials may call it, and they share one
+/// space, so a retry sent with a rotated admin key is still the same event.
+const NATIVE: KeySpace = KeySpace::Native;
 
 /// Most events one `POST /v1/events/batch` may carry.
 pub const MAX_BATCH: usize = 1_000;
@@ -47,7 +51,7 @@ async fn create_event(
             })
         })
         .transpose()?;
-    let event = intake::submit(&state, new, header_key, intake::Repeats::Compare).await?;
+    let event = intake::submit(&state, new, &NATIVE, header_key, intake::Repeats::Compare).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted(&event))))
 }
 
@@ -105,7 +109,9 @@ async fn create_batch(
             ))))),
         }
     }
-    let mut results = intake::submit_batch(&state, readable).await.into_iter();
+    let mut results = intake::submit_batch(&state, &NATIVE, readable)
+        .await
+        .into_iter();
     let mut accepted_count = 0;
     let data: Vec<Value> = answers
         .into_iter()

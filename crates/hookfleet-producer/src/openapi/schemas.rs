@@ -114,6 +114,10 @@ pub(crate) struct Event {
     pub organization_ids: Value,
     pub service_partitions: Value,
     pub idempotency_key: Option<String>,
+    /// Whose key `idempotency_key` is: `native`, `partner:<installation>`,
+    /// `lifecycle:<channel>` or `keycloak:<realm>`; `null` without a key, and for events
+    /// recorded before keys had spaces.
+    pub key_space: Option<String>,
     pub data: Value,
     pub source: Value,
     #[schema(format = DateTime)]

@@ -10,7 +10,7 @@
 //! derive from the hook event's id, so the plugin's retries of one event are delivered once.
 use anyhow::Context;
 use hookfleet_bus::{Acker, Consumer, Headers, Message, Outgoing, Publisher, Rungs, Topology};
-use hookfleet_core::{NewEvent, source::Source};
+use hookfleet_core::{KeySpace, NewEvent, source::Source};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -225,18 +225,19 @@ impl Enricher {
             service_partitions: (!partitions.is_empty()).then_some(partitions),
             data: serde_json::value::to_raw_value(&data)
                 .map_err(|e| FetchError::Unavailable(e.to_string()))?,
-            idempotency_key: Some(format!(
-                "keycloak:{}:{}",
-                event.realm_name.as_deref().unwrap_or_default(),
-                event.id
-            )),
+            idempotency_key: Some(event.id.clone()),
             source: Some(Source {
                 sender: Some(event.sender()),
                 client,
                 ..Source::default()
             }),
         };
-        let ingest = match new.accept(None) {
+        // The provider's own key space, per realm: its retries of one event are one event,
+        // and no client key can name it.
+        let space = KeySpace::Keycloak {
+            realm: event.realm_name.clone(),
+        };
+        let ingest = match new.accept(&space, None) {
             Ok(i) => i,
             Err(invalid) => {
                 // The provider's record breaks a rule of the intake (an id too long to route):

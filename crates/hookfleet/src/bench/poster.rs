@@ -1,7 +1,7 @@
 //! The bench's client: posts events (or calls) over HTTP with bounded concurrency, optionally
 //! paced, noting when each started so the receiver can measure its latency.
 use super::{BENCH_INSTALLATION, Dialect, Rx, lifecycle};
-use hookfleet_core::EventId;
+use hookfleet_core::{EventId, KeySpace};
 use serde_json::json;
 use std::{
     sync::{
@@ -57,12 +57,15 @@ impl Poster {
         }
     }
 
-    /// The idempotency key the intake derives the event's id from, for `key`.
-    fn ingest_key(&self, key: &str) -> String {
+    /// The key space the intake derives the event's id in, with the key.
+    fn key_space(&self) -> KeySpace {
         match (&self.channel, self.dialect) {
-            (Some(c), _) => format!("lifecycle:{}:{key}", c.id),
-            (None, Dialect::Keycloak) => format!("keycloak:{}:{key}", super::keycloak::REALM),
-            (None, _) => key.to_owned(),
+            (Some(c), _) => KeySpace::Channel(c.id.clone()),
+            (None, Dialect::Keycloak) => KeySpace::Keycloak {
+                realm: Some(super::keycloak::REALM.to_owned()),
+            },
+            (None, Dialect::Partner) => KeySpace::Installation(BENCH_INSTALLATION.to_owned()),
+            (None, _) => KeySpace::Native,
         }
     }
 
@@ -103,7 +106,7 @@ impl Poster {
     /// Notes that event `i` starts now (its latency runs from here); returns its key.
     fn started(&self, i: usize) -> String {
         let key = format!("bench-{}-{i}", self.run_id);
-        let id = EventId::for_idempotency_key(&self.ingest_key(&key));
+        let id = EventId::for_key(&self.key_space(), &key);
         self.rx
             .tally
             .lock()

@@ -73,7 +73,10 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
     let outcomes = |range: std::ops::Range<usize>, tag: &str| -> Vec<hookfleet_store::OutcomeRow> {
         let mut rows = Vec::new();
         for i in range {
-            let event = hookfleet_core::EventId::for_idempotency_key(&format!("{tag}-{i}"));
+            let event = hookfleet_core::EventId::for_key(
+                &hookfleet_core::KeySpace::Native,
+                &format!("{tag}-{i}"),
+            );
             let id = hookfleet_core::DeliveryId::derive(
                 &event,
                 None,

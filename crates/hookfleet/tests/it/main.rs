@@ -41,5 +41,6 @@ mod sealed;
 mod secrets;
 mod slow_clients;
 mod subscriptions;
+mod tenancy;
 mod warnings;
 mod webhooks;
