@@ -96,15 +96,19 @@ fn found(v: Option<Value>) -> Response {
     )
 }
 
-/// A 200 whose body breaks off after a few bytes, as a connection reset mid-answer would.
+/// A 200 whose body breaks off after a few bytes, as a connection reset mid-answer would. The
+/// break comes a moment after the first bytes, so the status and those bytes are on the wire
+/// first (an error at once would drop the connection before the status is sent).
 fn cut_off() -> Response {
-    let parts: Vec<Result<&'static str, std::io::Error>> = vec![
-        Ok(r#"{"id": "cut-"#),
-        Err(std::io::Error::other("the stand-in cuts the answer off")),
-    ];
+    use futures_util::StreamExt;
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(r#"{"id": "cut-"#)]);
+    let then_break = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Err(std::io::Error::other("the stand-in cuts the answer off"))
+    });
     (
         [(CONTENT_TYPE, "application/json")],
-        Body::from_stream(futures_util::stream::iter(parts)),
+        Body::from_stream(first.chain(then_break)),
     )
         .into_response()
 }
