@@ -1,7 +1,8 @@
 //! hookfleet-core owns the rules every role agrees on and that need no I/O: prefixed ids,
 //! the event envelope and its validation, the fan-out of one event into copies, the encoding
 //! of routing and binding keys, Standard Webhooks signing, and durations such as the retry
-//! ladder. Everything here is pure so it can be tested without a broker or a database.
+//! ladder, and the identity provider's hook event as the hook and the router both read it.
+//! Everything here is pure so it can be tested without a broker or a database.
 #![forbid(unsafe_code)]
 
 pub mod api_key;
@@ -11,6 +12,7 @@ pub mod event;
 #[cfg(test)]
 mod fuzz;
 pub mod ids;
+pub mod keycloak;
 pub mod lifecycle;
 pub mod render;
 pub mod routing;

@@ -3,10 +3,12 @@
 //! shared with the provider's plugin: `X-Keycloak-Signature: <hex>` (Phase Two's
 //! keycloak-events) or `X-Webhook-Signature: sha256=<hex>` (either header, either form). Every
 //! key of `HOOKFLEET_KEYCLOAK_SECRET` that has not expired is tried, so two generations are
-//! valid during a rotation. Anything else is a 401 and nothing is stored. A signed event is
-//! answered as soon as the broker confirmed it into `hookfleet.hooks.keycloak` (the document's
-//! buffer): the plugin times out and retries, so the answer waits for nothing else. The router
-//! then maps, enriches and fans it out (`hookfleet_router::enrich`).
+//! valid during a rotation. Anything else is a 401 and nothing is stored. A signed body is read
+//! with the router's own decoder ([`hookfleet_core::keycloak::HookEvent`]) and answered 400
+//! with the reason if it cannot be, so nothing the router cannot read is ever buffered. A signed
+//! event is answered as soon as the broker confirmed it into `hookfleet.hooks.keycloak` (the
+//! document's buffer): the plugin times out and retries, so the answer waits for nothing else.
+//! The router then maps, enriches and fans it out (`hookfleet_router::enrich`).
 use crate::{
     AppState,
     auth::tokens_equal,
@@ -20,14 +22,13 @@ use axum::{
     routing::post,
 };
 use hookfleet_bus::Outgoing;
+use hookfleet_core::keycloak::HookEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Largest hook body accepted (an admin event may carry a representation).
 pub const BODY_LIMIT: usize = 256 * 1024;
-/// Longest event id or type accepted.
-const MAX_FIELD_LEN: usize = 256;
 
 /// One shared key of the hook, and until when it is valid (`None`: until replaced).
 #[derive(Clone)]
@@ -99,20 +100,11 @@ fn signed_by_a_valid_key(secrets: &[HookSecret], headers: &HeaderMap, body: &[u8
         })
 }
 
-/// The event's id, if the body is a JSON object with a string `id` and `type`.
-fn event_id(body: &[u8]) -> Result<String, ApiError> {
-    let invalid = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", m.to_owned());
-    let text = std::str::from_utf8(body).map_err(|_| invalid("the body is not UTF-8"))?;
-    hookfleet_core::storable::check_json("body", text).map_err(|i| invalid(&i.to_string()))?;
-    let v: Value = serde_json::from_str(text).map_err(|e| invalid(&e.to_string()))?;
-    let field = |name: &str| {
-        v.get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty() && s.len() <= MAX_FIELD_LEN)
-            .map(str::to_owned)
-    };
-    field("type").ok_or_else(|| invalid("`type` must be a string of 1 to 256 bytes"))?;
-    field("id").ok_or_else(|| invalid("`id` must be a string of 1 to 256 bytes"))
+/// The event, read with the very decoder the router's enricher uses, so a body answered 202
+/// is one the router can read; anything else is a 400 naming the field and the rule.
+fn decode(body: &[u8]) -> Result<HookEvent, ApiError> {
+    HookEvent::decode(body)
+        .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", why.to_string()))
 }
 
 async fn hook(
@@ -123,7 +115,7 @@ async fn hook(
     if !signed_by_a_valid_key(&state.settings.keycloak_secrets, &headers, &body) {
         return Err(ApiError::unauthorized());
     }
-    let id = event_id(&body)?;
+    let id = decode(&body)?.id;
     let bus = state.bus()?;
     let confirmed = async {
         bus.publisher
@@ -196,7 +188,7 @@ mod fuzz {
             let right = hookfleet_core::signing::hex_hmac_sha256(b"current-key", &body);
             prop_assert!(!arbitrary || header.eq_ignore_ascii_case(right.as_bytes())
                 || header.ends_with(right.as_bytes()) || String::from_utf8_lossy(&header).to_ascii_lowercase().contains(&right));
-            let _ = event_id(&body);
+            let _ = decode(&body);
 
             // The right signature in any of its accepted forms passes; the expired key's never.
             let shown = match form {

@@ -54,7 +54,15 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         "hookfleet_poison_messages_total",
-        "Messages a stage could not decode, store or route, parked in hookfleet.dead with their reason."
+        "Messages a stage could not decode, store, route or enrich, parked in hookfleet.dead with their reason, by the queue they came from."
+    );
+    metrics::describe_counter!(
+        "hookfleet_hook_events_total",
+        "Identity-provider hook events by outcome: accepted (buffered by the hook); published, unmapped, passkey_preferred (handled by the enricher); entity_gone, refused, undecodable, unreadable (parked in hookfleet.dead)."
+    );
+    metrics::describe_counter!(
+        "hookfleet_hook_enrich_retries_total",
+        "Identity-provider hook events sent back to wait because the admin API, the broker or the database was unavailable."
     );
 }
 
@@ -84,7 +92,7 @@ pub async fn run(
         .await
         .context("Failed to open the router's publisher channel")?;
     let enricher = match &settings.keycloak {
-        Some(kc) => Some(enrich::start(&session, &topology, kc, &shutdown).await?),
+        Some(kc) => Some(enrich::start(&session, &store, &topology, kc, &shutdown).await?),
         None => None,
     };
     let routing = route(
@@ -255,7 +263,11 @@ impl Ctx<'_> {
             .context("Failed to record an event batch")?;
         poison.extend(refused);
         let out = copies_of(&events, &to_route, &mut poison);
-        park(self, batch, &poison)
+        let parked: Vec<(&Message, &str)> = poison
+            .iter()
+            .map(|p| (&batch[p.index], p.reason.as_str()))
+            .collect();
+        park(self, &self.topology.ingest(), "ingest", &parked)
             .await
             .context("Failed to park poison ingest messages")?;
         let copies = self.publish(&out).await?;
@@ -346,8 +358,16 @@ async fn record_isolating(
     Ok((accepted.into_iter().flatten().collect(), poison))
 }
 
-/// Parks each poison message in the dead queue (confirmed), notes it in the record, then acks it.
-async fn park(ctx: &Ctx<'_>, batch: &[Message], poison: &[Poison]) -> anyhow::Result<()> {
+/// Parks each poison message taken from `queue` in the dead queue (confirmed), notes it in the
+/// record with its reason, then logs, counts and acks it; `label` is the queue's bounded name
+/// on `hookfleet_poison_messages_total`. The one way the router parks: the ingest loop's
+/// batches and the enricher's hook events both come here.
+async fn park(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    label: &'static str,
+    poison: &[(&Message, &str)],
+) -> anyhow::Result<()> {
     let Ctx {
         store,
         publisher,
@@ -357,29 +377,22 @@ async fn park(ctx: &Ctx<'_>, batch: &[Message], poison: &[Poison]) -> anyhow::Re
     if poison.is_empty() {
         return Ok(());
     }
-    let queue = topology.ingest();
     let mut confirms = Vec::with_capacity(poison.len());
-    for p in poison {
-        let confirm = hookfleet_bus::park_poison(
-            publisher,
-            topology,
-            &queue,
-            &p.reason,
-            &batch[p.index].body,
-        )
-        .await?;
+    for (message, reason) in poison {
+        let confirm =
+            hookfleet_bus::park_poison(publisher, topology, queue, reason, &message.body).await?;
         confirms.push(confirm.wait());
     }
     try_join_all(confirms).await?;
     let rows: Vec<PoisonRow> = poison
         .iter()
-        .map(|p| PoisonRow::new(&queue, &p.reason, &batch[p.index].body))
+        .map(|(message, reason)| PoisonRow::new(queue, reason, &message.body))
         .collect();
     store.record_outcomes(&[], &rows).await?;
-    for p in poison {
-        tracing::warn!(reason = %p.reason, "Parked a poison ingest message in the dead queue");
-        metrics::counter!("hookfleet_poison_messages_total", "queue" => "ingest").increment(1);
-        let _ = acker.ack(batch[p.index].tag).await;
+    for (message, reason) in poison {
+        tracing::warn!(queue = label, reason = %reason, "Parked a poison message in the dead queue");
+        metrics::counter!("hookfleet_poison_messages_total", "queue" => label).increment(1);
+        let _ = acker.ack(message.tag).await;
     }
     Ok(())
 }

@@ -1,10 +1,13 @@
 //! A local stand-in for the identity provider's token endpoint and admin API: the routes the
 //! enricher calls, answering from records a test sets, and able to go down (503) and come
-//! back. It also records passkey moves, so a test sees the private event's effect.
+//! back. A test can also have one record answered with bytes of its choosing (a 200 that is
+//! not JSON, or of another shape) or cut off half-way through its body. It records passkey
+//! moves, so a test sees the private event's effect.
 use axum::{
     Json, Router,
+    body::Body,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -13,6 +16,28 @@ use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
+
+/// The records the stand-in answers, for [`KeycloakStandIn::answer_raw`] and
+/// [`KeycloakStandIn::cut_off`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Record {
+    /// `users/{id}`
+    User,
+    /// `organizations/members/{id}/organizations`
+    Organizations,
+    /// `groups/{id}`
+    Group,
+    /// `users/{id}/credentials`
+    Credentials,
+}
+
+/// How one record is answered instead of from the records set.
+enum Override {
+    /// 200 with exactly these bytes, declared JSON.
+    Raw(String),
+    /// 200 whose body stops half-way: the connection is dropped mid-answer.
+    CutOff,
+}
 
 #[derive(Default)]
 struct Inner {
@@ -26,6 +51,7 @@ struct Inner {
     failing: Vec<String>,
     tokens: usize,
     reads: usize,
+    overrides: HashMap<(Record, String), Override>,
 }
 
 #[derive(Clone)]
@@ -70,14 +96,43 @@ fn found(v: Option<Value>) -> Response {
     )
 }
 
-/// Answers a read: 503 while down, 401 without a token, 404 when `look` finds nothing.
-fn read(s: &Shared, h: &HeaderMap, look: impl FnOnce(&mut Inner) -> Option<Value>) -> Response {
+/// A 200 whose body breaks off after a few bytes, as a connection reset mid-answer would. The
+/// break comes a moment after the first bytes, so the status and those bytes are on the wire
+/// first (an error at once would drop the connection before the status is sent).
+fn cut_off() -> Response {
+    use futures_util::StreamExt;
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(r#"{"id": "cut-"#)]);
+    let then_break = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Err(std::io::Error::other("the stand-in cuts the answer off"))
+    });
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(first.chain(then_break)),
+    )
+        .into_response()
+}
+
+/// Answers a read of `record` `id`: 503 while down, 401 without a token, the test's override
+/// if it set one, else 404 when `look` finds nothing.
+fn read(
+    s: &Shared,
+    h: &HeaderMap,
+    (record, id): (Record, &str),
+    look: impl FnOnce(&mut Inner) -> Option<Value>,
+) -> Response {
     if let Some(r) = gate(s, h) {
         return r;
     }
     let mut inner = lock(s);
     inner.reads += 1;
-    found(look(&mut inner))
+    match inner.overrides.get(&(record, id.to_owned())) {
+        Some(Override::Raw(body)) => {
+            ([(CONTENT_TYPE, "application/json")], body.clone()).into_response()
+        }
+        Some(Override::CutOff) => cut_off(),
+        None => found(look(&mut inner)),
+    }
 }
 
 type IdPath = Path<(String, String)>;
@@ -86,11 +141,11 @@ async fn user(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> R
     if lock(&s).failing.contains(&id) {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    read(&s, &h, |i| i.users.get(&id).cloned())
+    read(&s, &h, (Record::User, &id), |i| i.users.get(&id).cloned())
 }
 
 async fn organizations(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
-    read(&s, &h, |i| {
+    read(&s, &h, (Record::Organizations, &id), |i| {
         i.users
             .contains_key(&id)
             .then(|| json!(i.organizations.get(&id).cloned().unwrap_or_default()))
@@ -98,11 +153,11 @@ async fn organizations(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdP
 }
 
 async fn group(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
-    read(&s, &h, |i| i.groups.get(&id).cloned())
+    read(&s, &h, (Record::Group, &id), |i| i.groups.get(&id).cloned())
 }
 
 async fn credentials(State(s): State<Shared>, h: HeaderMap, Path((_, id)): IdPath) -> Response {
-    read(&s, &h, |i| {
+    read(&s, &h, (Record::Credentials, &id), |i| {
         i.users
             .contains_key(&id)
             .then(|| json!(i.credentials.get(&id).cloned().unwrap_or_default()))
@@ -180,6 +235,30 @@ impl KeycloakStandIn {
     /// From now on `user`'s record answers 500, whatever else works.
     pub fn fail_user(&self, user: &str) {
         lock(&self.inner).failing.push(user.to_owned());
+    }
+
+    /// From now on `record` `id` answers 200 with exactly `body` (which need not be JSON).
+    pub fn answer_raw(&self, record: Record, id: &str, body: &str) {
+        lock(&self.inner)
+            .overrides
+            .insert((record, id.to_owned()), Override::Raw(body.to_owned()));
+    }
+
+    /// From now on `record` `id` answers 200 and drops the connection half-way through the body.
+    pub fn cut_off(&self, record: Record, id: &str) {
+        lock(&self.inner)
+            .overrides
+            .insert((record, id.to_owned()), Override::CutOff);
+    }
+
+    /// `record` `id` is answered from the records set again.
+    pub fn answer_normally(&self, record: Record, id: &str) {
+        lock(&self.inner).overrides.remove(&(record, id.to_owned()));
+    }
+
+    /// Reads answered so far (every record route, past the token check).
+    pub fn reads(&self) -> usize {
+        lock(&self.inner).reads
     }
 
     pub fn set_down(&self, down: bool) {

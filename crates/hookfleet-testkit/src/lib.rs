@@ -2,15 +2,17 @@
 //! the roles in-process against the real RabbitMQ and PostgreSQL, each app in its own queue
 //! prefix and its own PostgreSQL schema so tests run in parallel, and removes both when dropped
 //! (even after a failed assertion). `Receiver` is a loopback HTTP endpoint whose answer the test
-//! sets and which records every request it gets.
+//! sets and which records every request it gets. `counter` reads the roles' metrics.
 #![forbid(unsafe_code)]
 
 mod http;
 mod inspect;
 mod keycloak;
+mod metrics;
 mod receiver;
 
-pub use keycloak::KeycloakStandIn;
+pub use keycloak::{KeycloakStandIn, Record};
+pub use metrics::counter;
 pub use receiver::{Received, Receiver, Reply};
 
 use hookfleet_bus::Topology;
@@ -180,6 +182,7 @@ fn random_suffix() -> String {
 /// Starts producer, router and delivery (as `opts` says) in this process.
 pub async fn spawn_app_with(opts: Options) -> TestApp {
     init_logs();
+    metrics::install();
     let schema = format!("hft_{}", random_suffix());
     let namespace = format!("{schema}.");
     let base = pg_base();

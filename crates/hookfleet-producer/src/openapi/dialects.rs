@@ -107,8 +107,10 @@ fn webhook_delete() {}
 fn webhook_log() {}
 
 /// The identity provider's event, signed with a shared key (`HOOKFLEET_KEYCLOAK_SECRET`):
-/// the lowercase hex HMAC-SHA256 of the body in either header, `sha256=` optional. Answered
-/// once the raw event is confirmed into the bus; enrichment and fan-out come after.
+/// the lowercase hex HMAC-SHA256 of the body in either header, `sha256=` optional. A body the
+/// router could not read is a 400 with the reason. Answered once the raw event is confirmed
+/// into the bus; enrichment and fan-out come after, and an event that can then never be
+/// published (its user gone, its record unreadable) is parked in `hookfleet.dead`.
 #[utoipa::path(post, path = "/v1/hooks/keycloak", tag = HOOK, security(()),
     params(
         ("X-Keycloak-Signature" = Option<String>, Header, description = "HMAC of the body"),

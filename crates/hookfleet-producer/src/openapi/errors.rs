@@ -101,7 +101,10 @@ fn causes(group: Group, reads: Reads) -> Vec<Cause> {
         Group::Hook => c.extend([
             (
                 400,
-                "`invalid_json`: not a JSON object with a string `id` and `type`",
+                "`invalid_json`: a body the router could not read, the message naming the \
+                field and the rule: not UTF-8 JSON the record can hold, a key twice in one \
+                object, `id` or `type` missing, or a field the router reads of the wrong type \
+                or length",
                 ERROR,
             ),
             (

@@ -153,13 +153,44 @@ pub(crate) struct WebhookAttempt {
     pub error: Option<String>,
 }
 
-/// The identity provider's event (document 003), read as it is: a JSON object with a string
-/// `id` and `type` (1 to 256 bytes each); the rest is kept untouched.
+/// The identity provider's event (document 003), read at the hook by the very decoder the
+/// router reads it with (`hookfleet_core::keycloak`): JSON the record can hold (no NUL, no
+/// lone surrogate, at most 64 levels deep, finite numbers) with no key twice in any object, and
+/// these fields in these types; the text fields are limited in bytes and take no control
+/// characters. Any other field is the plugin's own and is buffered untouched. Anything else is
+/// a 400 `invalid_json` whose message names the field and the rule.
 #[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct KeycloakEvent {
+    /// The provider's event id, 1 to 128 bytes.
+    #[schema(min_length = 1, max_length = 128, example = "e1")]
     pub id: String,
+    /// 1 to 256 bytes: `access.<EventType>` or `admin.<RESOURCE>-<OPERATION>`.
     #[serde(rename = "type")]
+    #[schema(min_length = 1, max_length = 256, example = "access.LOGOUT")]
     pub event_type: String,
+    /// At most 100 bytes.
+    #[schema(max_length = 100, example = "acme")]
+    pub realm_name: Option<String>,
+    pub auth_details: Option<KeycloakAuthDetails>,
+    /// The plugin's details; `custom_required_action`, when present, is a string or null.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    /// At most 1,024 bytes (`groups/<id>` for `admin.GROUP-CREATE`).
+    #[schema(max_length = 1024, example = "groups/grp-1")]
+    pub resource_path: Option<String>,
+}
+
+/// Who acted and through which client; other fields are the plugin's.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeycloakAuthDetails {
+    /// At most 256 bytes.
+    #[schema(max_length = 256, example = "user-1")]
+    pub user_id: Option<String>,
+    /// At most 256 bytes.
+    #[schema(max_length = 256, example = "web-app")]
+    pub client_id: Option<String>,
 }
 
 /// The hook's answer: the raw event is in the bus.

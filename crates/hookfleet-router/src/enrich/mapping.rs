@@ -1,32 +1,8 @@
 //! Which document-003 event a provider event becomes, exactly as the document's table says,
-//! and the delivered body in the document's shape built from the fetched record. Pure.
-use serde::Deserialize;
+//! and the delivered body in the document's shape built from the fetched record. Pure. The
+//! event itself is read by `hookfleet_core::keycloak`, the decoder the hook uses at the edge.
+use hookfleet_core::keycloak::HookEvent;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-
-/// The fields of a hook event the mapping reads (Phase Two's keycloak-events shape).
-#[derive(Debug, Clone, Deserialize)]
-pub struct HookEvent {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    #[serde(default, rename = "realmName")]
-    pub realm_name: Option<String>,
-    #[serde(default, rename = "authDetails")]
-    pub auth_details: Option<AuthDetails>,
-    #[serde(default)]
-    pub details: Option<HashMap<String, Value>>,
-    #[serde(default, rename = "resourcePath")]
-    pub resource_path: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AuthDetails {
-    #[serde(default, rename = "userId")]
-    pub user_id: Option<String>,
-    #[serde(default, rename = "clientId")]
-    pub client_id: Option<String>,
-}
 
 /// What to do with one hook event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,62 +23,131 @@ pub enum Action {
 /// The provider id of the passwordless WebAuthn required action.
 pub const PASSKEY_ACTION: &str = "webauthn-register-passwordless";
 
-impl HookEvent {
-    fn detail(&self, name: &str) -> Option<&str> {
-        self.details.as_ref()?.get(name)?.as_str()
-    }
-
-    /// The document's table.
-    pub fn action(&self) -> Action {
-        let user = |event_type: &'static str| match self
-            .auth_details
-            .as_ref()
-            .and_then(|a| a.user_id.clone())
-            .filter(|u| !u.is_empty())
-        {
-            Some(user_id) => Action::User {
-                event_type,
-                user_id,
-            },
-            None => Action::Unmapped,
-        };
-        match self.event_type.as_str() {
-            "access.UPDATE_PROFILE" | "access.UPDATE_EMAIL" => user("user.updated"),
-            "access.VERIFY_EMAIL" => user("user.email-verified"),
-            "access.LOGIN_ERROR" => user("user.login-failed"),
-            "access.LOGOUT" => user("user.logged-out"),
-            "access.CUSTOM_REQUIRED_ACTION" => match self.detail("custom_required_action") {
-                Some("UPDATE_EMAIL") => user("user.updated"),
-                Some("VERIFY_EMAIL") => user("user.email-verified"),
-                Some(PASSKEY_ACTION) => match user("") {
-                    Action::User { user_id, .. } => Action::PreferPasskey { user_id },
-                    other => other,
-                },
-                _ => Action::Unmapped,
-            },
-            "admin.GROUP-CREATE" => match self
-                .resource_path
-                .as_deref()
-                .and_then(|p| p.strip_prefix("groups/"))
-                .filter(|g| !g.is_empty() && !g.contains('/'))
-            {
-                Some(g) => Action::Organization {
-                    group_id: g.to_owned(),
-                },
-                None => Action::Unmapped,
+/// The document's table.
+pub fn action(event: &HookEvent) -> Action {
+    let user = |event_type: &'static str| match event
+        .auth_details
+        .as_ref()
+        .and_then(|a| a.user_id.clone())
+        .filter(|u| !u.is_empty())
+    {
+        Some(user_id) => Action::User {
+            event_type,
+            user_id,
+        },
+        None => Action::Unmapped,
+    };
+    match event.event_type.as_str() {
+        "access.UPDATE_PROFILE" | "access.UPDATE_EMAIL" => user("user.updated"),
+        "access.VERIFY_EMAIL" => user("user.email-verified"),
+        "access.LOGIN_ERROR" => user("user.login-failed"),
+        "access.LOGOUT" => user("user.logged-out"),
+        "access.CUSTOM_REQUIRED_ACTION" => match event.detail("custom_required_action") {
+            Some("UPDATE_EMAIL") => user("user.updated"),
+            Some("VERIFY_EMAIL") => user("user.email-verified"),
+            Some(PASSKEY_ACTION) => match user("") {
+                Action::User { user_id, .. } => Action::PreferPasskey { user_id },
+                other => other,
             },
             _ => Action::Unmapped,
-        }
+        },
+        "admin.GROUP-CREATE" => match event
+            .resource_path
+            .as_deref()
+            .and_then(|p| p.strip_prefix("groups/"))
+            .filter(|g| !g.is_empty() && !g.contains('/'))
+        {
+            Some(g) => Action::Organization {
+                group_id: g.to_owned(),
+            },
+            None => Action::Unmapped,
+        },
+        _ => Action::Unmapped,
     }
+}
 
-    /// Who caused it: the user for `access.*`, an admin for `admin.*`.
-    pub fn sender(&self) -> hookfleet_core::source::Sender {
-        if self.event_type.starts_with("admin.") {
-            hookfleet_core::source::Sender::Admin
-        } else {
-            hookfleet_core::source::Sender::User
+/// Checks that a user record has the shape the body is built from: an object with a string
+/// `id`, and each field the body reads absent, null or of its type. A record of another shape
+/// would be published with empty fields, so it is refused (and the event parked) instead.
+pub fn check_user(user: &Value) -> Result<(), String> {
+    check_record(
+        user,
+        &["username", "email", "firstName", "lastName"],
+        &["enabled", "emailVerified"],
+        &[
+            "preferred_username",
+            "family_kana",
+            "given_kana",
+            "service_partition",
+        ],
+    )
+}
+
+/// [`check_user`] for a group record (the document's organization).
+pub fn check_group(group: &Value) -> Result<(), String> {
+    check_record(
+        group,
+        &["name"],
+        &[],
+        &["display_name", "service_partition"],
+    )
+}
+
+/// The ids of a user's organizations, from the admin API's list of organization records.
+pub fn organization_ids(list: &Value) -> Result<Vec<String>, String> {
+    let items = list.as_array().ok_or("is not a JSON array")?;
+    items
+        .iter()
+        .map(|o| match o.get("id") {
+            Some(Value::String(id)) => Ok(id.clone()),
+            _ => Err("has an item that is not an object with a string `id`".to_owned()),
+        })
+        .collect()
+}
+
+fn check_record(
+    record: &Value,
+    strings: &[&str],
+    bools: &[&str],
+    attributes: &[&str],
+) -> Result<(), String> {
+    let object = record.as_object().ok_or("is not a JSON object")?;
+    match object.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => {}
+        _ => return Err("has no string `id`".to_owned()),
+    }
+    let absent = |v: Option<&Value>| v.is_none_or(Value::is_null);
+    for k in strings {
+        let v = object.get(*k);
+        if !absent(v) && !v.is_some_and(Value::is_string) {
+            return Err(format!("has a `{k}` that is not a string"));
         }
     }
+    for k in bools {
+        let v = object.get(*k);
+        if !absent(v) && !v.is_some_and(Value::is_boolean) {
+            return Err(format!("has an `{k}` that is not true or false"));
+        }
+    }
+    let attrs = object.get("attributes");
+    if absent(attrs) {
+        return Ok(());
+    }
+    let attrs = attrs
+        .and_then(Value::as_object)
+        .ok_or("has `attributes` that are not an object")?;
+    for k in attributes {
+        let v = attrs.get(*k);
+        let strings = v
+            .and_then(Value::as_array)
+            .is_some_and(|l| l.iter().all(Value::is_string));
+        if !absent(v) && !strings {
+            return Err(format!(
+                "has an attribute `{k}` that is not a list of strings"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The first value of a Keycloak attribute (attributes are lists of strings).
@@ -166,10 +211,10 @@ mod tests {
     use super::*;
 
     fn event(t: &str, details: Value) -> HookEvent {
-        serde_json::from_value(json!({"id": "e1", "type": t, "realmName": "acme",
+        let body = json!({"id": "e1", "type": t, "realmName": "acme",
             "authDetails": {"userId": "u1", "clientId": "web"}, "details": details,
-            "resourcePath": "groups/g1"}))
-        .unwrap()
+            "resourcePath": "groups/g1"});
+        HookEvent::decode(body.to_string().as_bytes()).unwrap()
     }
 
     #[test]
@@ -185,35 +230,35 @@ mod tests {
             )
         };
         assert_eq!(
-            event("access.UPDATE_PROFILE", json!({})).action(),
+            action(&event("access.UPDATE_PROFILE", json!({}))),
             user("user.updated")
         );
         assert_eq!(
-            event("access.UPDATE_EMAIL", json!({})).action(),
+            action(&event("access.UPDATE_EMAIL", json!({}))),
             user("user.updated")
         );
-        assert_eq!(cra("UPDATE_EMAIL").action(), user("user.updated"));
+        assert_eq!(action(&cra("UPDATE_EMAIL")), user("user.updated"));
         assert_eq!(
-            event("access.VERIFY_EMAIL", json!({})).action(),
+            action(&event("access.VERIFY_EMAIL", json!({}))),
             user("user.email-verified")
         );
-        assert_eq!(cra("VERIFY_EMAIL").action(), user("user.email-verified"));
+        assert_eq!(action(&cra("VERIFY_EMAIL")), user("user.email-verified"));
         assert_eq!(
-            event("access.LOGIN_ERROR", json!({})).action(),
+            action(&event("access.LOGIN_ERROR", json!({}))),
             user("user.login-failed")
         );
         assert_eq!(
-            event("access.LOGOUT", json!({})).action(),
+            action(&event("access.LOGOUT", json!({}))),
             user("user.logged-out")
         );
         assert_eq!(
-            event("admin.GROUP-CREATE", json!({})).action(),
+            action(&event("admin.GROUP-CREATE", json!({}))),
             Action::Organization {
                 group_id: "g1".into()
             }
         );
         assert_eq!(
-            cra(PASSKEY_ACTION).action(),
+            action(&cra(PASSKEY_ACTION)),
             Action::PreferPasskey {
                 user_id: "u1".into()
             }
@@ -225,11 +270,49 @@ mod tests {
             "nonsense",
         ] {
             assert_eq!(
-                event(unmapped, json!({})).action(),
+                action(&event(unmapped, json!({}))),
                 Action::Unmapped,
                 "{unmapped}"
             );
         }
-        assert_eq!(cra("TERMS_AND_CONDITIONS").action(), Action::Unmapped);
+        assert_eq!(action(&cra("TERMS_AND_CONDITIONS")), Action::Unmapped);
+    }
+
+    #[test]
+    fn records_of_another_shape_are_refused_with_what_is_wrong() {
+        assert!(
+            check_user(&json!({"id": "u1", "username": "u", "email": null,
+            "enabled": true, "attributes": {"family_kana": ["ヤ"], "other": 5}}))
+            .is_ok()
+        );
+        for (user, why) in [
+            (json!(null), "not a JSON object"),
+            (json!([{"id": "u1"}]), "not a JSON object"),
+            (json!({"username": "u"}), "no string `id`"),
+            (json!({"id": 7}), "no string `id`"),
+            (json!({"id": "u1", "email": ["a@b"]}), "`email`"),
+            (json!({"id": "u1", "enabled": "yes"}), "`enabled`"),
+            (json!({"id": "u1", "attributes": []}), "`attributes`"),
+            (
+                json!({"id": "u1", "attributes": {"service_partition": "p"}}),
+                "`service_partition`",
+            ),
+            (
+                json!({"id": "u1", "attributes": {"given_kana": [1]}}),
+                "`given_kana`",
+            ),
+        ] {
+            let got = check_user(&user).unwrap_err();
+            assert!(got.contains(why), "{user}: {got}");
+        }
+        assert!(check_group(&json!({"id": "g1", "name": "tdi"})).is_ok());
+        assert!(check_group(&json!({"name": "tdi"})).is_err());
+        assert_eq!(
+            organization_ids(&json!([{"id": "o1"}, {"id": "o2", "name": "x"}])).unwrap(),
+            ["o1", "o2"]
+        );
+        assert!(organization_ids(&json!({"id": "o1"})).is_err());
+        assert!(organization_ids(&json!([{"name": "x"}])).is_err());
+        assert!(organization_ids(&json!(["o1"])).is_err());
     }
 }

@@ -1,16 +1,24 @@
 //! The enricher (source document 003's "fetch the entity"): consumes the identity provider's
 //! buffered hook events, maps each by the document's table, fetches the user or organization
 //! from the provider's admin API, and puts the event in the document's shape on
-//! `hookfleet.ingest`, fanned out by the record's organizations and service partitions. A hook
-//! message is acked only once its event is confirmed into ingest (or found to need nothing:
-//! unmapped, or its entity gone). While the admin API is down, slow or failing for one entity,
-//! the event goes back to the bus through a retry rung (1 s, 5 s, then every 30 s) and its
-//! slot goes to the next one: events wait in the bus, none dropped, none published
-//! half-filled, and neither other hook events nor native ones are held up. Ingest event ids
-//! derive from the hook event's id, so the plugin's retries of one event are delivered once.
+//! `hookfleet.ingest`, fanned out by the record's organizations and service partitions.
+//!
+//! Promise 8: a hook message is acked only once its event is confirmed into ingest, once it is
+//! found to need nothing (an event outside the document's table; the private passkey event,
+//! handled), or once it is parked like ingest poison (in `hookfleet.dead`, noted in
+//! `poison_messages` with its reason, logged and counted) because it never will publish: it
+//! cannot be decoded, its entity is gone, the admin API's answer for it cannot be read, or the
+//! event it makes breaks a rule of the intake. Each path has its own
+//! `hookfleet_hook_events_total` outcome. While the admin API is down, slow or failing for one
+//! entity (or the record cannot take a poison note), the event goes back to the bus through a
+//! retry rung (1 s, 5 s, then every 30 s) and its slot goes to the next one: events wait in the
+//! bus, none dropped, none published half-filled, and neither other hook events nor native ones
+//! are held up. Ingest event ids derive from the hook event's id, so the plugin's retries of
+//! one event are delivered once.
 use anyhow::Context;
 use hookfleet_bus::{Acker, Consumer, Headers, Message, Outgoing, Publisher, Rungs, Topology};
-use hookfleet_core::{KeySpace, NewEvent, source::Source};
+use hookfleet_core::{KeySpace, NewEvent, keycloak::HookEvent, source::Source};
+use hookfleet_store::Store;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +28,7 @@ mod mapping;
 
 pub use admin::KeycloakAdmin;
 use admin::{Admin, FetchError};
-use mapping::{Action, HookEvent};
+use mapping::Action;
 
 /// Hook events enriched at once (each waits on the admin API).
 const CONCURRENCY: usize = 32;
@@ -35,9 +43,43 @@ pub const RETRY_DELAYS: [Duration; 3] = [
 /// At most one warning per this long while events wait (an outage would otherwise log once
 /// per event per try).
 const WARN_EVERY_SECS: u64 = 10;
+/// The hook queue's name on `hookfleet_poison_messages_total`.
+const POISON_LABEL: &str = "hooks";
+
+/// Why an event is not published now.
+enum Hold {
+    /// An outage (admin API, broker): it waits in the bus and is tried again.
+    Wait(String),
+    /// It never will be: parked with this reason, counted under this outcome.
+    Park {
+        outcome: &'static str,
+        reason: String,
+    },
+}
+
+impl Hold {
+    fn park(outcome: &'static str, why: impl std::fmt::Display) -> Self {
+        Self::Park {
+            outcome,
+            reason: format!("{outcome}: {why}"),
+        }
+    }
+}
+
+impl From<FetchError> for Hold {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Unavailable(why) => Self::Wait(why),
+            FetchError::Gone(what) => Self::park("entity_gone", what),
+            FetchError::Unreadable(why) => Self::park("unreadable", why),
+        }
+    }
+}
 
 struct Enricher {
     admin: Admin,
+    /// Where parked events are noted (`poison_messages`).
+    store: Store,
     publisher: Publisher,
     rungs: tokio::sync::Mutex<Rungs>,
     topology: Topology,
@@ -50,6 +92,7 @@ struct Enricher {
 /// Opens the enricher's consumer and publisher on the router's session and runs it.
 pub(crate) async fn start(
     session: &hookfleet_bus::Session,
+    store: &Store,
     topology: &Topology,
     settings: &KeycloakAdmin,
     shutdown: &CancellationToken,
@@ -69,6 +112,7 @@ pub(crate) async fn start(
     Ok(tokio::spawn(run(
         hooks,
         (publisher, rungs),
+        store.clone(),
         topology.clone(),
         settings.clone(),
         shutdown.clone(),
@@ -79,12 +123,14 @@ pub(crate) async fn start(
 pub async fn run(
     mut consumer: Consumer,
     (publisher, rungs): (Publisher, Rungs),
+    store: Store,
     topology: Topology,
     settings: KeycloakAdmin,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let enricher = Arc::new(Enricher {
         admin: Admin::new(settings)?,
+        store,
         publisher,
         rungs: tokio::sync::Mutex::new(rungs),
         topology,
@@ -115,15 +161,39 @@ pub async fn run(
 }
 
 impl Enricher {
+    /// One hook message to its end: published or handled (acked), parked, or sent back to wait.
     async fn handle(&self, message: Message) {
-        let Ok(event) = serde_json::from_slice::<HookEvent>(&message.body) else {
-            self.finish(&message, "undecodable").await;
-            return;
+        // The hook refuses at the edge what this decoder refuses, so only a message put on the
+        // queue some other way (by hand, by an older version) gets here undecodable.
+        let decided = match HookEvent::decode(&message.body) {
+            Ok(event) => self.enrich(&event).await,
+            Err(invalid) => Err(Hold::park("undecodable", invalid)),
         };
-        match self.enrich(&event).await {
+        match decided {
             Ok(outcome) => self.finish(&message, outcome).await,
-            Err(FetchError::Gone) => self.finish(&message, "entity_gone").await,
-            Err(FetchError::Unavailable(why)) => self.later(&message, &why).await,
+            Err(Hold::Wait(why)) => self.later(&message, &why).await,
+            Err(Hold::Park { outcome, reason }) => self.park(&message, outcome, &reason).await,
+        }
+    }
+
+    /// Parks an event that will never publish the way the ingest loop parks poison. Should the
+    /// broker or the record not take it, it waits like an outage instead: never acked away.
+    async fn park(&self, message: &Message, outcome: &'static str, reason: &str) {
+        let ctx = crate::Ctx {
+            store: &self.store,
+            publisher: &self.publisher,
+            topology: &self.topology,
+            acker: &self.acker,
+        };
+        let queue = self.topology.hooks();
+        match crate::park(&ctx, &queue, POISON_LABEL, &[(message, reason)]).await {
+            Ok(()) => {
+                metrics::counter!("hookfleet_hook_events_total", "outcome" => outcome).increment(1);
+            }
+            Err(e) => {
+                self.later(message, &format!("parking it failed: {e:#}"))
+                    .await;
+            }
         }
     }
 
@@ -186,9 +256,9 @@ impl Enricher {
         }
     }
 
-    /// One event to its outcome: `published`, `unmapped`, `refused` or `passkey_preferred`.
-    async fn enrich(&self, event: &HookEvent) -> Result<&'static str, FetchError> {
-        let (event_type, data, orgs, partitions) = match event.action() {
+    /// One event to its outcome: `published`, `unmapped` or `passkey_preferred`, or why not.
+    async fn enrich(&self, event: &HookEvent) -> Result<&'static str, Hold> {
+        let (event_type, data, orgs, partitions) = match mapping::action(event) {
             Action::Unmapped => return Ok("unmapped"),
             Action::PreferPasskey { user_id } => {
                 self.admin.prefer_passkey(&user_id).await?;
@@ -242,8 +312,10 @@ impl Enricher {
             Err(invalid) => {
                 // The provider's record breaks a rule of the intake (an id too long to route):
                 // waiting will not change it.
-                tracing::warn!(event = %event.id, error = %invalid, "An identity-provider event cannot be published");
-                return Ok("refused");
+                return Err(Hold::park(
+                    "refused",
+                    format_args!("the event made from it breaks a rule of the intake: {invalid}"),
+                ));
             }
         };
         let body =

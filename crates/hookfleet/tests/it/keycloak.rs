@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-const KEY: &str = "shared-key-current";
+pub(crate) const KEY: &str = "shared-key-current";
 
-fn secrets() -> Vec<HookSecret> {
+pub(crate) fn secrets() -> Vec<HookSecret> {
     let at = |d: time::Duration| (OffsetDateTime::now_utc() + d).format(&Rfc3339).unwrap();
     HookSecret::parse_list(&format!(
         "{KEY},shared-key-previous@{},shared-key-expired@{}",
@@ -21,7 +21,7 @@ fn secrets() -> Vec<HookSecret> {
     .unwrap()
 }
 
-async fn app(stand_in: Option<&KeycloakStandIn>) -> TestApp {
+pub(crate) async fn app(stand_in: Option<&KeycloakStandIn>) -> TestApp {
     spawn_app_with(Options {
         keycloak_secrets: secrets(),
         keycloak_admin: stand_in.map(KeycloakStandIn::admin),
@@ -30,7 +30,7 @@ async fn app(stand_in: Option<&KeycloakStandIn>) -> TestApp {
     .await
 }
 
-async fn hook(app: &TestApp, body: &str, headers: &[(&str, String)]) -> u16 {
+pub(crate) async fn hook(app: &TestApp, body: &str, headers: &[(&str, String)]) -> u16 {
     let mut req = app
         .http
         .post(app.url("/v1/hooks/keycloak"))
@@ -42,7 +42,7 @@ async fn hook(app: &TestApp, body: &str, headers: &[(&str, String)]) -> u16 {
     req.send().await.unwrap().status().as_u16()
 }
 
-async fn signed(app: &TestApp, body: &Value) -> u16 {
+pub(crate) async fn signed(app: &TestApp, body: &Value) -> u16 {
     let body = body.to_string();
     hook(
         app,
@@ -52,7 +52,7 @@ async fn signed(app: &TestApp, body: &Value) -> u16 {
     .await
 }
 
-fn access(id: &str, t: &str, user: &str, details: Value) -> Value {
+pub(crate) fn access(id: &str, t: &str, user: &str, details: Value) -> Value {
     json!({"uid": "u1", "id": id, "type": t, "time": 1714000000000u64, "realmId": "r-uuid",
            "realmName": "acme", "authDetails": {"realmId": "acme", "clientId": "web-app",
            "userId": user, "ipAddress": "203.0.113.7", "username": "yamada"}, "details": details})

@@ -22,6 +22,7 @@ mod intake_props;
 mod isolate;
 mod isolation;
 mod keycloak;
+mod keycloak_paths;
 mod ladder;
 mod lifecycle;
 mod lifecycle_rules;
