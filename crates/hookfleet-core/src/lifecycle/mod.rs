@@ -4,7 +4,7 @@
 //! field's limits), checked in one pass into a [`Checked`] call, and the event's [`State`] that
 //! each call moves. No I/O: the producer supplies the prior state and stores the next.
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 mod rules;
 mod state;
@@ -61,7 +61,9 @@ impl Refusal {
 
 /// A call's body as sent: every field optional, so a missing one is reported by name, and
 /// unknown fields refused. `attrs`, `metadata` and `severity` are read loosely so each has its
-/// own error code.
+/// own error code. The three times are kept as the text sent (read it with `serde_json::from_str`,
+/// never `from_value`): `1.8e12` and `1800000000000.0` are whole milliseconds, and only the
+/// digits can tell `1800000000000.0000001` (a fraction) from them, since a double cannot.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
@@ -76,9 +78,9 @@ pub struct Call {
     pub status: Option<String>,
     pub message: Option<String>,
     pub severity: Option<String>,
-    pub event_time: Option<Value>,
-    pub started_at: Option<Value>,
-    pub ended_at: Option<Value>,
+    pub event_time: Option<Box<RawValue>>,
+    pub started_at: Option<Box<RawValue>>,
+    pub ended_at: Option<Box<RawValue>>,
     pub tags: Option<Vec<String>>,
     pub images: Option<Vec<String>>,
     pub attrs: Option<Value>,

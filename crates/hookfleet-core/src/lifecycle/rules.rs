@@ -2,7 +2,7 @@
 //! just outside it. Where the document gives no limit (title, description, ids, ciphertext) the
 //! one chosen here is written beside it; the 32 KB body limit bounds them all anyway.
 use super::{Call, Change, Checked, Refusal, Route, Severity};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 pub const BODY_LIMIT: usize = 32 * 1024;
 pub const MIN_PASSWORD_LEN: usize = crate::channel::MIN_PASSWORD_LEN;
@@ -64,9 +64,9 @@ impl Call {
                 MAX_MESSAGE_LEN,
             )?,
             severity: severity(required("severity", self.severity)?)?,
-            event_time: millis("event_time", required("event_time", self.event_time)?)?,
-            started_at: started_at.map(|v| millis("started_at", v)).transpose()?,
-            ended_at: ended_at.map(|v| millis("ended_at", v)).transpose()?,
+            event_time: millis("event_time", &required("event_time", self.event_time)?)?,
+            started_at: started_at.map(|v| millis("started_at", &v)).transpose()?,
+            ended_at: ended_at.map(|v| millis("ended_at", &v)).transpose()?,
             tags: self.tags.map(tags).transpose()?,
             images: self.images.map(images).transpose()?,
             attrs: self.attrs.map(attrs).transpose()?,
@@ -150,14 +150,66 @@ fn severity(s: String) -> Result<Severity, Refusal> {
     })
 }
 
-/// Unix milliseconds: a whole number from 0 to [`MAX_UNIX_MILLIS`].
-fn millis(field: &str, v: Value) -> Result<u64, Refusal> {
-    v.as_u64().filter(|&n| n <= MAX_UNIX_MILLIS).ok_or_else(|| {
-        Refusal::field(
-            field,
-            format!("must be Unix milliseconds, a whole number from 0 to {MAX_UNIX_MILLIS}"),
-        )
-    })
+/// Unix milliseconds: a whole number from 0 to [`MAX_UNIX_MILLIS`], written as an integer or as
+/// a number with an exponent or a zero fraction (`1.8e12`, `1800000000000.0`: what Python's
+/// `dt.timestamp() * 1000` and Jackson's doubles write). Judged on the digits sent, not on a
+/// double, so a fraction a double would round away (`1800000000000.0000001`) is refused too.
+fn millis(field: &str, v: &RawValue) -> Result<u64, Refusal> {
+    whole_number(v.get().trim())
+        .filter(|&n| n <= MAX_UNIX_MILLIS)
+        .ok_or_else(|| {
+            Refusal::field(
+                field,
+                format!(
+                    "must be Unix milliseconds, a whole number from 0 to {MAX_UNIX_MILLIS} \
+                     (1.8e12 and 1800000000000.0 are whole; fractions are not)"
+                ),
+            )
+        })
+}
+
+/// The value of a JSON number's text when it is a whole number from 0 to `u64::MAX`; `None`
+/// for a fraction, a negative number, anything larger, or text that is not a number. `-0` is 0.
+pub(super) fn whole_number(text: &str) -> Option<u64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (mantissa, ""),
+    };
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits_only(int) || !digits_only(frac) {
+        return None;
+    }
+    // The value is `significant × 10^scale`, with no zero at either end of `significant`.
+    let all = format!("{int}{frac}");
+    let trimmed = all.trim_start_matches('0');
+    let significant = trimmed.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some(0);
+    }
+    let trailing_zeros = (trimmed.len() - significant.len()) as i64;
+    let scale = exponent
+        .checked_sub(frac.len() as i64)?
+        .checked_add(trailing_zeros)?;
+    if negative || scale < 0 {
+        return None;
+    }
+    // Past 20 digits it cannot fit in a u64; this also keeps the power below from overflowing.
+    if significant.len() as i64 + scale > 20 {
+        return None;
+    }
+    significant
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(10u64.checked_pow(u32::try_from(scale).ok()?)?)
 }
 
 /// Trimmed, blank ones dropped, de-duplicated in the order sent.

@@ -2,8 +2,111 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::json;
 
+/// As the producer reads a body: from its text (the times are kept as the digits sent).
 fn call(v: Value) -> Call {
-    serde_json::from_value(v).unwrap()
+    serde_json::from_str(&v.to_string()).unwrap()
+}
+
+fn raw(text: &str) -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string(text.to_owned()).unwrap()
+}
+
+/// `create()` with its `event_time` written as `text`: the checked milliseconds, or the refusal.
+fn event_time(text: &str) -> Result<u64, Refusal> {
+    let body = create()
+        .to_string()
+        .replace("\"event_time\":1", &format!("\"event_time\":{text}"));
+    let c: Call = serde_json::from_str(&body).unwrap();
+    c.check(Route::Create).map(|c| c.change.event_time)
+}
+
+#[test]
+fn whole_number_floats_are_milliseconds_and_fractions_are_refused() {
+    for text in [
+        "1800000000000",
+        "1800000000000.0",
+        "1800000000000.000",
+        "1.8e12",
+        "1.8E12",
+        "1.8e+12",
+        "18e11",
+        "180000000000000e-2",
+        "0.0000000000018e24",
+    ] {
+        assert_eq!(event_time(text), Ok(1_800_000_000_000), "{text}");
+    }
+    for text in ["0", "0.0", "-0", "-0.0", "0e5", "0.0e-7"] {
+        assert_eq!(event_time(text), Ok(0), "{text}");
+    }
+    assert_eq!(event_time("253402300799999.0"), Ok(MAX_UNIX_MILLIS));
+    for text in [
+        "1.5",
+        "1800000000000.5",
+        // A double would round this to 1800000000000: the digits say it is a fraction.
+        "1800000000000.0000001",
+        "1.8000000000001e12",
+        "18e-1",
+        "-1",
+        "-1.0",
+        "-1.8e12",
+        "253402300799999.0000001",
+        "253402300800000",
+        "2.534023008e14",
+        "1e20",
+        "18446744073709551616",
+        "\"1800000000000\"",
+        "true",
+        "{}",
+    ] {
+        let refused = event_time(text).unwrap_err();
+        assert_eq!(refused.code, "invalid_field", "{text}");
+        assert!(
+            refused.message.starts_with("event_time: "),
+            "{text}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn numbers_too_large_for_any_millisecond_are_not_whole_numbers() {
+    for text in [
+        "1e400",
+        "1e99999999999999999999",
+        "9e19",
+        "1.",
+        ".5",
+        "",
+        "-",
+        "1e",
+    ] {
+        assert_eq!(rules::whole_number(text), None, "{text}");
+    }
+    assert_eq!(rules::whole_number("18446744073709551615"), Some(u64::MAX));
+}
+
+#[test]
+fn started_at_and_ended_at_follow_the_same_rule() {
+    let mut c = create();
+    c["started_at"] = json!(1.8e12);
+    assert_eq!(
+        call(c.clone())
+            .check(Route::Create)
+            .unwrap()
+            .change
+            .started_at,
+        Some(1_800_000_000_000)
+    );
+    c["started_at"] = json!(1.25);
+    let refused = call(c).check(Route::Create).unwrap_err();
+    assert!(refused.message.starts_with("started_at: "), "{refused:?}");
+    let mut close = json!({"channel_id": "chn_1", "password": "12345678", "event_id": "e",
+                           "status": "s", "message": "m", "severity": "low",
+                           "event_time": 2.0, "ended_at": 3e0});
+    let change = call(close.clone()).check(Route::Close).unwrap().change;
+    assert_eq!((change.event_time, change.ended_at), (2, Some(3)));
+    close["ended_at"] = json!(3.5);
+    let refused = call(close).check(Route::Close).unwrap_err();
+    assert!(refused.message.starts_with("ended_at: "), "{refused:?}");
 }
 
 fn create() -> Value {
@@ -97,7 +200,7 @@ proptest! {
             status,
             message: Some("m".into()),
             severity: Some("low".into()),
-            event_time: Some(json!(t)),
+            event_time: Some(raw(&t.to_string())),
             tags,
             ..Call::default()
         };
@@ -108,5 +211,41 @@ proptest! {
             let s = State::create("chn_1", "e", &created.change).unwrap();
             let _ = s.apply(route, &checked.change);
         }
+    }
+
+    /// Any double, as JSON writes it: taken exactly when it is a whole number in range, and
+    /// then as that number (what is stored and delivered is the integer).
+    #[test]
+    fn a_double_is_taken_exactly_when_it_is_whole_and_in_range(f in any::<f64>()) {
+        prop_assume!(f.is_finite());
+        let text = serde_json::Number::from_f64(f).unwrap().to_string();
+        let whole = f.fract() == 0.0 && (0.0..=MAX_UNIX_MILLIS as f64).contains(&f);
+        match event_time(&text) {
+            Ok(n) => prop_assert!(whole && n as f64 == f, "{text} -> {n}"),
+            Err(_) => prop_assert!(!whole, "{text} refused"),
+        }
+    }
+
+    /// Any millisecond in range, however it is written, is itself; with any non-zero digit
+    /// after the point, however far, it is refused.
+    #[test]
+    fn every_spelling_of_a_millisecond_is_that_millisecond(
+        n in 0..=MAX_UNIX_MILLIS,
+        zeros in 0usize..30,
+        far in 1u8..=9,
+    ) {
+        let digits = n.to_string();
+        let (head, tail) = digits.split_at(1);
+        let exp = tail.len();
+        for text in [
+            digits.clone(),
+            format!("{digits}.{}", "0".repeat(zeros + 1)),
+            if tail.is_empty() { format!("{head}.0e0") } else { format!("{head}.{tail}e{exp}") },
+            format!("{digits}{}e-{zeros}", "0".repeat(zeros)),
+        ] {
+            prop_assert_eq!(event_time(&text), Ok(n), "{}", text);
+        }
+        let fraction = format!("{digits}.{}{far}", "0".repeat(zeros));
+        prop_assert!(event_time(&fraction).is_err(), "{}", fraction);
     }
 }

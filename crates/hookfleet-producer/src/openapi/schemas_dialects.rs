@@ -52,14 +52,16 @@ pub(crate) struct LifecycleCall {
     /// `critical`, `high`, `normal` or `low`.
     #[schema(example = "normal")]
     pub severity: Option<String>,
-    /// Unix milliseconds.
-    #[schema(value_type = Option<u64>, example = 1713750000000u64)]
+    /// Unix milliseconds, 0 to the last of year 9999: a whole number, as an integer or with no
+    /// fractional part (`1.8e12` and `1800000000000.0` are whole, as JSON Schema's `integer`
+    /// says); stored and delivered as the integer.
+    #[schema(value_type = Option<u64>, example = 1713750000000u64, maximum = 253402300799999u64)]
     pub event_time: Option<Value>,
-    /// Create only.
-    #[schema(value_type = Option<u64>)]
+    /// Create only; Unix milliseconds, as `event_time`.
+    #[schema(value_type = Option<u64>, maximum = 253402300799999u64)]
     pub started_at: Option<Value>,
-    /// Close only.
-    #[schema(value_type = Option<u64>)]
+    /// Close only; Unix milliseconds, as `event_time`.
+    #[schema(value_type = Option<u64>, maximum = 253402300799999u64)]
     pub ended_at: Option<Value>,
     pub tags: Option<Vec<String>>,
     pub images: Option<Vec<String>>,

@@ -253,6 +253,27 @@ async fn every_field_rule_holds_just_inside_and_breaks_just_outside() {
             ok(Some("invalid_field")),
         ),
         (
+            "event_time a whole double",
+            "update",
+            json!({"event_time": 1713750000002.0}),
+            200,
+            None,
+        ),
+        (
+            "started_at a whole double",
+            "create",
+            json!({"started_at": 1.7e12}),
+            200,
+            None,
+        ),
+        (
+            "ended_at a fraction",
+            "close",
+            json!({"ended_at": 1.5}),
+            400,
+            ok(Some("invalid_field")),
+        ),
+        (
             "event_time as text",
             "update",
             json!({"event_time": "1713750000000"}),
@@ -481,6 +502,111 @@ async fn every_field_rule_holds_just_inside_and_breaks_just_outside() {
         let got = outcome(&app, route, base, patch).await;
         assert_eq!(got, (status, code), "{rule}");
     }
+}
+
+/// `body` with `"event_time":<ms>` replaced by `text`, so a number is sent exactly as written.
+fn with_time(body: &Value, field: &str, text: &str) -> String {
+    let mut body = body.clone();
+    body[field] = json!(0);
+    body.to_string()
+        .replace(&format!("\"{field}\":0"), &format!("\"{field}\":{text}"))
+}
+
+/// Document 001's times are Unix milliseconds, a number: Python's `dt.timestamp() * 1000` and
+/// Jackson's doubles write them as whole floats (`1800000000000.0`, `1.8e12`). Those are taken,
+/// and stored and delivered as the integer; a fraction is refused naming its field, even one a
+/// double would round away, and changes nothing.
+#[tokio::test]
+async fn times_written_as_whole_floats_are_integer_milliseconds_and_fractions_are_refused() {
+    let app = spawn_app().await;
+    let chn = channel(&app, PASSWORD).await;
+    let rx = hookfleet_testkit::Receiver::start().await;
+    app.subscribe(json!({"url": rx.url, "event_types": ["event.*"]}))
+        .await;
+    let create = with_time(&create_body(&chn), "event_time", "1.8e12");
+    let create = create.replace('}', ",\"started_at\":1800000000000.0}");
+    let (status, v) = call_raw(&app, "create", None, &create).await;
+    assert_eq!(status, 200, "{v}");
+    let event_id = v["data"]["event_id"].as_str().unwrap().to_owned();
+    let state = format!("/v1/channels/{chn}/events/{event_id}");
+
+    let ops = app.count("lifecycle_ops").await;
+    for (route, field, text) in [
+        ("update", "event_time", "1800000000000.5"),
+        ("update", "event_time", "1800000000000.0000001"),
+        ("update", "event_time", "-1.8e12"),
+        ("update", "event_time", "2.6e14"),
+        ("close", "ended_at", "1.8000000000015e12"),
+        ("close", "event_time", "18000000000001e-1"),
+    ] {
+        let (status, v) = call_raw(
+            &app,
+            route,
+            None,
+            &with_time(&update_body(&chn, &event_id), field, text),
+        )
+        .await;
+        assert_eq!(status, 400, "{field} {text}: {v}");
+        assert_eq!(v["error_code"], "invalid_field", "{field} {text}");
+        let message = v["error"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}: ")), "{message}");
+    }
+    assert_eq!(
+        app.count("lifecycle_ops").await,
+        ops,
+        "refusals change nothing"
+    );
+
+    let update = with_time(
+        &update_body(&chn, &event_id),
+        "event_time",
+        "1800000000001.0",
+    );
+    assert_eq!(call_raw(&app, "update", None, &update).await.0, 200);
+    let close = with_time(
+        &update_body(&chn, &event_id),
+        "event_time",
+        "1.800000000002E12",
+    );
+    let close = close.replace('}', ",\"ended_at\":18000000000030e-1}");
+    assert_eq!(call_raw(&app, "close", None, &close).await.0, 200);
+
+    let res = app.get(&state).await;
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains("1800000000000.0"),
+        "stored as integers: {text}"
+    );
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored["started_at"].as_u64(), Some(1_800_000_000_000));
+    assert_eq!(stored["event_time"].as_u64(), Some(1_800_000_000_002));
+    assert_eq!(stored["ended_at"].as_u64(), Some(1_800_000_000_003));
+    let got = rx.wait_for(3, Duration::from_secs(10)).await;
+    let mut times: Vec<(String, Option<u64>)> = got
+        .iter()
+        .map(|r| {
+            let v = r.json();
+            // `as_u64` is `None` for a JSON float: these are integers on the wire.
+            assert_eq!(
+                v["data"]["state"]["event_time"].as_u64(),
+                v["data"]["change"]["event_time"].as_u64(),
+                "{v}"
+            );
+            (
+                v["type"].as_str().unwrap().to_owned(),
+                v["data"]["change"]["event_time"].as_u64(),
+            )
+        })
+        .collect();
+    times.sort();
+    assert_eq!(
+        times,
+        [
+            ("event.closed".to_owned(), Some(1_800_000_000_002)),
+            ("event.created".to_owned(), Some(1_800_000_000_000)),
+            ("event.updated".to_owned(), Some(1_800_000_000_001)),
+        ]
+    );
 }
 
 #[tokio::test]
