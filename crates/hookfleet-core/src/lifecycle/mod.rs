@@ -6,9 +6,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, value::RawValue};
 
+mod publish;
 mod rules;
 mod state;
 
+pub use publish::{MAX_ATTRS_DEPTH, idempotency_key, new_event};
 pub use rules::*;
 pub use state::{MAX_STATE_ATTRS_BYTES, State, event_id_for};
 

@@ -1,7 +1,7 @@
 //! The document's field rules, each limit a named constant so tests can sit just inside and
 //! just outside it. Where the document gives no limit (title, description, ids, ciphertext) the
 //! one chosen here is written beside it; the 32 KB body limit bounds them all anyway.
-use super::{Call, Change, Checked, Refusal, Route, Severity};
+use super::{Call, Change, Checked, MAX_ATTRS_DEPTH, Refusal, Route, Severity};
 use serde_json::{Map, Value, value::RawValue};
 
 pub const BODY_LIMIT: usize = 32 * 1024;
@@ -256,9 +256,11 @@ fn images(sent: Vec<String>) -> Result<Vec<String>, Refusal> {
     Ok(sent)
 }
 
-/// An object patch: nested objects allowed, arrays nowhere; a `null` deletes its key.
+/// An object patch: nested objects allowed down to [`MAX_ATTRS_DEPTH`] levels (the object
+/// itself is level 1; deeper would not fit in what the call publishes), arrays nowhere; a `null`
+/// deletes its key.
 fn attrs(v: Value) -> Result<Map<String, Value>, Refusal> {
-    fn walk(map: &Map<String, Value>) -> Result<(), Refusal> {
+    fn walk(map: &Map<String, Value>, level: usize) -> Result<(), Refusal> {
         for (k, v) in map {
             if k.is_empty() || k.chars().count() > MAX_ATTRS_KEY_LEN {
                 return Err(Refusal::new(
@@ -273,7 +275,16 @@ fn attrs(v: Value) -> Result<Map<String, Value>, Refusal> {
                         format!("attrs: `{k}` is an array; arrays are not allowed"),
                     ));
                 }
-                Value::Object(inner) => walk(inner)?,
+                Value::Object(_) if level == MAX_ATTRS_DEPTH => {
+                    return Err(Refusal::new(
+                        "invalid_attrs",
+                        format!(
+                            "attrs: nests deeper than {MAX_ATTRS_DEPTH} levels of objects \
+                             (attrs itself is level 1)"
+                        ),
+                    ));
+                }
+                Value::Object(inner) => walk(inner, level + 1)?,
                 _ => {}
             }
         }
@@ -282,7 +293,7 @@ fn attrs(v: Value) -> Result<Map<String, Value>, Refusal> {
     let Value::Object(map) = v else {
         return Err(Refusal::new("invalid_attrs", "attrs: must be an object"));
     };
-    walk(&map)?;
+    walk(&map, 1)?;
     Ok(map)
 }
 

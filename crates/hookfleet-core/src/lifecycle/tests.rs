@@ -173,6 +173,76 @@ fn merged_attrs_are_bounded() {
     assert!(serde_json::to_vec(&s.attrs).unwrap().len() <= MAX_STATE_ATTRS_BYTES);
 }
 
+/// `{"k": {"k": … 1}}`: an object of `depth` levels.
+fn nested(depth: usize) -> Value {
+    (1..depth).fold(json!({"k": 1}), |inner, _| json!({"k": inner}))
+}
+
+/// What `body` publishes on `route` (over a state made by `create()`), or the refusal.
+fn published(route: Route, body: Value) -> Result<crate::IngestEvent, String> {
+    let checked = call(body).check(route).map_err(|r| format!("{r:?}"))?;
+    let next = match route {
+        Route::Create => State::create("chn_1", "e", &checked.change),
+        _ => {
+            let created = call(create()).check(Route::Create).unwrap();
+            State::create("chn_1", "e", &created.change)
+                .unwrap()
+                .apply(route, &checked.change)
+        }
+    }
+    .map_err(|r| format!("{r:?}"))?;
+    let op_id = checked.op_id.clone().unwrap_or_else(|| "op-1".into());
+    let new = new_event(&checked, &op_id, &next).unwrap();
+    let space = crate::KeySpace::Channel("chn_1".into());
+    Ok(new
+        .accept(&space, None)
+        .expect("what the field rules accept, the intake takes"))
+}
+
+#[test]
+fn attrs_nest_to_their_limit_and_what_they_publish_fills_the_intakes_exactly() {
+    let mut body = create();
+    body["attrs"] = nested(MAX_ATTRS_DEPTH);
+    let event = published(Route::Create, body.clone()).unwrap();
+    // One level more in the published data and the intake would refuse it: the limit is tight.
+    let deeper = format!("{{\"x\":{}}}", event.data.get());
+    assert!(crate::storable::check_json("data", &deeper).is_err());
+    // The body itself stays within the body's limit.
+    assert!(crate::storable::check_json("body", &body.to_string()).is_ok());
+
+    body["attrs"] = nested(MAX_ATTRS_DEPTH + 1);
+    let refused = call(body).check(Route::Create).unwrap_err();
+    assert_eq!(refused.code, "invalid_attrs");
+    assert!(
+        refused.message.starts_with("attrs: nests deeper than 62"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn an_op_id_of_128_wide_characters_still_names_its_event() {
+    let mut body = create();
+    let wide = "\u{10348}".repeat(128);
+    body["op_id"] = json!(wide);
+    let event = published(Route::Create, body).unwrap();
+    let key = event.idempotency_key.unwrap();
+    assert!(key.starts_with("op_id digest "), "{key}");
+    assert_eq!(key, idempotency_key(&wide), "the same op_id, the same key");
+    assert_ne!(key, idempotency_key(&"\u{10349}".repeat(128)));
+    assert_eq!(
+        idempotency_key("op-1"),
+        "op-1",
+        "an op_id that fits is the key"
+    );
+    // The digest form holds spaces, which an op_id may not: no op_id can name it.
+    let mut body = create();
+    body["op_id"] = json!(key);
+    assert_eq!(
+        call(body).check(Route::Create).unwrap_err().code,
+        "invalid_field"
+    );
+}
+
 #[test]
 fn a_create_is_named_by_its_channel_and_op_id() {
     assert_eq!(event_id_for("c", "op"), event_id_for("c", "op"));
@@ -248,4 +318,56 @@ proptest! {
         let fraction = format!("{digits}.{}{far}", "0".repeat(zeros));
         prop_assert!(event_time(&fraction).is_err(), "{}", fraction);
     }
+
+    /// Any call the field rules and the state accept is published: the intake never refuses
+    /// it later (naming a field its caller never sent). Attrs of any shape up to a few levels
+    /// past the limit, op_ids of any characters up to a few past theirs, on every route.
+    #[test]
+    fn whatever_the_edge_accepts_the_intake_takes(
+        route in prop_oneof![Just(Route::Create), Just(Route::Update), Just(Route::Close)],
+        attrs in attrs_value(MAX_ATTRS_DEPTH + 3),
+        op_id in proptest::option::of("\\PC{1,130}"),
+        thing_id in proptest::option::of("\\PC{1,130}"),
+        metadata in proptest::collection::btree_map("\\PC{1,64}", "\\PC{0,512}", 0..4),
+        tags in proptest::collection::vec("\\PC{0,64}", 0..8),
+    ) {
+        let mut body = create();
+        if route != Route::Create {
+            body.as_object_mut().unwrap().remove("title");
+            body["event_id"] = json!("e");
+        }
+        body["attrs"] = attrs;
+        body["metadata"] = json!(metadata);
+        body["tags"] = json!(tags);
+        if let Some(o) = op_id {
+            body["op_id"] = json!(o);
+        }
+        if let Some(t) = thing_id {
+            body["thing_id"] = json!(t);
+        }
+        // The body as the producer's edge sees it: storable as a whole first.
+        if crate::storable::check_json("body", &body.to_string()).is_ok() {
+            let _ = published(route, body);
+        }
+    }
+}
+
+/// An `attrs` value: objects nested up to `depth` levels, each a spine with a few leaves,
+/// so the deepest ones are reached often.
+fn attrs_value(depth: usize) -> impl Strategy<Value = Value> {
+    (
+        1..=depth,
+        proptest::collection::vec(("[a-z]{1,3}", any::<i32>()), 0..3),
+    )
+        .prop_map(|(depth, leaves)| {
+            (1..depth).fold(json!({}), |inner, _| {
+                let mut o = json!({"k": inner});
+                for (k, v) in &leaves {
+                    if k != "k" {
+                        o[k] = json!(v);
+                    }
+                }
+                o
+            })
+        })
 }

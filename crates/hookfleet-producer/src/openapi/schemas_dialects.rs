@@ -65,7 +65,8 @@ pub(crate) struct LifecycleCall {
     pub ended_at: Option<Value>,
     pub tags: Option<Vec<String>>,
     pub images: Option<Vec<String>>,
-    /// A JSON merge patch of the event's attributes (no arrays).
+    /// A JSON merge patch of the event's attributes (no arrays; at most 62 levels deep, the
+    /// object itself being level 1).
     #[schema(value_type = Option<Object>)]
     pub attrs: Option<Value>,
     /// Flat string, number or boolean values.

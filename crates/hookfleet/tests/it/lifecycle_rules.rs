@@ -609,6 +609,175 @@ async fn times_written_as_whole_floats_are_integer_milliseconds_and_fractions_ar
     );
 }
 
+/// How deep `attrs` may nest (README; `hookfleet_core::lifecycle::MAX_ATTRS_DEPTH`).
+const ATTRS_DEPTH: usize = 62;
+
+/// `{"k": {"k": … 1}}`: an object of `depth` levels.
+fn nested(depth: usize) -> Value {
+    (1..depth).fold(json!({"k": 1}), |inner, _| json!({"k": inner}))
+}
+
+/// A call is republished as `data: {…, change: {attrs}, state: {attrs}}`, two levels deeper
+/// than its body holds `attrs`. So `attrs` has its own limit, 62 levels (a body of 63), refused
+/// naming `attrs` at the edge rather than as a `data` the caller never sent; anything up to it
+/// is published and delivered. And an `op_id` of 128 four-byte characters (allowed) is published
+/// too, though `lifecycle:<channel>:<op_id>` would not fit an idempotency key.
+#[tokio::test]
+async fn attrs_nest_to_their_own_limit_and_every_call_the_edge_accepts_is_published() {
+    let app = spawn_app().await;
+    let chn = channel(&app, PASSWORD).await;
+    let rx = hookfleet_testkit::Receiver::start().await;
+    app.subscribe(json!({"url": rx.url, "event_types": ["event.*"]}))
+        .await;
+    let max = ATTRS_DEPTH;
+
+    let ops = app.count("lifecycle_ops").await;
+    // attrs of 63 levels, a body of 64 (within the body's limit): refused as attrs; one level
+    // more and the body's own limit answers first, as README says.
+    for (depth, code, says) in [
+        (
+            max + 1,
+            "invalid_attrs",
+            "attrs: nests deeper than 62 levels",
+        ),
+        (max + 2, "invalid_json", "body: nests deeper than 64 levels"),
+    ] {
+        let body = with(create_body(&chn), &json!({"attrs": nested(depth)}));
+        let (status, v) = call(&app, "create", &body).await;
+        assert_eq!((status, v["error_code"].as_str()), (400, Some(code)), "{v}");
+        let message = v["error"].as_str().unwrap();
+        assert!(message.starts_with(says), "{message}");
+    }
+    assert_eq!(
+        app.count("lifecycle_ops").await,
+        ops,
+        "refusals change nothing"
+    );
+
+    let body = with(create_body(&chn), &json!({"attrs": nested(max)}));
+    let (status, v) = call(&app, "create", &body).await;
+    assert_eq!(status, 200, "{v}");
+    let event_id = v["data"]["event_id"].as_str().unwrap().to_owned();
+    let update = with(update_body(&chn, &event_id), &json!({"attrs": nested(max)}));
+    assert_eq!(call(&app, "update", &update).await.0, 200);
+
+    let wide = "\u{10348}".repeat(128);
+    let body = with(create_body(&chn), &json!({"op_id": wide}));
+    let (status, first) = call(&app, "create", &body).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = call(&app, "create", &body).await;
+    assert_eq!(
+        (status, &again["data"]),
+        (200, &first["data"]),
+        "a repeat is the first answer"
+    );
+
+    let got = rx.wait_for(3, Duration::from_secs(10)).await;
+    let deep = got
+        .iter()
+        .find(|r| r.json()["type"] == "event.updated")
+        .expect("the update delivered")
+        .json();
+    assert_eq!(deep["data"]["change"]["attrs"], nested(max));
+    assert_eq!(deep["data"]["state"]["attrs"], nested(max));
+    assert!(
+        got.iter()
+            .any(|r| r.json()["data"]["op_id"] == wide.as_str())
+    );
+    app.wait_until(Duration::from_secs(10), "three events recorded", || async {
+        app.count("events").await == 3
+    })
+    .await;
+}
+
+/// Any create the lifecycle edge accepts (the body storable, the field rules and the state as
+/// `hookfleet_core` has them) is answered 200 and published, never refused later by the intake;
+/// any other is refused at the edge with 400. Bodies near every limit that wraps: attrs of any
+/// depth around its own, op_ids and thing_ids of any characters around their length.
+#[test]
+fn any_call_the_edge_accepts_is_published() {
+    use hookfleet_core::lifecycle::{Call, Route, State};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, chn) = rt.block_on(async {
+        let app = spawn_app().await;
+        let chn = channel(&app, PASSWORD).await;
+        (app, chn)
+    });
+    let accepted_by_the_edge = |body: &str| {
+        hookfleet_core::storable::check_json("body", body).is_ok()
+            && serde_json::from_str::<Call>(body)
+                .ok()
+                .and_then(|c| c.check(Route::Create).ok())
+                .is_some_and(|c| State::create(&chn, "e", &c.change).is_ok())
+    };
+    // Depths at and around attrs' limit half the time (the leaf may nest further), and ids of
+    // one-, two- and four-byte characters around 128 characters and 256 bytes.
+    let depth = prop_oneof![1..=4usize, ATTRS_DEPTH - 2..=ATTRS_DEPTH + 3];
+    let attrs = (depth, any_value()).prop_map(|(depth, leaf)| {
+        (1..depth).fold(json!({"leaf": leaf}), |inner, _| json!({"k": inner}))
+    });
+    let id = || {
+        proptest::option::of(prop_oneof![
+            "[a-z0-9-]{1,130}",
+            "[a-z\u{e9}\u{10348}]{60,130}",
+            "\u{10348}{60,130}",
+            "\\PC{1,130}",
+        ])
+    };
+    let strategy = (
+        attrs,
+        id(),
+        id(),
+        proptest::collection::btree_map("\\PC{1,65}", "\\PC{0,20}", 0..3),
+    );
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let published = std::sync::Mutex::new(std::collections::HashSet::new());
+    let result = runner.run(&strategy, |(attrs, op_id, thing_id, metadata)| {
+        let mut body = with(
+            create_body(&chn),
+            &json!({"attrs": attrs, "metadata": metadata}),
+        );
+        if let Some(o) = op_id {
+            body["op_id"] = json!(o);
+        }
+        if let Some(t) = thing_id {
+            body["thing_id"] = json!(t);
+        }
+        let text = body.to_string();
+        let (status, v) = rt.block_on(call_raw(&app, "create", None, &text));
+        if accepted_by_the_edge(&text) {
+            prop_assert_eq!(status, 200, "{} for {}", v, text);
+            published
+                .lock()
+                .unwrap()
+                .insert(v["data"]["event_id"].to_string());
+        } else {
+            prop_assert_eq!(status, 400, "{} for {}", v, text);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let published = published.into_inner().unwrap().len() as i64;
+    rt.block_on(async {
+        app.wait_until(
+            Duration::from_secs(10),
+            "every accepted call recorded",
+            || async { app.count("events").await == published },
+        )
+        .await;
+    });
+    drop(app);
+}
+
 #[tokio::test]
 async fn passwords_of_8_and_128_characters_open_their_channels() {
     let app = spawn_app().await;
