@@ -3,7 +3,7 @@
 use crate::Settings;
 use hookfleet_core::{
     Ladder, Secret, SubscriptionId,
-    render::Profile,
+    render::{OnGone, Profile},
     subscription::{Delivery, Ordering},
 };
 use hookfleet_store::SubscriptionRow;
@@ -30,6 +30,8 @@ pub(crate) struct SubConfig {
     pub max_in_flight: usize,
     pub rate_limit_per_s: Option<u32>,
     pub mode: Mode,
+    /// What a 410 Gone means (the profile's: see `Profile::on_gone`).
+    pub on_gone: OnGone,
     /// Why sending to `url` is refused (a literal private IP while those are not allowed).
     pub refused: Option<String>,
 }
@@ -62,6 +64,7 @@ impl SubConfig {
                 Ordering::Fifo => Mode::Fifo,
                 Ordering::Unordered => Mode::Unordered,
             },
+            on_gone: row.profile.on_gone(),
             refused: if settings.allow_private_targets || row.delivery == Delivery::Pull {
                 None
             } else {

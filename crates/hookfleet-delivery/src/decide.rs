@@ -1,7 +1,8 @@
 //! What an attempt's outcome means for its message: a pure function of the attempt number,
-//! how the endpoint answered, the ladder and the subscription's mode.
+//! how the endpoint answered, the ladder, the subscription's mode and what its profile makes
+//! of a 410 Gone.
 use crate::config::Mode;
-use hookfleet_core::Ladder;
+use hookfleet_core::{Ladder, render::OnGone};
 use std::time::Duration;
 
 /// How the endpoint answered, as far as the decision goes.
@@ -27,8 +28,9 @@ pub(crate) enum Decision {
         wait: Duration,
         next: i32,
     },
-    /// 410 Gone: disable the subscription and keep the message for when it is enabled again
-    /// (unordered: back on its queue as attempt `next`; FIFO: at the head).
+    /// 410 Gone where the profile disables on it: disable the subscription and keep the
+    /// message for when it is enabled again (unordered: back on its queue as attempt `next`;
+    /// FIFO: at the head).
     Gone {
         next: i32,
     },
@@ -36,12 +38,18 @@ pub(crate) enum Decision {
     Exhausted,
 }
 
-pub(crate) fn decide(mode: Mode, attempt: i32, answer: Answer, ladder: &Ladder) -> Decision {
+pub(crate) fn decide(
+    mode: Mode,
+    on_gone: OnGone,
+    attempt: i32,
+    answer: Answer,
+    ladder: &Ladder,
+) -> Decision {
     if answer.delivered {
         return Decision::Delivered;
     }
     let next = attempt.saturating_add(1);
-    if answer.status_code == Some(410) {
+    if answer.status_code == Some(410) && on_gone == OnGone::Disable {
         return Decision::Gone { next };
     }
     let Some(wait) = ladder.after_attempt(attempt) else {
@@ -76,7 +84,13 @@ mod tests {
             status_code: Some(204),
         };
         assert_eq!(
-            decide(Mode::Fifo, 9, ok, &Ladder::parse("").unwrap()),
+            decide(
+                Mode::Fifo,
+                OnGone::Disable,
+                9,
+                ok,
+                &Ladder::parse("").unwrap()
+            ),
             Decision::Delivered
         );
     }
@@ -84,7 +98,7 @@ mod tests {
     #[test]
     fn a_failure_climbs_the_ladder_one_rung_per_attempt() {
         assert_eq!(
-            decide(Mode::Unordered, 1, FAILED, &ladder()),
+            decide(Mode::Unordered, OnGone::Disable, 1, FAILED, &ladder()),
             Decision::Retry {
                 rung: 1,
                 wait: Duration::from_millis(100),
@@ -92,7 +106,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(Mode::Unordered, 2, FAILED, &ladder()),
+            decide(Mode::Unordered, OnGone::Disable, 2, FAILED, &ladder()),
             Decision::Retry {
                 rung: 2,
                 wait: Duration::from_millis(200),
@@ -104,7 +118,7 @@ mod tests {
             status_code: None,
         };
         assert!(matches!(
-            decide(Mode::Unordered, 1, timeout, &ladder()),
+            decide(Mode::Unordered, OnGone::Disable, 1, timeout, &ladder()),
             Decision::Retry { rung: 1, .. }
         ));
     }
@@ -112,19 +126,31 @@ mod tests {
     #[test]
     fn past_the_last_rung_it_is_exhausted() {
         assert_eq!(
-            decide(Mode::Unordered, 3, FAILED, &ladder()),
+            decide(Mode::Unordered, OnGone::Disable, 3, FAILED, &ladder()),
             Decision::Exhausted
         );
         assert_eq!(
-            decide(Mode::Fifo, 3, FAILED, &ladder()),
+            decide(Mode::Fifo, OnGone::Disable, 3, FAILED, &ladder()),
             Decision::Exhausted
         );
         assert_eq!(
-            decide(Mode::Unordered, 1, FAILED, &Ladder::parse("").unwrap()),
+            decide(
+                Mode::Unordered,
+                OnGone::Disable,
+                1,
+                FAILED,
+                &Ladder::parse("").unwrap()
+            ),
             Decision::Exhausted
         );
         assert_eq!(
-            decide(Mode::Unordered, i32::MAX, FAILED, &ladder()),
+            decide(
+                Mode::Unordered,
+                OnGone::Disable,
+                i32::MAX,
+                FAILED,
+                &ladder()
+            ),
             Decision::Exhausted
         );
     }
@@ -132,7 +158,7 @@ mod tests {
     #[test]
     fn fifo_holds_in_place_instead_of_moving_the_message_back() {
         assert_eq!(
-            decide(Mode::Fifo, 1, FAILED, &ladder()),
+            decide(Mode::Fifo, OnGone::Disable, 1, FAILED, &ladder()),
             Decision::Hold {
                 wait: Duration::from_millis(100),
                 next: 2
@@ -140,14 +166,52 @@ mod tests {
         );
     }
 
+    const GONE: Answer = Answer {
+        delivered: false,
+        status_code: Some(410),
+    };
+
     #[test]
     fn gone_keeps_the_message_in_either_mode_even_on_the_last_attempt() {
-        let gone = Answer {
-            delivered: false,
-            status_code: Some(410),
-        };
         for mode in [Mode::Unordered, Mode::Fifo] {
-            assert_eq!(decide(mode, 3, gone, &ladder()), Decision::Gone { next: 4 });
+            assert_eq!(
+                decide(mode, OnGone::Disable, 3, GONE, &ladder()),
+                Decision::Gone { next: 4 }
+            );
         }
+    }
+
+    #[test]
+    fn where_gone_is_a_failure_it_climbs_the_ladder_and_is_exhausted_like_any_other() {
+        assert_eq!(
+            decide(Mode::Unordered, OnGone::Retry, 1, GONE, &ladder()),
+            Decision::Retry {
+                rung: 1,
+                wait: Duration::from_millis(100),
+                next: 2
+            }
+        );
+        assert_eq!(
+            decide(Mode::Fifo, OnGone::Retry, 2, GONE, &ladder()),
+            Decision::Hold {
+                wait: Duration::from_millis(200),
+                next: 3
+            }
+        );
+        assert_eq!(
+            decide(Mode::Unordered, OnGone::Retry, 3, GONE, &ladder()),
+            Decision::Exhausted
+        );
+    }
+
+    #[test]
+    fn only_the_002_profile_retries_gone() {
+        use hookfleet_core::render::Profile;
+        let on_gone: Vec<OnGone> = Profile::ALL.iter().map(|p| p.on_gone()).collect();
+        assert_eq!(
+            on_gone,
+            [OnGone::Disable, OnGone::Retry, OnGone::Disable],
+            "standard-webhooks, innervoice, pca"
+        );
     }
 }

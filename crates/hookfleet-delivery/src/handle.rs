@@ -110,7 +110,13 @@ impl Job {
             delivered: result.delivered,
             status_code: result.status_code,
         };
-        let decision = decide(self.cfg.mode, msg.attempt, answer, &self.cfg.ladder);
+        let decision = decide(
+            self.cfg.mode,
+            self.cfg.on_gone,
+            msg.attempt,
+            answer,
+            &self.cfg.ladder,
+        );
         self.note(&msg, &result, decision);
         let outcome = self.outcome_row(&msg, result, decision);
         let (settle, held) = self.settle_for(&msg, decision, &result_reason(&outcome));
@@ -229,7 +235,13 @@ impl Job {
             delivered: p.status == DeliveryStatus::Delivered,
             status_code: None,
         };
-        let decision = decide(Mode::Unordered, msg.attempt, recorded, &self.cfg.ladder);
+        let decision = decide(
+            Mode::Unordered,
+            self.cfg.on_gone,
+            msg.attempt,
+            recorded,
+            &self.cfg.ladder,
+        );
         Some(
             self.settle_for(msg, decision, "recorded before a restart")
                 .0,

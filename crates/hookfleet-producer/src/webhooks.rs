@@ -1,9 +1,10 @@
 //! The webhook dialect (source document 002): `/v1/webhooks`, where a product's customers
 //! register endpoints with an API key. A webhook is a subscription with the `innervoice`
-//! profile and the document's ladder (5 s, 30 s, 5 min, 30 min, then given up and logged).
-//! Its group: any API key (or the admin token); a key scoped to organizations registers
-//! webhooks limited to those organizations, and sees, tests and deletes only webhooks limited
-//! to organizations it holds; an admin sees all. Errors come in the native envelope. Ids are
+//! profile and the document's ladder (5 s, 30 s, 5 min, 30 min, then given up and logged);
+//! the profile makes every non-2xx answer a failure to retry, 410 included. Its group: any API
+//! key (or the admin token); a key scoped to organizations registers webhooks limited to those
+//! organizations, and sees, tests, disables, enables and deletes only webhooks limited to
+//! organizations it holds; an admin sees all. Errors come in the native envelope. Ids are
 //! `wh_…`: the subscription's own id under the document's prefix.
 use crate::{
     AppState,
@@ -40,6 +41,8 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v1/webhooks", post(create).get(list))
         .route("/v1/webhooks/test", post(test))
         .route("/v1/webhooks/{id}", get(get_one).delete(delete))
+        .route("/v1/webhooks/{id}/enable", post(enable))
+        .route("/v1/webhooks/{id}/disable", post(disable))
         .route("/v1/webhooks/{id}/deliveries", get(log))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
@@ -140,6 +143,7 @@ fn view(row: &SubscriptionRow) -> Value {
         "events": row.event_types,
         "organizations": row.organizations,
         "state": row.state,
+        "disabled_reason": row.disabled_reason,
         "created_at": row.created_at.format(&Rfc3339).unwrap_or_default(),
     })
 }
@@ -234,6 +238,30 @@ async fn delete(
     let row = owned(&state, &owner, &id).await?;
     subscriptions::delete(&state, &row).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/webhooks/{id}/enable`: a disabled webhook delivers again, what queued meanwhile
+/// first; an active one is answered as it is.
+async fn enable(
+    State(state): State<Arc<AppState>>,
+    Extension(owner): Extension<Owner>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let row = owned(&state, &owner, &id).await?;
+    subscriptions::enable(&state, &row).await?;
+    Ok(Json(view(&owned(&state, &owner, &id).await?)))
+}
+
+/// `POST /v1/webhooks/{id}/disable`: nothing more is sent until it is enabled; what arrives
+/// meanwhile waits. A disabled one is answered as it is.
+async fn disable(
+    State(state): State<Arc<AppState>>,
+    Extension(owner): Extension<Owner>,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let row = owned(&state, &owner, &id).await?;
+    subscriptions::disable(&state, &row).await?;
+    Ok(Json(view(&owned(&state, &owner, &id).await?)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,6 +41,25 @@ impl Profile {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
+
+    /// What an endpoint answering 410 Gone means for a subscription of this profile.
+    pub fn on_gone(self) -> OnGone {
+        match self {
+            // Document 002: 2xx is success, "anything else" a failure that is retried.
+            Self::InnerVoice => OnGone::Retry,
+            Self::StandardWebhooks | Self::Pca => OnGone::Disable,
+        }
+    }
+}
+
+/// What an endpoint answering 410 Gone means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnGone {
+    /// The endpoint is gone for good (Standard Webhooks' advice): disable the subscription and
+    /// keep its messages until it is enabled again.
+    Disable,
+    /// A failure like any other non-2xx answer, retried on the ladder.
+    Retry,
 }
 
 impl serde::Serialize for Profile {

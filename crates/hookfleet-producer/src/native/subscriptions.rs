@@ -313,13 +313,18 @@ async fn enable_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let row = state.subscription(&id).await?;
-    if row.state == SubscriptionState::Active {
-        return Ok(Json(subscription_view(&row)));
-    }
-    state.store.enable_subscription(&row.id).await?;
-    state.notify_workers().await;
+    enable(&state, &state.subscription(&id).await?).await?;
     Ok(Json(subscription_view(&state.subscription(&id).await?)))
+}
+
+/// Re-enables a disabled subscription: workers take it up again, and what queued meanwhile
+/// is delivered. An active one is left as it is. (The webhook dialect's `…/enable` too.)
+pub(crate) async fn enable(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
+    if row.state != SubscriptionState::Active {
+        state.store.enable_subscription(&row.id).await?;
+        state.notify_workers().await;
+    }
+    Ok(())
 }
 
 /// What a subscription disabled through the API says about why.
@@ -331,7 +336,13 @@ async fn disable_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let row = state.subscription(&id).await?;
+    disable(&state, &state.subscription(&id).await?).await?;
+    Ok(Json(subscription_view(&state.subscription(&id).await?)))
+}
+
+/// Disables an active subscription by hand; a disabled one is left as it is (keeping the
+/// reason it was disabled for). (The webhook dialect's `…/disable` too.)
+pub(crate) async fn disable(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
     if row.state == SubscriptionState::Active {
         state
             .store
@@ -339,7 +350,7 @@ async fn disable_subscription(
             .await?;
         state.notify_workers().await;
     }
-    Ok(Json(subscription_view(&state.subscription(&id).await?)))
+    Ok(())
 }
 
 async fn get_subscription(

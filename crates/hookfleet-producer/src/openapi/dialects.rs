@@ -98,6 +98,20 @@ fn webhook_get() {}
     responses((status = 204, description = "Deleted")))]
 fn webhook_delete() {}
 
+/// Re-enables a disabled webhook: what queued meanwhile is delivered; an active one is
+/// answered as it is (another organization's answers 404).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/enable", tag = WEBHOOKS,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Active", body = Webhook)))]
+fn webhook_enable() {}
+
+/// Disables a webhook by hand: nothing more is sent until it is enabled, and what arrives
+/// meanwhile waits; a disabled one is answered as it is (another organization's answers 404).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/disable", tag = WEBHOOKS,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Disabled", body = Webhook)))]
+fn webhook_disable() {}
+
 /// A webhook's deliveries, newest first.
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = WEBHOOKS,
     security(("api_key" = [])),

@@ -83,6 +83,8 @@ const LINKS: &[Links] = &[
         &[
             ("webhook_get", "id", "$response.body#/id"),
             ("webhook_log", "id", "$response.body#/id"),
+            ("webhook_enable", "id", "$response.body#/id"),
+            ("webhook_disable", "id", "$response.body#/id"),
             ("webhook_delete", "id", "$response.body#/id"),
         ],
     ),

@@ -51,6 +51,7 @@ mod schemas_dialects;
         dialects::lifecycle_create, dialects::lifecycle_update, dialects::lifecycle_close,
         dialects::webhook_create, dialects::webhook_list, dialects::webhook_test,
         dialects::webhook_get, dialects::webhook_delete, dialects::webhook_log,
+        dialects::webhook_enable, dialects::webhook_disable,
         dialects::keycloak_hook,
         dialects::healthz, dialects::readyz, dialects::openapi_json,
     ),

@@ -115,6 +115,9 @@ pub(crate) struct Webhook {
     pub events: Vec<String>,
     pub organizations: Option<Vec<String>>,
     pub state: super::schemas::SubscriptionState,
+    /// Why it is disabled (`null` while active): disabled through the API, or every delivery
+    /// exhausted for `HOOKFLEET_DISABLE_AFTER`.
+    pub disabled_reason: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     pub secret: Option<String>,

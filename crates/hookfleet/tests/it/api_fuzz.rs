@@ -62,6 +62,8 @@ const ROUTES: &[&str] = &[
     "/v1/webhooks",
     "/v1/webhooks/test",
     "/v1/webhooks/{wh}",
+    "/v1/webhooks/{wh}/enable",
+    "/v1/webhooks/{wh}/disable",
     "/v1/webhooks/{wh}/deliveries",
     "/v1/hooks/keycloak",
     "/event/create",
