@@ -1,6 +1,9 @@
 //! RabbitMQ's management API, for what AMQP cannot do: the users of pull subscriptions. Each
-//! gets permission to read (consume and ack) its own outbox queue and nothing else: no
-//! configure, no write, so it can neither declare nor publish into the fleet's exchanges.
+//! gets permission to read (consume, get, ack, purge) its own outbox queue and nothing else:
+//! no configure, no write, so it can neither declare, bind, delete nor publish, and no tags, so
+//! the management API refuses it. What no permission can refuse is a passive declare, which
+//! RabbitMQ answers unchecked: a pull user learns whether a queue or exchange of a name it knows
+//! exists, and a queue's ready and consumer counts (README, "Pull subscriptions").
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,24 +1,30 @@
 //! Pull subscriptions (source document 003: a subscriber "polls its queue itself"), proven with
 //! a stock client hookfleet did not write (Python's pika): the credentials it was given read
-//! its rendered copies, with the profile's headers as message headers, and nothing else; they
-//! can neither read another subscription's queue nor publish into the fleet; deleting the
-//! subscription removes them.
+//! its rendered copies, with the profile's headers as message headers. What else they can do
+//! is exactly what README says: learn, by a passive declare, whether a queue or exchange of a
+//! name it knows exists, and a queue's ready messages and consumers (RabbitMQ checks no
+//! permission on a passive declare); everything else on anything not its own is refused, and
+//! the management API refuses them. Deleting the subscription removes them.
 use hookfleet_testkit::{TestApp, spawn_app};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Reads `want` messages from its queue and acks them, then tries what it must not do; prints
-/// one JSON object with what happened.
-const CLIENT: &str = r#"
+/// Reads `want` messages from its queue and acks them, then tries each operation a pull user
+/// might, on a channel of its own; prints one JSON object: the messages, and per operation
+/// `allowed …` (with what the broker told) or `refused <reply code>`. Its one argument is a
+/// JSON object: `url`, `queue` (its own), `other` (another subscriber's queue), `ingest`,
+/// `exchange` (the fleet's), `want`.
+const CLIENT: &str = r##"
 import json, sys, pika
-url, queue, other_queue, exchange, want = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+a = json.loads(sys.argv[1])
+url, queue, other, ingest, exchange = a["url"], a["queue"], a["other"], a["ingest"], a["exchange"]
 out = {"messages": []}
 conn = pika.BlockingConnection(pika.URLParameters(url))
 ch = conn.channel()
 for _ in range(200):
     method, props, body = ch.basic_get(queue)
     if method is None:
-        if len(out["messages"]) >= want:
+        if len(out["messages"]) >= a["want"]:
             break
         conn.sleep(0.05)
         continue
@@ -28,32 +34,75 @@ for _ in range(200):
 def attempt(name, f):
     c = conn.channel()
     try:
-        f(c)
-        out[name] = "allowed"
+        r = f(c)
+        out[name] = "allowed" if r is None else "allowed %s" % (r,)
     except pika.exceptions.ChannelClosedByBroker as e:
         out[name] = "refused %d" % e.reply_code
+counts = lambda ok: "%d ready, %d consumers" % (ok.method.message_count, ok.method.consumer_count)
+publish = lambda x, key: lambda c: (c.confirm_delivery(), c.basic_publish(x, key, b"{}")) and None
+quorum = {"x-queue-type": "quorum"}
 for name, f in [
-    ("read_other", lambda c: c.basic_get(other_queue)),
-    ("publish_fleet", lambda c: (c.confirm_delivery(), c.basic_publish(exchange, "x", b"{}"))),
-    ("publish_own", lambda c: (c.confirm_delivery(), c.basic_publish("", queue, b"{}"))),
-    ("declare", lambda c: c.queue_declare("hookfleet-pull-test-not-allowed")),
+    # What RabbitMQ answers without checking any permission.
+    ("passive_declare_other", lambda c: counts(c.queue_declare(other, passive=True))),
+    ("passive_declare_ingest", lambda c: counts(c.queue_declare(ingest, passive=True))),
+    ("passive_declare_missing", lambda c: counts(c.queue_declare(ingest + ".nope", passive=True))),
+    ("passive_declare_exchange", lambda c: c.exchange_declare(exchange, passive=True) and None),
+    ("passive_declare_missing_exchange", lambda c: c.exchange_declare(exchange + ".nope", passive=True) and None),
+    # Everything else on anything not its own.
+    ("get_other", lambda c: c.basic_get(other) and None),
+    ("get_ingest", lambda c: c.basic_get(ingest) and None),
+    ("consume_other", lambda c: c.basic_consume(other, lambda *x: None) and None),
+    ("purge_other", lambda c: c.queue_purge(other) and None),
+    ("delete_other", lambda c: c.queue_delete(other) and None),
+    ("declare_other", lambda c: c.queue_declare(other, durable=True, arguments=quorum) and None),
+    ("declare_new", lambda c: c.queue_declare("hookfleet-pull-test-not-allowed") and None),
+    ("declare_server_named", lambda c: c.queue_declare("", exclusive=True) and None),
+    ("bind_own", lambda c: c.queue_bind(queue, exchange, "#") and None),
+    ("unbind_other", lambda c: c.queue_unbind(other, exchange, "#") and None),
+    ("publish_fleet", publish(exchange, "x")),
+    ("publish_default_to_ingest", publish("", ingest)),
+    ("publish_own", publish("", queue)),
+    ("declare_exchange", lambda c: c.exchange_declare(exchange, "topic", durable=True) and None),
+    ("delete_exchange", lambda c: c.exchange_delete(exchange) and None),
+    ("bind_exchange", lambda c: c.exchange_bind("amq.fanout", exchange, "#") and None),
+    # Its own queue: it reads it (consume, get, ack, purge) but may not reshape it.
+    ("declare_own", lambda c: c.queue_declare(queue, durable=True, arguments=quorum) and None),
+    ("delete_own", lambda c: c.queue_delete(queue) and None),
+    ("passive_declare_own", lambda c: counts(c.queue_declare(queue, passive=True))),
+    ("purge_own", lambda c: c.queue_purge(queue) and None),
 ]:
     attempt(name, f)
 conn.close()
 print(json.dumps(out))
-"#;
+"##;
 
-fn run_client(args: &[&str]) -> Result<Value, String> {
+fn run_client(args: &Value) -> Result<Value, String> {
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(CLIENT)
-        .args(args)
+        .arg(args.to_string())
         .output()
         .expect("python3 runs (scripts/services.sh installs pika)");
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     Ok(serde_json::from_slice(&out.stdout).expect("the client prints JSON"))
+}
+
+/// What the management API answers the pull user (it has no management tag).
+async fn management_status(app: &TestApp, access: &Value) -> u16 {
+    let (user, password) = (
+        access["username"].as_str().unwrap(),
+        access["password"].as_str().unwrap(),
+    );
+    app.http
+        .get("http://127.0.0.1:15672/api/queues")
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .expect("the management API answers")
+        .status()
+        .as_u16()
 }
 
 async fn pull_subscription(app: &TestApp, types: Value) -> Value {
@@ -94,10 +143,18 @@ async fn a_stock_client_reads_its_copies_and_nothing_else() {
     for id in &ids {
         app.wait_status(id, "delivered").await;
     }
-    let other_queue = other["pull"]["queue"].as_str().unwrap();
-    let (events, url2) = (app.topology.events(), url.to_owned());
-    let (q, oq) = (queue.to_owned(), other_queue.to_owned());
-    let got = tokio::task::spawn_blocking(move || run_client(&[&url2, &q, &oq, &events, "3"]))
+    let other_queue = other["pull"]["queue"].as_str().unwrap().to_owned();
+    // The other subscription takes every type: its outbox holds the four copies.
+    app.wait_until(
+        Duration::from_secs(10),
+        "the other outbox holds 4",
+        || async { app.queue_depth(&other_queue).await == Some(4) },
+    )
+    .await;
+    let args = json!({"url": url, "queue": queue, "other": other_queue,
+                      "ingest": app.topology.ingest(), "exchange": app.topology.events(),
+                      "want": 3});
+    let got = tokio::task::spawn_blocking(move || run_client(&args))
         .await
         .unwrap()
         .expect("the client connects with the credentials it was given");
@@ -116,9 +173,67 @@ async fn a_stock_client_reads_its_copies_and_nothing_else() {
         assert_eq!(h["x-pca-service-partition"], "pca.hub.tdi1");
         assert!(m["message_id"].as_str().unwrap().starts_with("dlv_"));
     }
-    for what in ["read_other", "publish_fleet", "publish_own", "declare"] {
+    // Exactly what README says it can learn: a queue's existence, ready messages and
+    // consumers, and an exchange's existence, by name, with no permission checked.
+    assert_eq!(
+        got["passive_declare_other"], "allowed 4 ready, 0 consumers",
+        "{got}"
+    );
+    let ingest = got["passive_declare_ingest"].as_str().unwrap();
+    assert!(
+        ingest.starts_with("allowed 0 ready, ") && !ingest.ends_with(" 0 consumers"),
+        "the ingest queue's backlog and its routers: {got}"
+    );
+    assert_eq!(got["passive_declare_missing"], "refused 404", "{got}");
+    assert_eq!(got["passive_declare_exchange"], "allowed", "{got}");
+    assert_eq!(
+        got["passive_declare_missing_exchange"], "refused 404",
+        "{got}"
+    );
+    assert_eq!(
+        got["passive_declare_own"], "allowed 0 ready, 0 consumers",
+        "{got}"
+    );
+    // Everything else on anything not its own is refused; its own it reads, and only reads.
+    for what in [
+        "get_other",
+        "get_ingest",
+        "consume_other",
+        "purge_other",
+        "delete_other",
+        "declare_other",
+        "declare_new",
+        "declare_server_named",
+        "bind_own",
+        "unbind_other",
+        "publish_fleet",
+        "publish_default_to_ingest",
+        "publish_own",
+        "declare_exchange",
+        "delete_exchange",
+        "bind_exchange",
+        "declare_own",
+        "delete_own",
+    ] {
         assert_eq!(got[what], "refused 403", "{what}: {got}");
     }
+    assert_eq!(got["purge_own"], "allowed", "{got}");
+    let every = got.as_object().unwrap().len();
+    assert_eq!(
+        every,
+        1 + 6 + 18 + 1,
+        "every operation tried is asserted: {got}"
+    );
+    assert_eq!(
+        app.queue_depth(&other_queue).await,
+        Some(4),
+        "the other outbox is as it was"
+    );
+    assert_eq!(
+        management_status(&app, access).await,
+        401,
+        "no management API"
+    );
     // The log records each put as a delivered attempt.
     let log: Value = app
         .get(&format!("/v1/events/{}/deliveries", ids[0]))
@@ -138,13 +253,10 @@ async fn a_stock_client_reads_its_copies_and_nothing_else() {
             .await;
         assert_eq!(res.status(), 204);
     }
-    let (url3, q, oq, events) = (
-        url.to_owned(),
-        queue.to_owned(),
-        other_queue.to_owned(),
-        app.topology.events(),
-    );
-    let after = tokio::task::spawn_blocking(move || run_client(&[&url3, &q, &oq, &events, "0"]))
+    let args = json!({"url": url, "queue": queue, "other": other_queue,
+                      "ingest": app.topology.ingest(), "exchange": app.topology.events(),
+                      "want": 0});
+    let after = tokio::task::spawn_blocking(move || run_client(&args))
         .await
         .unwrap();
     let err = after.expect_err("a deleted subscription's user cannot connect");
@@ -152,7 +264,6 @@ async fn a_stock_client_reads_its_copies_and_nothing_else() {
         err.contains("Authentication") || err.contains("ACCESS_REFUSED"),
         "{err}"
     );
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 #[tokio::test]
@@ -199,15 +310,12 @@ async fn a_rotated_reader_works_beside_the_new_one_until_its_grace_ends() {
     assert_ne!(first["username"], second["username"]);
     assert_eq!(first["queue"], second["queue"]);
     assert!(rotated["previous_valid_until"].is_string());
-    let (events, other) = (app.topology.events(), "no-such-queue".to_owned());
+    let (events, ingest) = (app.topology.events(), app.topology.ingest());
     let read = |access: &Value| {
-        let (url, q, o, e) = (
-            access["amqp_url"].as_str().unwrap().to_owned(),
-            access["queue"].as_str().unwrap().to_owned(),
-            other.clone(),
-            events.clone(),
-        );
-        tokio::task::spawn_blocking(move || run_client(&[&url, &q, &o, &e, "0"]))
+        let args = json!({"url": access["amqp_url"], "queue": access["queue"],
+                          "other": "no-such-queue", "ingest": ingest, "exchange": events,
+                          "want": 0});
+        tokio::task::spawn_blocking(move || run_client(&args))
     };
     assert!(
         read(&first).await.unwrap().is_ok(),
