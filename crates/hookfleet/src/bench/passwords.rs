@@ -41,10 +41,11 @@ pub struct PasswordBenchArgs {
     /// what two argon2 threads can check (~45/s), so every channel's queue stays full.
     #[arg(long, default_value_t = 200)]
     rate: u64,
-    /// Channels never verified before, one right-password call on each, sent at `probe_rate`
-    /// per second while the flood lasts.
-    #[arg(long, default_value_t = 200)]
+    /// Channels never verified before, one right-password call on each, sent at
+    /// `--probe-rate` while the flood lasts (250 outlast the default flood of 50 s).
+    #[arg(long, default_value_t = 250)]
     probes: usize,
+    /// Right-password calls on probe channels per second, each on its own connection.
     #[arg(long, default_value_t = 4)]
     probe_rate: u64,
     /// When RSS is read again after the flood ended.

@@ -2,8 +2,9 @@
 //! free, each one after that locks the channel for twice as long as the one before (up to a
 //! ceiling), a password verified right clears the count, and a channel with no failure for a
 //! while is forgotten. While a channel is locked every call on it is refused, right or wrong
-//! (see `Passwords::verify` for why). Only the channel guessed at is slowed; the table is
-//! bounded, and time is a parameter so tests run it on a clock of their own.
+//! (see `Passwords` for why). Only the channel guessed at is slowed; the table is bounded, and
+//! time is a parameter so tests run it on a clock of their own. The counts are kept with the
+//! lockout turned off too: the schedule serves channels with failures after the others.
 use super::Lockout;
 use std::{
     collections::HashMap,
@@ -13,6 +14,8 @@ use std::{
 /// The failure count of each channel that has failed lately.
 pub(super) struct Failures {
     rules: Lockout,
+    /// Whether failures lock (the lockout is on); counted either way.
+    locks: bool,
     table: HashMap<String, Entry>,
 }
 
@@ -33,11 +36,20 @@ impl Entry {
 }
 
 impl Failures {
-    pub(super) fn new(rules: Lockout) -> Self {
+    /// Counts by `rules`, which lock unless they are `None` (then the default table bounds).
+    pub(super) fn new(rules: Option<Lockout>) -> Self {
         Self {
-            rules,
+            locks: rules.is_some(),
+            rules: rules.unwrap_or_default(),
             table: HashMap::new(),
         }
+    }
+
+    /// Whether `channel` has wrong passwords counted against `stored_hash` (and not forgotten).
+    pub(super) fn suspect(&self, channel: &str, stored_hash: &str, now: Instant) -> bool {
+        self.table
+            .get(channel)
+            .is_some_and(|e| e.stored_hash == stored_hash && !self.expired(e, now))
     }
 
     /// How long `channel` (whose password is `stored_hash`) stays locked from `now`, if it is.
@@ -82,6 +94,9 @@ impl Failures {
             });
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
+        if !self.locks {
+            return None;
+        }
         let lock = self.rules.lock_after(entry.failures)?;
         entry.locked_until = Some(now + lock);
         Some(lock)
@@ -179,7 +194,7 @@ mod tests {
     #[test]
     fn failures_lock_one_channel_for_growing_times_and_never_another() {
         let t0 = Instant::now();
-        let mut f = Failures::new(rules());
+        let mut f = Failures::new(Some(rules()));
         for i in 0..3 {
             assert_eq!(
                 f.failed("a", "h", t0 + i * S / 10),
@@ -207,9 +222,27 @@ mod tests {
     }
 
     #[test]
+    fn with_the_lockout_off_failures_are_counted_but_never_lock() {
+        let t0 = Instant::now();
+        let mut f = Failures::new(None);
+        assert!(!f.suspect("a", "h", t0));
+        for _ in 0..100 {
+            assert_eq!(f.failed("a", "h", t0), None);
+        }
+        assert_eq!(f.locked("a", "h", t0), None);
+        assert!(f.suspect("a", "h", t0));
+        assert!(
+            !f.suspect("a", "other-hash", t0),
+            "another password is not suspect"
+        );
+        assert!(!f.suspect("b", "h", t0));
+        assert!(!f.suspect("a", "h", t0 + Lockout::default().forget_after));
+    }
+
+    #[test]
     fn a_right_password_clears_the_count() {
         let t0 = Instant::now();
-        let mut f = Failures::new(rules());
+        let mut f = Failures::new(Some(rules()));
         for _ in 0..4 {
             f.failed("a", "h", t0);
         }
@@ -224,7 +257,7 @@ mod tests {
     #[test]
     fn a_channel_without_failures_for_a_while_is_forgotten() {
         let t0 = Instant::now();
-        let mut f = Failures::new(rules());
+        let mut f = Failures::new(Some(rules()));
         for _ in 0..4 {
             f.failed("a", "h", t0);
         }
@@ -240,7 +273,7 @@ mod tests {
     #[test]
     fn a_new_password_starts_with_a_clean_slate() {
         let t0 = Instant::now();
-        let mut f = Failures::new(rules());
+        let mut f = Failures::new(Some(rules()));
         for _ in 0..4 {
             f.failed("a", "old-hash", t0);
         }
@@ -252,7 +285,7 @@ mod tests {
     #[test]
     fn the_table_is_bounded_and_evicts_the_unlocked_and_oldest_first() {
         let t0 = Instant::now();
-        let mut f = Failures::new(rules());
+        let mut f = Failures::new(Some(rules()));
         // "locked" is locked; "old" and "new" have one free failure each.
         for _ in 0..4 {
             f.failed("locked", "h", t0);

@@ -4,7 +4,8 @@
 //! set of long-lived threads (`workers`) that keep one buffer each while busy and give it back
 //! when idle, so memory is bounded by the number of threads and returns after a flood. The
 //! checks wait in a fair queue (`schedule`): per channel, a few distinct checks at most (past
-//! that, 429 with `Retry-After`), channels served in turn, identical checks sharing one hash.
+//! that, 429 with `Retry-After`), channels served in turn (those with wrong passwords counted
+//! against them only when no other waits), identical checks sharing one hash.
 //! Repeated wrong passwords lock their channel for a growing time (`lockout`); while it is
 //! locked every call on it is refused, right password or wrong, remembered or not: answering
 //! a remembered right password while refusing wrong ones would tell a guesser, at HMAC speed,
@@ -144,7 +145,7 @@ impl Passwords {
         let schedule = Schedule::new(
             checks.per_channel,
             checks.total,
-            checks.lockout.clone().map(lockout::Failures::new),
+            lockout::Failures::new(checks.lockout.clone()),
             remembered::Remembered::new(remember),
         );
         let shared = Arc::new(Shared {

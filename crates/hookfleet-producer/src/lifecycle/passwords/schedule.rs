@@ -2,7 +2,10 @@
 //! workers and `Passwords` drive it under one lock). Each channel is a lane with its own FIFO
 //! of distinct checks, at most `per_channel` waiting or running, `total` waiting across lanes;
 //! lanes are served round-robin, so a channel's first check waits behind at most one check of
-//! each other busy channel, never behind one channel's backlog. Identical checks (the same
+//! each other busy channel, never behind one channel's backlog. Lanes of channels with wrong
+//! passwords counted against them (see `lockout`) take their turns only when no other lane
+//! waits: a guesser spread over many channels then delays a clean channel's first check by
+//! the hashes already running, not by one per guessed channel. Identical checks (the same
 //! channel, stored hash and password fingerprint) join the one already queued or running and
 //! get its answer. Hashing a new channel's password has a lane of its own (the admin API's).
 //! The lockout table and the remembered passwords live here too, so a call's whole decision
@@ -118,11 +121,13 @@ pub(super) struct Schedule {
     per_channel: usize,
     total: usize,
     lanes: HashMap<Lane, LaneState>,
-    /// Lanes with waiting jobs, in the order they are served.
+    /// Lanes with waiting jobs, in the order they are served: those of channels with no
+    /// failures counted, then (only when that is empty) the suspects.
     ready: VecDeque<Lane>,
+    suspects: VecDeque<Lane>,
     waiting: usize,
     next_id: u64,
-    failures: Option<Failures>,
+    failures: Failures,
     pub remembered: Remembered,
 }
 
@@ -130,7 +135,7 @@ impl Schedule {
     pub(super) fn new(
         per_channel: usize,
         total: usize,
-        failures: Option<Failures>,
+        failures: Failures,
         remembered: Remembered,
     ) -> Self {
         Self {
@@ -138,6 +143,7 @@ impl Schedule {
             total: total.max(1),
             lanes: HashMap::new(),
             ready: VecDeque::new(),
+            suspects: VecDeque::new(),
             waiting: 0,
             next_id: 0,
             failures,
@@ -152,7 +158,7 @@ impl Schedule {
         stored_hash: &str,
         now: Instant,
     ) -> Option<Refusal> {
-        let left = self.failures.as_mut()?.locked(channel, stored_hash, now)?;
+        let left = self.failures.locked(channel, stored_hash, now)?;
         Some(Refusal {
             reason: Reason::Locked,
             // Whole seconds, rounded up: a client that waits that long finds the channel open.
@@ -218,7 +224,12 @@ impl Schedule {
         self.waiting += 1;
         if !state.ready {
             state.ready = true;
-            self.ready.push_back(lane);
+            let queue = if suspect(&self.failures, &lane, state, now) {
+                &mut self.suspects
+            } else {
+                &mut self.ready
+            };
+            queue.push_back(lane);
         }
         Ok(Admitted::Queued)
     }
@@ -227,7 +238,7 @@ impl Schedule {
     /// are dropped unrun, and so are checks on a channel that was locked while they waited
     /// (their callers are told so).
     pub(super) fn next(&mut self, now: Instant) -> Option<Taken> {
-        while let Some(lane) = self.ready.pop_front() {
+        while let Some(lane) = self.ready.pop_front().or_else(|| self.suspects.pop_front()) {
             let Some(state) = self.lanes.get_mut(&lane) else {
                 continue;
             };
@@ -239,6 +250,8 @@ impl Schedule {
             self.waiting -= 1;
             if state.waiting.is_empty() {
                 state.ready = false;
+            } else if suspect(&self.failures, &lane, state, now) {
+                self.suspects.push_back(lane.clone());
             } else {
                 self.ready.push_back(lane.clone());
             }
@@ -293,15 +306,10 @@ impl Schedule {
                 Outcome::Verified(true) => {
                     self.remembered
                         .insert(channel, &same.stored_hash, same.fingerprint);
-                    if let Some(f) = self.failures.as_mut() {
-                        f.succeeded(channel);
-                    }
+                    self.failures.succeeded(channel);
                 }
                 Outcome::Verified(false) => {
-                    locked = self
-                        .failures
-                        .as_mut()
-                        .and_then(|f| f.failed(channel, &same.stored_hash, now));
+                    locked = self.failures.failed(channel, &same.stored_hash, now);
                 }
                 _ => {}
             }
@@ -328,13 +336,28 @@ impl Schedule {
     }
 }
 
+/// Whether `lane`'s next check is on a channel with wrong passwords counted against it.
+fn suspect(failures: &Failures, lane: &Lane, state: &LaneState, now: Instant) -> bool {
+    match (lane, state.waiting.front().map(|j| &j.work)) {
+        (Lane::Channel(c), Some(Work::Verify { stored_hash, .. })) => {
+            failures.suspect(c, stored_hash, now)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lifecycle::passwords::Lockout;
 
     fn schedule(per_channel: usize, total: usize) -> Schedule {
-        Schedule::new(per_channel, total, None, Remembered::new(100))
+        Schedule::new(
+            per_channel,
+            total,
+            Failures::new(None),
+            Remembered::new(100),
+        )
     }
 
     fn verify(password: &str) -> (Option<Same>, Work) {
@@ -396,6 +419,46 @@ mod tests {
         assert_eq!(order, ["a1", "b1", "c1", "a2", "b2", "a3", "a4"]);
         assert_eq!(s.counts(), (0, 0));
         assert!(s.lanes.is_empty(), "idle lanes are dropped");
+    }
+
+    #[test]
+    fn channels_with_wrong_passwords_counted_wait_while_clean_channels_are_served() {
+        let now = Instant::now();
+        let mut s = schedule(4, 100);
+        let mut keep = Vec::new();
+        // One wrong password on each guessed channel (the lockout is off: counted only).
+        for g in ["g0", "g1", "g2"] {
+            keep.push(submit(&mut s, g, "w0", now));
+            let t = s.next(now).unwrap();
+            s.finish(t.id, &t.lane, &Outcome::Verified(false), now);
+        }
+        for p in ["w1", "w2"] {
+            for g in ["g0", "g1", "g2"] {
+                keep.push(submit(&mut s, g, p, now));
+            }
+        }
+        keep.push(submit(&mut s, "clean", "c1", now));
+        keep.push(submit(&mut s, "clean", "c2", now));
+        let mut order = Vec::new();
+        while let Some(t) = s.next(now) {
+            let (lane, password) = password_of(&t);
+            order.push(match lane {
+                Lane::Channel(c) => format!("{c}:{password}"),
+                Lane::Admin => "admin".into(),
+            });
+            if order.len() == 1 {
+                // A clean channel that turns up while the suspects wait goes before them too.
+                keep.push(submit(&mut s, "late", "l1", now));
+            }
+            s.finish(t.id, &t.lane, &Outcome::Verified(true), now);
+        }
+        assert_eq!(
+            order,
+            [
+                "clean:c1", "clean:c2", "late:l1", "g0:w1", "g1:w1", "g2:w1", "g0:w2", "g1:w2",
+                "g2:w2"
+            ]
+        );
     }
 
     #[test]
@@ -508,8 +571,8 @@ mod tests {
             forget_after: Duration::from_secs(600),
             channels: 100,
         };
-        let failures = Failures::new(lockout);
-        let mut s = Schedule::new(4, 100, Some(failures), Remembered::new(100));
+        let failures = Failures::new(Some(lockout));
+        let mut s = Schedule::new(4, 100, failures, Remembered::new(100));
         let (_, _r1) = submit(&mut s, "a", "p1", now);
         let (_, _r2) = submit(&mut s, "a", "p2", now);
         let (_, mut r3) = submit(&mut s, "a", "p3", now);
