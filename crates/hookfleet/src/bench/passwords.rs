@@ -55,6 +55,10 @@ pub struct PasswordBenchArgs {
     /// only the queue's caps and turns stand between the flood and the probes.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     lockout: Switch,
+    /// The `hookfleet` binary to start as the producer (default: this one), to measure
+    /// another build (an older commit) with the same flood.
+    #[arg(long)]
+    producer_bin: Option<std::path::PathBuf>,
     /// Give up on the flood after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -112,7 +116,8 @@ async fn measure(args: &PasswordBenchArgs, sandbox: &Sandbox) -> anyhow::Result<
     if args.lockout == Switch::Off {
         extra.push(("HOOKFLEET_PASSWORD_MAX_LOCKOUT", "off".into()));
     }
-    let roles = RoleEnv::new(common, extra)?;
+    let mut roles = RoleEnv::new(common, extra)?;
+    roles.env.bin.clone_from(&args.producer_bin);
     let (api, token) = (roles.api.clone(), roles.token.clone());
     let procs = Procs::start(roles.env, 0, 0).await?;
     let pid = procs.producer.pid().context("the producer has no pid")?;
@@ -140,8 +145,12 @@ async fn drive(
     // Idle: after the setup's hashes, once the producer has had a moment to settle.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = rss("VmRSS:");
+    let bin = args
+        .producer_bin
+        .as_ref()
+        .map_or_else(|| "this binary".to_owned(), |b| b.display().to_string());
     println!(
-        "hookfleet bench passwords: producer pid {pid}, lockout {:?}; RSS {fresh:.1} MiB at start, {idle:.1} MiB idle after creating {} channels",
+        "hookfleet bench passwords: producer pid {pid} ({bin}), lockout {:?}; RSS {fresh:.1} MiB at start, {idle:.1} MiB idle after creating {} channels",
         args.lockout,
         args.channels + args.probes
     );

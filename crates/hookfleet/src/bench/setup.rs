@@ -165,7 +165,11 @@ impl RoleEnv {
         Ok(Self {
             api: format!("http://127.0.0.1:{port}"),
             token,
-            env: Env { vars, logs },
+            env: Env {
+                vars,
+                logs,
+                bin: None,
+            },
         })
     }
 }
