@@ -38,7 +38,7 @@ pub struct PasswordBenchArgs {
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
     /// Wrong passwords sent per second (0: as fast as the concurrency allows). 200/s is over
-    /// what two argon2 threads can check (~45/s), so every channel's queue stays full.
+    /// what two argon2 threads can check (~110/s), so every channel's queue stays full.
     #[arg(long, default_value_t = 200)]
     rate: u64,
     /// Channels never verified before, one right-password call on each, sent at

@@ -29,9 +29,10 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordChecks {
     /// Threads that run argon2. Each holds a 19 MiB buffer while it has work and takes a core
-    /// for ~45 ms per hash, so this bounds both the memory argon2 can take (~40 MiB at 2) and
-    /// how much of the machine guessing can use; it sets the throughput of first-time checks
-    /// (~45/s at 2), never their fairness. Default 2.
+    /// for ~20 ms per hash (release build, BENCHMARKS.md's VM), so this bounds both the memory
+    /// argon2 can take (~40 MiB at 2) and how much of the machine guessing can use (two cores
+    /// at most, whatever the flood; the API's threads are scheduled beside them). It sets the
+    /// throughput of first-time checks (~110/s at 2), never their fairness. Default 2.
     pub workers: usize,
     /// Distinct checks one channel may have waiting or running; past it, 429. A client has one
     /// password and identical calls share a check, so 4 leaves room for a few clients and a
@@ -39,7 +40,7 @@ pub struct PasswordChecks {
     pub per_channel: usize,
     /// Distinct checks waiting across all channels; past it, 429. Bounds the queue's memory
     /// whatever the number of channels (a waiting check holds its password and stored hash).
-    /// Default 1024: more would wait longer than a client's patience anyway (~20 s at 2).
+    /// Default 1024: more would wait longer than a client's patience anyway (~10 s at 2).
     pub total: usize,
     /// Brute-force protection per channel; `None` turns it off.
     pub lockout: Option<Lockout>,
