@@ -16,6 +16,7 @@ mod intake;
 mod janitor;
 pub mod keycloak;
 mod lifecycle;
+pub use lifecycle::passwords::{Lockout, PasswordChecks};
 mod native;
 pub mod openapi;
 mod partner;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub gateway_tokens: Vec<String>,
     /// Channels whose verified password is remembered, so a call skips the slow hash.
     pub password_cache_entries: usize,
+    /// The threads, queue caps and lockout of channel password checks.
+    pub password_checks: PasswordChecks,
     /// RabbitMQ's management API, for pull subscriptions' users
     /// (`HOOKFLEET_RABBITMQ_MANAGEMENT_URL`).
     pub management_url: String,
@@ -81,6 +84,7 @@ impl Default for Settings {
             key_reload_interval: Duration::from_secs(5),
             gateway_tokens: Vec::new(),
             password_cache_entries: 10_000,
+            password_checks: PasswordChecks::default(),
             management_url: "http://guest:guest@127.0.0.1:15672".into(),
             pull_amqp_url: "amqp://127.0.0.1:5672/%2f".into(),
             keycloak_secrets: Vec::new(),
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Settings {
             .field("key_reload_interval", &self.key_reload_interval)
             .field("gateway_tokens", &"[redacted]")
             .field("password_cache_entries", &self.password_cache_entries)
+            .field("password_checks", &self.password_checks)
             .field("management_url", &"[redacted]")
             .field("pull_amqp_url", &self.pull_amqp_url)
             .field("keycloak_secrets", &self.keycloak_secrets)
@@ -252,6 +257,16 @@ pub fn describe_metrics() {
         "hookfleet_pruned_rows_total",
         "Rows pruned from the record past HOOKFLEET_RETENTION, by table."
     );
+    metrics::describe_counter!(
+        "hookfleet_channel_password_checks_total",
+        "Lifecycle channel password checks by how they were answered: remembered (an HMAC), \
+        slow (an argon2 verification ran), coalesced (shared an identical check's hash), busy \
+        (429: the channel's queue was full) or locked (429: the channel was locked)."
+    );
+    metrics::describe_counter!(
+        "hookfleet_channel_lockouts_total",
+        "Lockouts of lifecycle channels started by repeated wrong passwords."
+    );
 }
 
 /// Whether every role's broker connection is up and the database answers.
@@ -270,7 +285,11 @@ pub async fn run(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let passwords = lifecycle::passwords::Passwords::new(settings.password_cache_entries);
+    let passwords = lifecycle::passwords::Passwords::new(
+        &settings.password_checks,
+        settings.password_cache_entries,
+    )
+    .map_err(|e| anyhow::anyhow!(e).context("Failed to start the channel password checks"))?;
     let management = hookfleet_bus::management::Management::new(&settings.management_url)
         .map_err(|e| anyhow::anyhow!("HOOKFLEET_RABBITMQ_MANAGEMENT_URL: {e}"))?;
     let state = Arc::new(AppState {

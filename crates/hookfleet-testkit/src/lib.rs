@@ -62,6 +62,8 @@ pub struct Options {
     pub subscription_queues: hookfleet_bus::QueueKind,
     /// How the producer prunes the record.
     pub retention: hookfleet_producer::retention::Retention,
+    /// The producer's channel password threads, queue caps and lockout.
+    pub password_checks: hookfleet_producer::PasswordChecks,
 }
 
 impl Default for Options {
@@ -86,6 +88,7 @@ impl Default for Options {
             keycloak_admin: None,
             subscription_queues: hookfleet_bus::QueueKind::Quorum,
             retention: Default::default(),
+            password_checks: Default::default(),
         }
     }
 }
@@ -144,6 +147,7 @@ async fn start_roles(
         gateway_tokens: opts.gateway_token.iter().cloned().collect(),
         keycloak_secrets: opts.keycloak_secrets.clone(),
         retention: opts.retention,
+        password_checks: opts.password_checks.clone(),
         ..Default::default()
     };
     let roles = hookfleet_launch::Roles {

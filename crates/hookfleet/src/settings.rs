@@ -109,6 +109,16 @@ pub struct ProducerArgs {
     /// verifies every call slowly. Default 10000.
     #[arg(long, env = "HOOKFLEET_PASSWORD_CACHE_ENTRIES")]
     pub password_cache_entries: Option<usize>,
+    /// Threads that run argon2 for channel passwords (each ~19 MiB while busy). Default 2.
+    #[arg(long, env = "HOOKFLEET_PASSWORD_WORKERS")]
+    pub password_workers: Option<usize>,
+    /// Wrong passwords in a row a channel takes before it is locked. Default 5.
+    #[arg(long, env = "HOOKFLEET_PASSWORD_FREE_FAILURES")]
+    pub password_free_failures: Option<u32>,
+    /// The longest a channel is locked after repeated wrong passwords (the lockout starts at
+    /// 1s and doubles), 1s to 12h; `off`: no lockout. Default 15m.
+    #[arg(long, env = "HOOKFLEET_PASSWORD_MAX_LOCKOUT")]
+    pub password_max_lockout: Option<String>,
     /// RabbitMQ's management API, where pull subscriptions' users are made. Default
     /// `http://guest:guest@127.0.0.1:15672`.
     #[arg(
@@ -276,6 +286,7 @@ impl ProducerArgs {
             password_cache_entries: self
                 .password_cache_entries
                 .unwrap_or(d.password_cache_entries),
+            password_checks: self.password_checks()?,
             management_url: self
                 .rabbitmq_management_url
                 .clone()
@@ -302,6 +313,42 @@ impl ProducerArgs {
 
     pub fn tokens(&self) -> Vec<String> {
         split_tokens(self.admin_token.as_deref())
+    }
+
+    /// `HOOKFLEET_PASSWORD_WORKERS`, `_FREE_FAILURES` and `_MAX_LOCKOUT` over the defaults.
+    fn password_checks(&self) -> anyhow::Result<hookfleet_producer::PasswordChecks> {
+        let d = hookfleet_producer::PasswordChecks::default();
+        let workers = self.password_workers.unwrap_or(d.workers);
+        anyhow::ensure!(
+            (1..=64).contains(&workers),
+            "HOOKFLEET_PASSWORD_WORKERS must be 1 to 64"
+        );
+        let dl = hookfleet_producer::Lockout::default();
+        let lockout = match self.password_max_lockout.as_deref().map(str::trim) {
+            Some("off") => None,
+            max => {
+                let max = match max {
+                    None => dl.max,
+                    Some(m) => hookfleet_core::parse_duration(m).map_err(|e| {
+                        anyhow::anyhow!("HOOKFLEET_PASSWORD_MAX_LOCKOUT: {e} (or `off`)")
+                    })?,
+                };
+                anyhow::ensure!(
+                    (dl.first..=dl.forget_after).contains(&max),
+                    "HOOKFLEET_PASSWORD_MAX_LOCKOUT must be 1s to 12h, or `off`"
+                );
+                Some(hookfleet_producer::Lockout {
+                    max,
+                    free_failures: self.password_free_failures.unwrap_or(dl.free_failures),
+                    ..dl
+                })
+            }
+        };
+        Ok(hookfleet_producer::PasswordChecks {
+            workers,
+            lockout,
+            ..d
+        })
     }
 }
 

@@ -1,12 +1,13 @@
 //! One lifecycle call, start to end. The order of checks: the field rules (400), the key's
-//! scope (403), the channel (404) and its password (401), both from memory (`directory`); then, in one transaction: the `op_id`
+//! scope (403), the channel (404) and its password (401; 429 while the channel's checks are
+//! refused, see `passwords`), both from memory (`directory`); then, in one transaction: the `op_id`
 //! (a repeat returns the first answer), the event (404, 409 when closed), the next state
 //! written, the message published and confirmed, and only then the commit. A broker that does
 //! not confirm rolls the transaction back: the state did not move, the `op_id` is free, and the
 //! answer is 503 with `accepted: false`. The message of a retried call has the same id
 //! (derived from the channel and `op_id`), so should the commit itself fail after a confirm,
 //! the retry's copy is the same event and subscribers see it once.
-use super::{Answer, Data, Gate, LifecycleJson};
+use super::{Answer, Data, Gate, LifecycleJson, passwords::Verdict};
 use crate::{
     AppState,
     intake::{self, IntakeError},
@@ -84,18 +85,20 @@ async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<(), A
                 "channel not found",
             )
         })?;
-    if !state
+    match state
         .passwords
         .verify(&checked.channel_id, &stored, &checked.password)
         .await
     {
-        return Err(Answer::error(
+        Verdict::Open => Ok(()),
+        Verdict::Wrong => Err(Answer::error(
             StatusCode::UNAUTHORIZED,
             "invalid_password",
             "the channel password is wrong",
-        ));
+        )),
+        Verdict::Refused(refusal) => Err(Answer::too_many_attempts(refusal)),
+        Verdict::Unavailable => Err(dispatch_failed()),
     }
-    Ok(())
 }
 
 /// The transaction: claim the `op_id`, move the state, publish, commit. Returns the event id

@@ -67,6 +67,8 @@ pub(crate) struct Answer {
     status: StatusCode,
     data: Data,
     error: Option<(&'static str, String)>,
+    /// `Retry-After` in seconds (429).
+    retry_after: Option<u64>,
 }
 
 impl Answer {
@@ -78,6 +80,7 @@ impl Answer {
                 ..data
             },
             error: None,
+            retry_after: None,
         }
     }
 
@@ -90,6 +93,25 @@ impl Answer {
             status,
             data: Data::default(),
             error: Some((code, message.into())),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `too_many_attempts`: the channel's password checks are refused for now (its queue
+    /// is full, or it is locked after repeated wrong passwords), with when to try again.
+    pub(crate) fn too_many_attempts(refusal: passwords::Refusal) -> Self {
+        let secs = refusal.retry_after.as_secs().max(1);
+        let message = match refusal.reason {
+            passwords::Reason::Busy => format!(
+                "too many password checks are waiting on this channel; retry after {secs} s"
+            ),
+            passwords::Reason::Locked => format!(
+                "this channel is locked after repeated wrong passwords; retry after {secs} s"
+            ),
+        };
+        Self {
+            retry_after: Some(secs),
+            ..Self::error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
         }
     }
 
@@ -129,7 +151,13 @@ impl IntoResponse for Answer {
             error,
             error_code,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -1,6 +1,7 @@
 //! `/v1/channels`: the channels the event-lifecycle dialect (document 001) posts to. A channel
-//! is created with a password of 8 to 128 characters, kept only as an argon2id hash (made off
-//! the async threads: it is slow on purpose); neither is ever shown back.
+//! is created with a password of 8 to 128 characters, kept only as an argon2id hash (made on
+//! the password check threads, see `lifecycle::passwords`: it is slow on purpose, and those
+//! threads bound its memory); neither is ever shown back.
 use crate::{
     AppState,
     error::{ApiError, AppResult},
@@ -41,16 +42,12 @@ async fn create_channel(
     hookfleet_core::storable::check_text("name", name, channel::MAX_NAME_LEN)
         .map_err(ApiError::invalid)?;
     channel::validate_password(&new.password).map_err(ApiError::invalid)?;
-    let password = new.password;
-    let hash = tokio::task::spawn_blocking(move || channel::hash_password(&password))
-        .await
-        .map_err(|e| ApiError::unavailable("The password hashing task failed", &e))?
-        .map_err(|e| {
-            ApiError::unavailable(
-                "Failed to hash a channel password",
-                &std::io::Error::other(e),
-            )
-        })?;
+    let hash = state.passwords.hash(&new.password).await.map_err(|e| {
+        ApiError::unavailable(
+            "Failed to hash a channel password",
+            &std::io::Error::other(e),
+        )
+    })?;
     let row = state
         .store
         .create_channel(&ChannelId::random(), name, &hash)

@@ -3,10 +3,12 @@
 //! It mirrors the code that answers them: `app` (414 for every route), `auth` and each
 //! group's auth middleware (401, 403), `extract` (400 for a body, query or path it cannot
 //! read, 408, 413, 415), `error` (404, 422, 503) and each dialect's envelope (`partner`,
-//! `lifecycle`, `keycloak`). A status the operation already states is left as stated.
+//! `lifecycle`, `keycloak`; the lifecycle's 429 with its `Retry-After`). A status the
+//! operation already states is left as stated.
 use utoipa::openapi::{
-    OpenApi, Ref,
+    ObjectBuilder, OpenApi, Ref, Type,
     content::ContentBuilder,
+    header::{Header, HeaderBuilder},
     path::{Operation, ParameterIn},
     response::ResponseBuilder,
 };
@@ -229,6 +231,13 @@ fn lifecycle(c: &mut Vec<Cause>) {
         ),
         (413, "`payload_too_large`: body over 32 KB", LIFECYCLE),
         (
+            429,
+            "`too_many_attempts`: the channel's password checks are refused for now (its queue \
+            of checks is full, or it is locked after repeated wrong passwords); retry after the \
+            `Retry-After` seconds",
+            LIFECYCLE,
+        ),
+        (
             503,
             "`dispatch_failed`: nothing changed; retry with the same `op_id`",
             LIFECYCLE,
@@ -257,15 +266,16 @@ pub(crate) fn add_error_answers(api: &mut OpenApi) {
             }
             by_status.sort_by_key(|(s, _, _)| *s);
             for (status, whys, envelope) in by_status {
-                let answer = ResponseBuilder::new()
-                    .description(whys.join("; "))
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(envelope)))
-                            .build(),
-                    )
-                    .build();
+                let mut answer = ResponseBuilder::new().description(whys.join("; ")).content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(envelope)))
+                        .build(),
+                );
+                if status == 429 {
+                    answer = answer.header("Retry-After", retry_after());
+                }
+                let answer = answer.build();
                 op.responses
                     .responses
                     .entry(status.to_string())
@@ -273,4 +283,16 @@ pub(crate) fn add_error_answers(api: &mut OpenApi) {
             }
         }
     }
+}
+
+/// `Retry-After` of a 429: whole seconds to wait.
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }

@@ -2,10 +2,12 @@
 //! fleet in this process against the local RabbitMQ and PostgreSQL (in a namespace and schema
 //! of its own, removed afterwards), subscribes a loopback receiver N times, posts events over
 //! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
-//! receiver getting each copy. Traffic goes only to 127.0.0.1.
+//! receiver getting each copy. Traffic goes only to 127.0.0.1. `hookfleet bench passwords` is
+//! a scenario of its own (see `passwords`).
 mod keycloak;
 mod lifecycle;
 mod partner;
+mod passwords;
 mod poster;
 mod prune;
 mod report;
@@ -13,7 +15,7 @@ mod scale;
 mod setup;
 
 use report::{Figures, RssSampler};
-use setup::{Fleet, start_fleet, start_processes, start_receiver, subscribe};
+use setup::{Fleet, Sandbox, start_fleet, start_processes, start_receiver, subscribe};
 
 use poster::Poster;
 
@@ -32,7 +34,11 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// A scenario of its own instead of the delivery benchmark.
+    #[command(subcommand)]
+    kind: Option<BenchKind>,
     /// Subscription counts to measure, one scenario each.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     subscriptions: Vec<usize>,
@@ -107,6 +113,14 @@ pub struct BenchArgs {
     retention: String,
 }
 
+#[derive(Debug, Clone, clap::Subcommand)]
+enum BenchKind {
+    /// A flood of wrong channel passwords against a `hookfleet producer` child process: its
+    /// memory during and after, and how fast right passwords on unverified channels are
+    /// answered meanwhile.
+    Passwords(passwords::PasswordBenchArgs),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Dialect {
     Native,
@@ -155,6 +169,9 @@ async fn receive(State(rx): State<Arc<Rx>>, body: Bytes) -> &'static str {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchKind::Passwords(p)) = args.kind {
+        return passwords::run(p).await;
+    }
     hookfleet_store::ensure_database(&args.database_url)
         .await
         .context("Failed to create the benchmark database")?;
@@ -184,48 +201,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
-    let tag = EventId::random().as_str()[24..].to_owned();
-    let schema = format!("bench_{tag}");
-    let (admin, conn) = tokio_postgres::connect(&args.database_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await?;
-    let sep = if args.database_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let common = Common {
-        amqp_url: args.amqp_url.clone(),
-        database_url: format!("{}{sep}options=-csearch_path%3D{schema}", args.database_url),
-        namespace: format!("{schema}."),
-        metrics_addr: "127.0.0.1:0".parse()?,
-        allow_private_targets: true,
-        db_pool_size: 16,
-        // A throwaway schema: the development key is enough.
-        secret_keys: hookfleet_store::Sealer::development(),
-        subscription_queues: args.subscription_queues,
-    };
-    let result = measure(args, subs, &common).await;
-
+    let sandbox =
+        Sandbox::create(&args.amqp_url, &args.database_url, args.subscription_queues).await?;
+    let result = measure(args, subs, &sandbox.common).await;
     // Leave nothing behind, whatever happened.
-    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
-    let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
-    let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
-    let bus_admin = amqp.admin().await?;
-    bus_admin
-        .delete_namespace(
-            &hookfleet_bus::Topology::new(common.namespace.clone()),
-            &sub_ids,
-            &hookfleet_router::enrich::RETRY_DELAYS,
-        )
-        .await?;
-    bus_admin.close().await;
-    amqp.close().await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await?;
+    sandbox.remove().await?;
     result
 }
 

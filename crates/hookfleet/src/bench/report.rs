@@ -118,7 +118,7 @@ pub(super) fn rss_mib() -> f64 {
 }
 
 /// A memory line of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:` for the peak), in MiB.
-fn status_mib(pid: &str, field: &str) -> f64 {
+pub(super) fn status_mib(pid: &str, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()

@@ -124,15 +124,27 @@ pub(super) async fn start_processes(
     workers: usize,
     retention: &str,
 ) -> anyhow::Result<(String, String, Fleet)> {
-    let token = crate::generate_token();
-    // A free port for the producer: bound here, released, then taken by the child.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let logs = std::env::temp_dir().join(format!("hookfleet-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&logs).context("create the roles' log directory")?;
-    let env = Env {
-        vars: vec![
+    let roles = RoleEnv::new(common, vec![("HOOKFLEET_RETENTION", retention.into())])?;
+    let procs = Procs::start(roles.env, 1, workers).await?;
+    Ok((roles.api, roles.token, Fleet::Processes(Box::new(procs))))
+}
+
+/// What the role processes of a scenario are started with: its API address and admin token,
+/// and their environment (the scenario's namespace and schema; `extra` adds variables or
+/// replaces them).
+pub(super) struct RoleEnv {
+    pub api: String,
+    pub token: String,
+    pub env: Env,
+}
+
+impl RoleEnv {
+    pub fn new(common: &Common, extra: Vec<(&'static str, String)>) -> anyhow::Result<Self> {
+        let token = crate::generate_token();
+        let port = free_port()?;
+        let logs = std::env::temp_dir().join(format!("hookfleet-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&logs).context("create the roles' log directory")?;
+        let mut vars = vec![
             ("HOOKFLEET_AMQP_URL", common.amqp_url.clone()),
             ("HOOKFLEET_DATABASE_URL", common.database_url.clone()),
             ("HOOKFLEET_NAMESPACE", common.namespace.clone()),
@@ -144,17 +156,29 @@ pub(super) async fn start_processes(
                 "HOOKFLEET_SUBSCRIPTION_QUEUES",
                 common.subscription_queues.as_str().into(),
             ),
-            ("HOOKFLEET_RETENTION", retention.into()),
             ("RUST_LOG", "warn".into()),
-        ],
-        logs,
-    };
-    let procs = Procs::start(env, 1, workers).await?;
-    Ok((
-        format!("http://127.0.0.1:{port}"),
-        token,
-        Fleet::Processes(Box::new(procs)),
-    ))
+        ];
+        for (name, value) in extra {
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, value));
+        }
+        Ok(Self {
+            api: format!("http://127.0.0.1:{port}"),
+            token,
+            env: Env {
+                vars,
+                logs,
+                bin: None,
+            },
+        })
+    }
+}
+
+/// A free loopback port: bound here, released, then taken by a child process.
+pub(super) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The whole fleet in this process; returns the API's address, its token and the fleet's task.
@@ -194,4 +218,66 @@ pub(super) async fn start_fleet(
     let task =
         tokio::spawn(async move { fleet::run(&fleet_common, roles, None, fleet_stop).await });
     Ok((api, token, task))
+}
+
+/// A scenario's own schema and queue namespace on the local PostgreSQL and RabbitMQ.
+pub(super) struct Sandbox {
+    pub common: Common,
+    admin: tokio_postgres::Client,
+    schema: String,
+}
+
+impl Sandbox {
+    pub async fn create(
+        amqp_url: &str,
+        database_url: &str,
+        queues: hookfleet_bus::QueueKind,
+    ) -> anyhow::Result<Self> {
+        let tag = hookfleet_core::EventId::random().as_str()[24..].to_owned();
+        let schema = format!("bench_{tag}");
+        let (admin, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await?;
+        let sep = if database_url.contains('?') { '&' } else { '?' };
+        let common = Common {
+            amqp_url: amqp_url.to_owned(),
+            database_url: format!("{database_url}{sep}options=-csearch_path%3D{schema}"),
+            namespace: format!("{schema}."),
+            metrics_addr: "127.0.0.1:0".parse()?,
+            allow_private_targets: true,
+            db_pool_size: 16,
+            // A throwaway schema: the development key is enough.
+            secret_keys: hookfleet_store::Sealer::development(),
+            subscription_queues: queues,
+        };
+        Ok(Self {
+            common,
+            admin,
+            schema,
+        })
+    }
+
+    /// Deletes the namespace's queues and exchanges, and the schema.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        let common = &self.common;
+        let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
+        let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
+        let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
+        let bus_admin = amqp.admin().await?;
+        bus_admin
+            .delete_namespace(
+                &hookfleet_bus::Topology::new(common.namespace.clone()),
+                &sub_ids,
+                &hookfleet_router::enrich::RETRY_DELAYS,
+            )
+            .await?;
+        bus_admin.close().await;
+        amqp.close().await;
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await?;
+        Ok(())
+    }
 }

@@ -133,6 +133,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             ("RUST_LOG", "warn,lapin=off".into()),
         ],
         logs: logs.clone(),
+        bin: None,
     };
     let mut procs = procs::Procs::start(env, 2, 3).await?;
     let http = reqwest::Client::builder()

@@ -9,6 +9,8 @@ use tokio::process::{Child, Command};
 pub(crate) struct Env {
     pub vars: Vec<(&'static str, String)>,
     pub logs: PathBuf,
+    /// The `hookfleet` binary the roles run; `None`: this one.
+    pub bin: Option<PathBuf>,
 }
 
 pub(crate) struct Proc {
@@ -114,7 +116,11 @@ fn spawn(env: &Env, role: &'static str, started: &mut usize) -> anyhow::Result<P
     *started += 1;
     let log = env.logs.join(format!("{started:03}-{role}.log"));
     let out = std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-    let child = Command::new(std::env::current_exe()?)
+    let bin = match &env.bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?,
+    };
+    let child = Command::new(bin)
         .arg(role)
         .envs(env.vars.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(out.try_clone()?))

@@ -30,6 +30,7 @@ mod log;
 mod management_props;
 mod openapi;
 mod partner;
+mod passwords;
 mod pca;
 mod poison;
 mod probe;

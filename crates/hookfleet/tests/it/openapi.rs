@@ -212,3 +212,26 @@ async fn every_operation_states_its_security_and_its_error_answers_and_links_res
         }
     }
 }
+
+#[test]
+fn the_lifecycle_routes_describe_their_429_with_retry_after() {
+    let spec = hookfleet_producer::openapi::document().expect("the description");
+    for route in ["/event/create", "/event/update", "/event/close"] {
+        let answer = &spec["paths"][route]["post"]["responses"]["429"];
+        assert!(
+            answer["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("too_many_attempts")),
+            "{route}: {answer}"
+        );
+        assert_eq!(
+            answer["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/LifecycleAnswer",
+            "{route}: in the dialect's envelope"
+        );
+        assert_eq!(
+            answer["headers"]["Retry-After"]["schema"]["type"], "integer",
+            "{route}: {answer}"
+        );
+    }
+}
