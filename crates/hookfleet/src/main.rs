@@ -97,7 +97,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    telemetry::cancel_on_signal(shutdown.clone());
+    // The roles drain on SIGINT and SIGTERM; a CLI command has nothing to drain, so the
+    // signals keep their default and end it at once.
+    if !matches!(command, Command::Cli(_) | Command::Ready { .. }) {
+        telemetry::cancel_on_signal(shutdown.clone());
+    }
     match command {
         Command::Migrate { common } => migrate(&common).await,
         Command::Producer { common, producer } => {
@@ -106,11 +110,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 !tokens.is_empty(),
                 "HOOKFLEET_ADMIN_TOKEN must be set for the producer"
             );
+            // Settings first: a bad one is named even when the port is busy.
+            let settings = producer.settings(&common, tokens)?;
             let roles = Roles {
-                producer: Some((
-                    fleet::bind(producer.http_addr).await?,
-                    producer.settings(&common, tokens)?,
-                )),
+                producer: Some((fleet::bind(producer.http_addr).await?, settings)),
                 ..Roles::default()
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
@@ -142,13 +145,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("HOOKFLEET_ADMIN_TOKEN was not set; this run's API token is: {generated}");
                 tokens.push(generated);
             }
+            let (settings, router, delivery) = (
+                producer.settings(&common, tokens)?,
+                router.settings()?,
+                delivery.settings(&common)?,
+            );
             let roles = Roles {
-                producer: Some((
-                    fleet::bind(producer.http_addr).await?,
-                    producer.settings(&common, tokens)?,
-                )),
-                router: Some(router.settings()?),
-                delivery: Some(delivery.settings(&common)?),
+                producer: Some((fleet::bind(producer.http_addr).await?, settings)),
+                router: Some(router),
+                delivery: Some(delivery),
             };
             fleet::run(&common, roles, Some(telemetry::init_metrics()?), shutdown).await
         }

@@ -98,7 +98,17 @@ async fn a_person_subscribes_sends_follows_the_log_and_unsubscribes_from_the_ter
     })
     .await
     .expect("tail shows the delivery delivered");
-    tail.kill().await.unwrap();
+    // SIGTERM (what a supervisor or `timeout` sends) ends it, as Ctrl-C does.
+    let pid = tail.id().expect("tail runs").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    tokio::time::timeout(Duration::from_secs(5), tail.wait())
+        .await
+        .expect("tail ends within 5 s of SIGTERM")
+        .unwrap();
     assert!(
         line.contains(&id) && line.contains("user.created") && line.contains("200"),
         "{line}"

@@ -96,6 +96,10 @@ async fn old_finished_records_are_pruned_in_batches_and_the_rest_is_kept() {
 
 #[tokio::test]
 async fn a_bad_retention_setting_stops_the_producer_with_its_name() {
+    // The producer's port is taken (as by a demo left running on 8080): the bad setting is
+    // still what it names, since settings are read before the port is bound.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
     for (name, value) in [
         ("HOOKFLEET_RETENTION", "forever"),
         ("HOOKFLEET_RETENTION", "0s"),
@@ -103,6 +107,7 @@ async fn a_bad_retention_setting_stops_the_producer_with_its_name() {
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookfleet"))
             .arg("producer")
+            .env("HOOKFLEET_HTTP_ADDR", &busy_addr)
             .env("HOOKFLEET_ADMIN_TOKEN", "t")
             .env("HOOKFLEET_AMQP_URL", "amqp://127.0.0.1:1/%2f")
             .env(name, value)
