@@ -33,7 +33,16 @@ pub struct Common {
     pub metrics_addr: SocketAddr,
     /// Allow loopback, private and link-local addresses as subscription targets: the producer
     /// accepts such URLs and the delivery role sends to them. Off by default (SSRF).
-    #[arg(long, env = "HOOKFLEET_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    /// For local testing only (a receiver on this machine): `--allow-private-targets` alone
+    /// means true.
+    #[arg(
+        long,
+        env = "HOOKFLEET_ALLOW_PRIVATE_TARGETS",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     pub allow_private_targets: bool,
     /// Database connections per process: enough for batch writers plus API reads.
     #[arg(long, env = "HOOKFLEET_DB_POOL_SIZE", default_value_t = 16)]
@@ -400,4 +409,30 @@ fn split_tokens(list: Option<&str>) -> Vec<String> {
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Common;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        common: Common,
+    }
+
+    #[test]
+    fn allow_private_targets_is_a_flag_that_also_takes_a_value() {
+        let parse = |args: &[&str]| {
+            Args::try_parse_from([&["hookfleet"], args].concat())
+                .map(|a| a.common.allow_private_targets)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse(&[]), Ok(false));
+        assert_eq!(parse(&["--allow-private-targets"]), Ok(true));
+        assert_eq!(parse(&["--allow-private-targets", "true"]), Ok(true));
+        assert_eq!(parse(&["--allow-private-targets=false"]), Ok(false));
+        assert!(parse(&["--allow-private-targets=maybe"]).is_err());
+    }
 }

@@ -121,15 +121,25 @@ impl Api {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let res = req
-            .send()
-            .await
-            .with_context(|| format!("Failed to reach the API at {}", self.base))?;
+        let res = req.send().await.with_context(|| {
+            format!(
+                "Failed to reach the API at {} (is the fleet running there? start one with \
+                 `hookfleet all`, or point HOOKFLEET_API_URL or --api-url at yours)",
+                self.base
+            )
+        })?;
         let status = res.status();
         let text = res
             .text()
             .await
             .with_context(|| format!("Failed to read the answer to {method} {path}"))?;
+        if status == StatusCode::UNAUTHORIZED {
+            bail!(
+                "{method} {path}: {} (check HOOKFLEET_API_KEY or --api-key: the API knows no \
+                 such key or token)",
+                refusal(status, &text)
+            );
+        }
         if !status.is_success() {
             bail!("{method} {path}: {}", refusal(status, &text));
         }

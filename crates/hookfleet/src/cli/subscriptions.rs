@@ -24,6 +24,7 @@ pub enum SubscriptionsCmd {
         /// Only events of this service partition; repeat for several (default: all).
         #[arg(long = "partition")]
         partitions: Vec<String>,
+        /// A note for people reading the subscription list (up to 1,024 characters).
         #[arg(long)]
         description: Option<String>,
     },

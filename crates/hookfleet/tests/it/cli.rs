@@ -271,3 +271,37 @@ async fn recover_sends_a_large_window_again_in_steps_each_delivery_once() {
     assert_eq!(rx.succeeded().len(), 7, "each once");
     assert_eq!(app.queue_depth(&app.topology.dead()).await, Some(0));
 }
+
+#[tokio::test]
+async fn a_wrong_key_or_no_fleet_says_what_to_check() {
+    let app = spawn_app().await;
+    let out = command(&app, &["subscriptions", "list"])
+        .env("HOOKFLEET_API_KEY", "not-a-key")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("401") && err.contains("HOOKFLEET_API_KEY"),
+        "{err}"
+    );
+
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = command(&app, &["subscriptions", "list"])
+        .env("HOOKFLEET_API_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("hookfleet all") && err.contains("HOOKFLEET_API_URL"),
+        "{err}"
+    );
+}
