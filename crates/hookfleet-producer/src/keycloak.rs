@@ -112,8 +112,21 @@ async fn hook(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> AppResult<(StatusCode, Json<Value>)> {
+    if state.settings.keycloak_secrets.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the hook is off: this fleet has no shared key (HOOKFLEET_KEYCLOAK_SECRET) to check \
+             signatures with",
+        ));
+    }
     if !signed_by_a_valid_key(&state.settings.keycloak_secrets, &headers, &body) {
-        return Err(ApiError::unauthorized());
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the body must be signed: `X-Keycloak-Signature: <hex HMAC-SHA256 of the raw body>` \
+             (or `X-Webhook-Signature: sha256=<hex>`) with a valid key of the shared secret",
+        ));
     }
     let id = decode(&body)?.id;
     let bus = state.bus()?;

@@ -315,6 +315,11 @@ pub async fn run(
     ));
     let reloader = tokio::spawn(reload_keys(state.clone(), shutdown.clone()));
     let timeouts = state.settings.timeouts;
+    if state.settings.keycloak_secrets.is_empty() {
+        tracing::info!(
+            "The identity-provider hook (POST /v1/hooks/keycloak) is off: HOOKFLEET_KEYCLOAK_SECRET is not set"
+        );
+    }
     let app = app::router(state);
     tracing::info!(addr = %listener.local_addr()?, "Producer API listening");
     serve::serve(listener, app, timeouts, shutdown).await;

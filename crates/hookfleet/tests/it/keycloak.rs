@@ -426,3 +426,30 @@ async fn an_entity_the_api_always_fails_holds_up_no_other_event() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.count(), 1, "the failing ones wait, unpublished");
 }
+
+/// A refused hook call says what the hook wants: a signature (not a Bearer token), or, on a
+/// fleet with no shared key, that the hook is off and which setting turns it on.
+#[tokio::test]
+async fn a_refusal_points_at_the_signature_or_the_missing_setting() {
+    let message = |app: &TestApp| {
+        let req = app
+            .http
+            .post(app.url("/v1/hooks/keycloak"))
+            .header("content-type", "application/json")
+            .header("x-keycloak-signature", "00")
+            .body(access("e1", "access.LOGOUT", "user-1", json!({})).to_string());
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 401);
+            let v: Value = res.json().await.unwrap();
+            v["error"]["message"].as_str().unwrap().to_owned()
+        }
+    };
+    let signed = message(&app(None).await).await;
+    assert!(
+        signed.contains("X-Keycloak-Signature") && !signed.contains("Bearer"),
+        "{signed}"
+    );
+    let off = message(&spawn_app_with(Options::default()).await).await;
+    assert!(off.contains("HOOKFLEET_KEYCLOAK_SECRET"), "{off}");
+}
