@@ -206,10 +206,37 @@ def check_log(page, sub_id, failed_id, delivered_id, org_event):
     page.fill("#filter-since", local_input(-datetime.timedelta(hours=1)))
     page.click("#apply-filters")
     expect(log.locator("tbody tr")).to_have_count(3)
+    fits_1280(page, log)
     page.fill("#filter-type", "other.type")
     page.click("#apply-filters")
     expect(page.get_by_test_id("log-empty")).to_be_visible()
     assert event_delivery.startswith("dlv_") and org_event.startswith("evt_")
+
+
+def fits_1280(page, table):
+    """At 1280 px the log needs no sideways scrolling, and every column says what it is."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    widths = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth, innerWidth]")
+    assert widths[0] <= widths[1] and widths[1] <= widths[2], "the log is wider than 1280 px: %s" % widths
+    headers = table.locator("thead th").all_inner_texts()
+    assert all(h.strip() for h in headers), "a column has no header: %s" % headers
+    shot(page, "05b-log-1280.png")
+    page.set_viewport_size({"width": 1360, "height": 900})
+
+
+def pull_health(page):
+    """A pull subscription's copies are put on its queue, recorded with no HTTP status: its
+    health counts them as the successes they are."""
+    sub = call("/v1/subscriptions", {"event_types": ["console.*"], "delivery": "pull"})
+    page.goto("%s/console#/subscriptions/%s" % (BASE, sub["id"]))
+    expect(page.get_by_test_id("sub-state")).to_have_text("active")
+    put = send_test(page)
+    expect(delivery_row(page, put).get_by_test_id("status")).to_have_text("delivered", timeout=15_000)
+    page.reload()
+    expect(page.get_by_test_id("success-rate")).to_have_text("100 % of 1 attempts")
+    expect(page.get_by_test_id("last-error")).to_have_text("none")
+    expect(delivery_row(page, put)).to_contain_text("queued for pull")
+    shot(page, "08-pull-subscription.png")
 
 
 def resend(page, receiver, delivery_id):
@@ -289,6 +316,7 @@ def main():
             check_log(page, sub_id, failing, delivered, org_event)
             resend(page, receiver, failing)
             other_actions(page, receiver, sub_id)
+            pull_health(page)
 
         except Exception:
             # What the page showed when it failed, and what it logged, for CI's output.

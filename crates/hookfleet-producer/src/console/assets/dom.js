@@ -100,16 +100,22 @@ export function notice(kind, ...children) {
     'data-testid': `notice-${kind}` }, ...children);
 }
 
+/** Whether an attempt was a pull subscription's put on its queue: recorded with no status
+ * (nothing answered over HTTP) and no error. A failed HTTP attempt always has one of them. */
+function isPut(attempt) {
+  return (attempt.status_code === null || attempt.status_code === undefined) && !attempt.error;
+}
+
 /** What an attempt's outcome was, in a few words: the status code, else the error. */
 export function outcome(attempt) {
   if (attempt.status_code !== null && attempt.status_code !== undefined) {
     return `HTTP ${attempt.status_code}`;
   }
-  return attempt.error || 'no answer';
+  return isPut(attempt) ? 'queued for pull' : attempt.error;
 }
 
 export function isSuccess(attempt) {
-  return attempt.status_code >= 200 && attempt.status_code < 300;
+  return (attempt.status_code >= 200 && attempt.status_code < 300) || isPut(attempt);
 }
 
 /** A button that runs `action` once per click, disabled while it runs. */

@@ -64,12 +64,13 @@ async function load(results, params, cursor) {
     return [time(d.created_at), deliveryLink(d.id), subscriptionLink(d.subscription_id),
       h('span', { class: 'mono' }, d.event_type ?? '—'), d.organization_id ?? '—',
       pill(d.status, 'status'), String(d.attempt_count), last ? outcome(last) : '—',
-      d.is_test ? 'test' : ''];
+      d.is_test ? 'test send' : 'event'];
   });
   const here = query(params);
   const next = page.next_cursor
     ? link(`#/deliveries${query({ ...params, cursor: page.next_cursor })}`, 'Next page') : null;
   fill(results, table(['Created', 'Delivery', 'Subscription', 'Event type', 'Organization',
-    'Status', 'Attempts', 'Last outcome', ''], rows, { id: 'log', 'data-testid': 'log' }),
+    'Status', 'Attempts', 'Last outcome', 'Sent by'], rows,
+  { id: 'log', class: 'log', 'data-testid': 'log' }),
   h('div', { class: 'pager' }, cursor ? link(`#/deliveries${here}`, 'First page') : null, next));
 }

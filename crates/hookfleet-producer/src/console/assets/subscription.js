@@ -82,12 +82,12 @@ function detailFields(v) {
 function deliveriesTable(rows) {
   if (!rows.length) return h('p', { class: 'muted' }, 'No deliveries yet.');
   return table(['Created', 'Delivery', 'Event type', 'Organization', 'Status', 'Attempts',
-    'Last outcome', ''], rows.map((d) => {
+    'Last outcome', 'Sent by'], rows.map((d) => {
     const last = d.attempts[d.attempts.length - 1];
     return [time(d.created_at), deliveryLink(d.id), h('span', { class: 'mono' }, d.event_type ?? '—'),
       d.organization_id ?? '—', pill(d.status, 'status'), String(d.attempt_count),
-      last ? outcome(last) : '—', d.is_test ? 'test' : ''];
-    }), { 'data-testid': 'sub-deliveries' });
+      last ? outcome(last) : '—', d.is_test ? 'test send' : 'event'];
+    }), { class: 'log', 'data-testid': 'sub-deliveries' });
 }
 
 function actionsOf(page) {
