@@ -168,6 +168,19 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// How many of a subscription's deliveries are exhausted (their messages parked).
+    pub async fn parked_count(&self, subscription_id: &str) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'exhausted'",
+                &[&subscription_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// The recorded progress of each of `ids` that has any.
     pub async fn delivery_progress(&self, ids: &[&str]) -> Result<HashMap<String, Progress>> {
         let rows = self
