@@ -2,6 +2,9 @@
 //! migration runner, idempotent event intake (`ON CONFLICT DO NOTHING`), subscriptions, and the
 //! batched outcome writes that must commit before their messages are acked. Batches travel as
 //! one JSON parameter unpacked with `jsonb_to_recordset`, so a batch is one round trip.
+//! Queries take and return the core's typed ids (`&SubscriptionId`, never `&str`) and typed
+//! rows, each read by column name (`row`), so an id of one kind cannot be passed for another
+//! and a value the record holds that this version cannot read is an error, never a panic.
 #![forbid(unsafe_code)]
 
 mod api_keys;
@@ -16,13 +19,14 @@ mod pull;
 mod queues;
 mod recover;
 mod retention;
+mod row;
 mod sealed;
 mod subscriptions;
 mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use channels::ChannelRow;
-pub use events::{EventFilter, KeyedRecord};
+pub use events::{EventFilter, EventRecord, KeyedRecord};
 pub use installations::InstallationRow;
 pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
@@ -48,7 +52,8 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("failed to encode a batch")]
     Encode(#[from] serde_json::Error),
-    /// A value the record should never hold (a status or state no version wrote).
+    /// A value the record should never hold (a status or state no version wrote, an id of the
+    /// wrong shape), naming the column or field it was found in.
     #[error("the record holds an unexpected value: {0}")]
     Unexpected(String),
 }
