@@ -78,7 +78,7 @@ impl DeliveredBody<'_> {
     /// The bytes of one copy, as queued and as replayed: built here only, so a replay rebuilt
     /// from the record has the shape of the original.
     pub fn encode(
-        id: &str,
+        id: &EventId,
         event_type: &str,
         timestamp: &OffsetDateTime,
         organization_id: Option<&str>,
@@ -90,7 +90,7 @@ impl DeliveredBody<'_> {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         serde_json::to_vec(&DeliveredBody {
-            id: id.into(),
+            id: id.as_str().into(),
             event_type: event_type.into(),
             timestamp: timestamp.into(),
             organization_id: organization_id.map(Cow::Borrowed),
@@ -254,7 +254,7 @@ impl IngestEvent {
                         &self.event_type,
                     ),
                     body: DeliveredBody::encode(
-                        self.id.as_str(),
+                        &self.id,
                         &self.event_type,
                         &self.timestamp,
                         org.as_deref(),

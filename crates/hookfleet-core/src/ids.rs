@@ -1,14 +1,29 @@
 //! Prefixed identifiers (`evt_`, `sub_`, `dlv_`). Random ids are UUIDv7 so they sort by
 //! creation time in indexes; derived ids are SHA-256 based so the same input always yields the
 //! same id without a database lookup (idempotency keys, one delivery per copy × subscription).
+//! An id is made only by these constructors or by parsing (`parse`, `TryFrom<String>`, serde),
+//! each of which checks the prefix-and-32-hex shape, so a value of one of these types always
+//! names an id of its kind; there is no way to wrap an unchecked string, and no `Deref` to
+//! `str`, so one kind of id cannot be passed where another, or any text, is asked for.
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+/// A string that is not an id of the kind asked for. Names the kind and the rule, never the
+/// value: the value may be anything a client or a message carried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not {kind}: expected `{prefix}` then 32 lower-case hex digits")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub prefix: &'static str,
+}
+
 macro_rules! prefixed_id {
-    ($name:ident, $prefix:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+    ($name:ident, $prefix:literal, $kind:literal) => {
+        // Deserialized through `TryFrom<String>`, so a message or a body carrying a string of
+        // the wrong shape fails to decode instead of yielding an id that names nothing.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
 
         impl $name {
@@ -21,18 +36,45 @@ macro_rules! prefixed_id {
 
             /// Accepts only strings of this id's shape: the prefix then 32 lower-case hex digits.
             pub fn parse(s: &str) -> Option<Self> {
-                let rest = s.strip_prefix($prefix)?;
-                (rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-                    .then(|| Self(s.to_owned()))
+                Self::is_valid(s).then(|| Self(s.to_owned()))
+            }
+
+            fn is_valid(s: &str) -> bool {
+                s.strip_prefix($prefix).is_some_and(|rest| {
+                    rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                })
             }
 
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+        }
 
-            /// Wraps a string already known to be an id (read back from our own record).
-            pub fn from_trusted(s: String) -> Self {
-                Self(s)
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                if Self::is_valid(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(IdError {
+                        kind: $kind,
+                        prefix: $prefix,
+                    })
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::try_from(s.to_owned())
+            }
+        }
+
+        // An id is a string everywhere it is stored or sent, written as it is.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
             }
         }
 
@@ -41,29 +83,14 @@ macro_rules! prefixed_id {
                 f.write_str(&self.0)
             }
         }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        // An id is a string everywhere it is stored or sent; typed only so that one kind of
-        // id is never taken for another.
-        impl std::ops::Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
     };
 }
 
-prefixed_id!(EventId, "evt_");
-prefixed_id!(SubscriptionId, "sub_");
-prefixed_id!(DeliveryId, "dlv_");
-prefixed_id!(ApiKeyId, "key_");
-prefixed_id!(ChannelId, "chn_");
+prefixed_id!(EventId, "evt_", "an event id");
+prefixed_id!(SubscriptionId, "sub_", "a subscription id");
+prefixed_id!(DeliveryId, "dlv_", "a delivery id");
+prefixed_id!(ApiKeyId, "key_", "an API key id");
+prefixed_id!(ChannelId, "chn_", "a channel id");
 
 pub(crate) fn digest_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
@@ -191,6 +218,34 @@ mod tests {
     }
 
     #[test]
+    fn decoding_checks_the_shape_and_encoding_writes_the_string() {
+        let id = DeliveryId::random();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<DeliveryId>(&json).unwrap(), id);
+        for bad in [
+            "\"junk\"",
+            "\"dlv_\"",
+            "\"sub_0123456789abcdef0123456789abcdef\"",
+            "\"dlv_0123456789ABCDEF0123456789ABCDEF\"",
+            "\"dlv_0123456789abcdef0123456789abcdef0\"",
+            "17",
+        ] {
+            assert!(serde_json::from_str::<DeliveryId>(bad).is_err(), "{bad}");
+        }
+        let err = serde_json::from_str::<EventId>("\"evt_nope\"").unwrap_err();
+        assert!(err.to_string().contains("not an event id"), "{err}");
+        assert!(
+            !err.to_string().contains("evt_nope"),
+            "never echoes the value: {err}"
+        );
+        assert_eq!(
+            "junk".parse::<ChannelId>().unwrap_err().kind,
+            "a channel id"
+        );
+    }
+
+    #[test]
     fn keys_map_to_stable_distinct_ids_inside_their_space() {
         let native = KeySpace::Native;
         assert_eq!(
@@ -276,6 +331,45 @@ mod key_space_props {
             prop_assert!(EventId::parse(ia.as_str()).is_some());
             // Nor is a new id ever one of the old, space-less derivation.
             prop_assert_ne!(ia, EventId::legacy_for_key(&kb));
+        }
+    }
+}
+
+/// Parsing over arbitrary text: every way in (`parse`, `TryFrom`, serde) agrees, accepts
+/// exactly the prefix and 32 lower-case hex digits, and gives back the text unchanged.
+#[cfg(test)]
+mod parse_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any text, text close to an id (a prefix of some kind, then near-hex), and ids.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "(evt_|sub_|dlv_|key_|chn_|EVT_|evt)[0-9a-fA-Fg]{30,34}",
+            "evt_[0-9a-f]{31,33}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2_000)
+        ))]
+        #[test]
+        fn every_way_in_agrees_and_keeps_the_text(s in text()) {
+            let shaped = s.strip_prefix("evt_").is_some_and(|h| {
+                h.len() == 32 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            });
+            let parsed = EventId::parse(&s);
+            prop_assert_eq!(parsed.is_some(), shaped);
+            prop_assert_eq!(EventId::try_from(s.clone()).ok(), parsed.clone());
+            let json = serde_json::to_string(&s).unwrap();
+            prop_assert_eq!(serde_json::from_str::<EventId>(&json).ok(), parsed.clone());
+            if let Some(id) = parsed {
+                prop_assert_eq!(id.as_str(), s.as_str());
+                prop_assert_eq!(serde_json::to_string(&id).unwrap(), json);
+                prop_assert!(SubscriptionId::parse(&s).is_none());
+            }
         }
     }
 }

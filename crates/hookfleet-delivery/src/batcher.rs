@@ -151,7 +151,7 @@ impl Batcher {
             let p = &mut batch[i];
             let queue = p.outcome.as_ref().map_or_else(
                 || "unknown".to_owned(),
-                |o| self.topology.subscription_queue(&o.subscription_id),
+                |o| self.topology.subscription_queue(o.subscription_id.as_str()),
             );
             let reason = format!("unstorable outcome: {e}");
             tracing::warn!(%queue, %reason, "Parking a message whose outcome the record refused");

@@ -174,7 +174,7 @@ impl Job {
     /// the ladder like a failed POST.
     async fn put_in_outbox(&self, msg: &Incoming, request: render::Request) -> AttemptResult {
         let started = std::time::Instant::now();
-        let queue = self.shared.topology.pull_queue(&self.cfg.id);
+        let queue = self.shared.topology.pull_queue(self.cfg.id.as_str());
         let sent = async {
             self.shared
                 .publisher
@@ -211,10 +211,10 @@ impl Job {
         let progress = self
             .shared
             .store
-            .delivery_progress(&[msg.delivery_id.as_str()])
+            .delivery_progress(&[&msg.delivery_id])
             .await
             .ok()?;
-        let p = progress.get(msg.delivery_id.as_str())?;
+        let p = progress.get(&msg.delivery_id)?;
         if fifo_resume {
             return match p.status {
                 DeliveryStatus::Delivered => Some(Settle::Ack),

@@ -7,7 +7,7 @@
 //! reload interval everywhere else; a replaced key stops exactly when its grace ends (checked on
 //! each request).
 use hookfleet_core::{
-    ApiKeyId,
+    ApiKeyId, ChannelId,
     api_key::{self, Scope},
 };
 use hookfleet_store::Store;
@@ -100,7 +100,7 @@ impl Installations {
 /// The live channels, each with the argon2id hash of its password.
 #[derive(Debug, Default)]
 pub(crate) struct Channels {
-    hashes: RwLock<HashMap<String, String>>,
+    hashes: RwLock<HashMap<ChannelId, String>>,
 }
 
 impl Channels {
@@ -111,7 +111,7 @@ impl Channels {
     }
 
     /// The channel's password hash, if it is live.
-    pub(crate) fn password_hash(&self, id: &str) -> Option<String> {
+    pub(crate) fn password_hash(&self, id: &ChannelId) -> Option<String> {
         self.hashes
             .read()
             .unwrap_or_else(|p| p.into_inner())

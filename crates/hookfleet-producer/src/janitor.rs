@@ -38,7 +38,10 @@ pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             }
         };
         for id in due {
-            let removed = bus.admin.delete_subscription(&state.topology, &id).await;
+            let removed = bus
+                .admin
+                .delete_subscription(&state.topology, id.as_str())
+                .await;
             match removed {
                 Ok(()) => {
                     if let Err(e) = state.store.mark_queue_deleted(&id).await {

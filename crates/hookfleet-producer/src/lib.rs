@@ -205,7 +205,7 @@ impl AppState {
         let id = hookfleet_core::SubscriptionId::parse(id)
             .ok_or_else(|| error::ApiError::not_found("subscription"))?;
         self.store
-            .subscription(id.as_str())
+            .subscription(&id)
             .await?
             .ok_or_else(|| error::ApiError::not_found("subscription"))
     }

@@ -127,7 +127,7 @@ async fn owned(state: &AppState, owner: &Owner, id: &str) -> AppResult<Subscript
     // A record that cannot be read is a 503, not a webhook that does not exist.
     let row = state
         .store
-        .subscription(sub_id.as_str())
+        .subscription(&sub_id)
         .await?
         .ok_or_else(not_found)?;
     if row.profile != Profile::InnerVoice || !owner.owns(&row) {
@@ -210,7 +210,7 @@ async fn list(
             Some(Profile::InnerVoice),
             owner.within(),
             limit + 1,
-            after.as_ref().map(SubscriptionId::as_str),
+            after.as_ref(),
         )
         .await?;
     let more = rows.len() as i64 > limit;
@@ -316,7 +316,7 @@ async fn log(
     ApiQuery(q): ApiQuery<deliveries::LogQuery>,
 ) -> AppResult<Json<Value>> {
     let row = owned(&state, &owner, &id).await?;
-    let page = deliveries::log_page(&state, Some(row.id.to_string()), q).await?;
+    let page = deliveries::log_page(&state, Some(row.id), q).await?;
     let data: Vec<Value> = page
         .data
         .iter()

@@ -8,7 +8,7 @@
 use anyhow::Context;
 use futures_util::future::try_join_all;
 use hookfleet_bus::{Acker, Message, Outgoing, Publisher, Session, Topology};
-use hookfleet_core::{IngestEvent, routing::MAX_KEY_LEN};
+use hookfleet_core::{EventId, IngestEvent, routing::MAX_KEY_LEN};
 use hookfleet_store::{PoisonRow, Store, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -231,14 +231,11 @@ fn decode(batch: &[Message]) -> (Vec<(IngestEvent, usize)>, Vec<Poison>) {
 /// The copies of every event still to route; an event whose copies cannot be made is poison.
 fn copies_of<'e>(
     events: &'e [(IngestEvent, usize)],
-    to_route: &[String],
+    to_route: &[EventId],
     poison: &mut Vec<Poison>,
 ) -> Vec<(&'e IngestEvent, Vec<hookfleet_core::EventCopy>)> {
     let mut out = Vec::new();
-    for (event, index) in events
-        .iter()
-        .filter(|(e, _)| to_route.iter().any(|id| id == e.id.as_str()))
-    {
+    for (event, index) in events.iter().filter(|(e, _)| to_route.contains(&e.id)) {
         let reason = match event.fan_out() {
             Ok(copies) if copies.iter().all(|c| c.routing_key.len() <= MAX_KEY_LEN) => {
                 out.push((event, copies));
@@ -271,7 +268,7 @@ impl Ctx<'_> {
             .await
             .context("Failed to park poison ingest messages")?;
         let copies = self.publish(&out).await?;
-        let routed: Vec<&str> = out.iter().map(|(e, _)| e.id.as_str()).collect();
+        let routed: Vec<&EventId> = out.iter().map(|(e, _)| &e.id).collect();
         // If this fails the copies are out; requeueing publishes them again (at-least-once).
         self.store
             .mark_routed(&routed)
@@ -291,10 +288,7 @@ impl Ctx<'_> {
         // Recorded before (an idempotent repeat), so not routed again; refused ones are poison.
         let duplicates = events
             .iter()
-            .filter(|(e, i)| {
-                !to_route.iter().any(|id| id == e.id.as_str())
-                    && !poison.iter().any(|p| p.index == *i)
-            })
+            .filter(|(e, i)| !to_route.contains(&e.id) && !poison.iter().any(|p| p.index == *i))
             .count();
         metrics::counter!("hookfleet_messages_routed_total").increment(copies as u64);
         metrics::counter!("hookfleet_events_routed_total").increment(routed.len() as u64);
@@ -342,7 +336,7 @@ impl Ctx<'_> {
 async fn record_isolating(
     store: &Store,
     events: &[(IngestEvent, usize)],
-) -> Result<(Vec<String>, Vec<Poison>), StoreError> {
+) -> Result<(Vec<EventId>, Vec<Poison>), StoreError> {
     let (accepted, refused) = hookfleet_store::isolate_refused(events.len(), |range| {
         let part: Vec<&IngestEvent> = events[range].iter().map(|(e, _)| e).collect();
         async move { store.insert_events(&part).await }

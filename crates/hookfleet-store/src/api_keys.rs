@@ -1,6 +1,6 @@
 //! API keys in the record: created, listed, rotated and revoked through the API; read in full
 //! by each producer, which keeps them in memory so no request waits on the database.
-use crate::{Result, Store};
+use crate::{Result, Store, row::Columns};
 use hookfleet_core::ApiKeyId;
 use time::OffsetDateTime;
 
@@ -29,17 +29,18 @@ pub struct ActiveHash {
 }
 
 const COLUMNS: &str = "id, name, scopes, created_at,
-     CASE WHEN previous_expires_at > now() THEN previous_expires_at END, revoked_at";
+     CASE WHEN previous_expires_at > now() THEN previous_expires_at END AS previous_valid_until,
+     revoked_at";
 
-fn from_row(r: &tokio_postgres::Row) -> ApiKeyRow {
-    ApiKeyRow {
-        id: ApiKeyId::from_trusted(r.get(0)),
-        name: r.get(1),
-        scopes: r.get(2),
-        created_at: r.get(3),
-        previous_valid_until: r.get(4),
-        revoked_at: r.get(5),
-    }
+fn from_row(r: &tokio_postgres::Row) -> Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: r.id("id")?,
+        name: r.col("name")?,
+        scopes: r.col("scopes")?,
+        created_at: r.col("created_at")?,
+        previous_valid_until: r.col("previous_valid_until")?,
+        revoked_at: r.col("revoked_at")?,
+    })
 }
 
 impl Store {
@@ -61,7 +62,7 @@ impl Store {
                 &[&id.as_str(), &name, &scopes, &hash],
             )
             .await?;
-        Ok(from_row(&row))
+        from_row(&row)
     }
 
     /// Every key, newest first, revoked ones included.
@@ -74,29 +75,29 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(from_row).collect())
+        rows.iter().map(from_row).collect()
     }
 
-    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>> {
+    pub async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"),
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Revokes a key (both generations at once); `false` if there is no such live key.
-    pub async fn revoke_api_key(&self, id: &str) -> Result<bool> {
+    pub async fn revoke_api_key(&self, id: &ApiKeyId) -> Result<bool> {
         let n = self
             .client()
             .await?
             .execute(
                 "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
         Ok(n == 1)
@@ -105,7 +106,7 @@ impl Store {
     /// Makes `hash` the key's current hash; the one it replaces works for `grace` more.
     pub async fn rotate_api_key(
         &self,
-        id: &str,
+        id: &ApiKeyId,
         hash: &str,
         grace: std::time::Duration,
     ) -> Result<Option<ApiKeyRow>> {
@@ -120,10 +121,10 @@ impl Store {
                      WHERE id = $1 AND revoked_at IS NULL
                      RETURNING {COLUMNS}"
                 ),
-                &[&id, &hash, &grace_ms],
+                &[&id.as_str(), &hash, &grace_ms],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Every hash that authenticates now: each live key's current one, and a replaced one
@@ -133,8 +134,8 @@ impl Store {
             .client()
             .await?
             .query(
-                "SELECT id, scopes, hashes[1], NULL::timestamptz FROM api_keys
-                     WHERE revoked_at IS NULL
+                "SELECT id, scopes, hashes[1] AS hash, NULL::timestamptz AS valid_until
+                     FROM api_keys WHERE revoked_at IS NULL
                  UNION ALL
                  SELECT id, scopes, hashes[2], previous_expires_at FROM api_keys
                      WHERE revoked_at IS NULL AND previous_expires_at > now()
@@ -142,14 +143,15 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ActiveHash {
-                key_id: ApiKeyId::from_trusted(r.get(0)),
-                scopes: r.get(1),
-                hash: r.get(2),
-                valid_until: r.get(3),
+        rows.iter()
+            .map(|r| {
+                Ok(ActiveHash {
+                    key_id: r.id("id")?,
+                    scopes: r.col("scopes")?,
+                    hash: r.col("hash")?,
+                    valid_until: r.col("valid_until")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -1,6 +1,6 @@
 //! Channels of the event-lifecycle dialect: created, listed and deleted through the native API.
 //! The record keeps each password only as an argon2id hash.
-use crate::{Result, Store};
+use crate::{Result, Store, row::Columns};
 use hookfleet_core::ChannelId;
 use time::OffsetDateTime;
 
@@ -15,12 +15,12 @@ pub struct ChannelRow {
 
 const COLUMNS: &str = "id, name, created_at";
 
-fn from_row(r: &tokio_postgres::Row) -> ChannelRow {
-    ChannelRow {
-        id: ChannelId::from_trusted(r.get(0)),
-        name: r.get(1),
-        created_at: r.get(2),
-    }
+fn from_row(r: &tokio_postgres::Row) -> Result<ChannelRow> {
+    Ok(ChannelRow {
+        id: r.id("id")?,
+        name: r.col("name")?,
+        created_at: r.col("created_at")?,
+    })
 }
 
 impl Store {
@@ -41,7 +41,7 @@ impl Store {
                 &[&id.as_str(), &name, &password_hash],
             )
             .await?;
-        Ok(from_row(&row))
+        from_row(&row)
     }
 
     /// Every live channel, newest first.
@@ -57,23 +57,23 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(from_row).collect())
+        rows.iter().map(from_row).collect()
     }
 
-    pub async fn channel(&self, id: &str) -> Result<Option<ChannelRow>> {
+    pub async fn channel(&self, id: &ChannelId) -> Result<Option<ChannelRow>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM channels WHERE id = $1 AND deleted_at IS NULL"),
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(from_row).transpose()
     }
 
     /// `false` if there is no such live channel.
-    pub async fn delete_channel(&self, id: &str) -> Result<bool> {
-        self.soft_delete("channels", id).await
+    pub async fn delete_channel(&self, id: &ChannelId) -> Result<bool> {
+        self.soft_delete("channels", id.as_str()).await
     }
 }

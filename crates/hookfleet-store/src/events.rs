@@ -1,8 +1,12 @@
-//! Reading the record of events: one event as recorded, and the listing, newest first.
-use crate::{Result, Store};
-use serde_json::{Value, json};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tokio_postgres::Row;
+//! The record of events, read and written in one place: the router's batch insert
+//! (`ON CONFLICT DO NOTHING`) and its mark of what is fanned out, a test send's event, the
+//! intake's check of what a key already names, and the API's reads (one event as recorded, and
+//! the listing, newest first).
+use crate::{Result, Store, row::Columns};
+use hookfleet_core::{EventId, IngestEvent};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::{Row, types::Json};
 
 /// What `GET /v1/events` narrows the listing to.
 #[derive(Debug, Default, Clone)]
@@ -12,59 +16,238 @@ pub struct EventFilter {
     pub organization_id: Option<String>,
 }
 
-const COLUMNS: &str = r#"id, type, "timestamp", organization_ids, service_partitions,
-    idempotency_key, data::text, source::text, received_at, routed_at, key_space"#;
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+/// One event as recorded, as the API shows it (a test send's is never read back).
+///
+/// The fields are declared in alphabetical order on purpose: the API answered this record as
+/// a JSON map, whose keys `serde_json` writes sorted, and a struct is written in declaration
+/// order, so this order keeps the answer byte for byte what it was.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRecord {
+    /// The event's data; `null` if what the record holds cannot be read back as JSON (it nests
+    /// deeper than the reader goes, as an older version could store it). A `Value`, not the
+    /// stored text, so the answer keeps the shape it always had (sorted keys, no spacing).
+    pub data: Value,
+    pub id: EventId,
+    pub idempotency_key: Option<String>,
+    /// Whose key `idempotency_key` is (`KeySpace::label`); absent before keys had spaces.
+    pub key_space: Option<String>,
+    pub organization_ids: Vec<String>,
+    /// When the router recorded it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// When every copy was confirmed onto the bus; `None` until then.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub routed_at: Option<OffsetDateTime>,
+    pub service_partitions: Vec<String>,
+    /// Where it came from, as recorded (a `Value` for the same reason as `data`).
+    pub source: Option<Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    #[serde(rename = "type")]
+    pub event_type: String,
 }
 
-/// An event as the API shows it. `data` and `source` come back as the text PostgreSQL holds.
-fn view(r: &Row) -> Value {
-    let json_text = |i: usize| {
-        r.get::<_, Option<String>>(i)
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-    };
-    json!({
-        "id": r.get::<_, String>(0),
-        "type": r.get::<_, String>(1),
-        "timestamp": rfc3339(r.get(2)),
-        "organization_ids": r.get::<_, Value>(3),
-        "service_partitions": r.get::<_, Value>(4),
-        "idempotency_key": r.get::<_, Option<String>>(5),
-        "key_space": r.get::<_, Option<String>>(10),
-        "data": json_text(6).unwrap_or(Value::Null),
-        "source": json_text(7),
-        "received_at": rfc3339(r.get(8)),
-        "routed_at": r.get::<_, Option<OffsetDateTime>>(9).map(rfc3339),
-    })
+/// `data` and `source` are read as the text PostgreSQL holds: parsed here, so a value too deep
+/// to read is `null` instead of failing the row.
+const COLUMNS: &str = r#"id, type, "timestamp", organization_ids, service_partitions,
+    idempotency_key, data::text AS data, source::text AS source, received_at, routed_at,
+    key_space"#;
+
+impl EventRecord {
+    fn from_row(r: &Row) -> Result<Self> {
+        let json_text = |name: &str| -> Result<Option<Value>> {
+            let text: Option<&str> = r.col(name)?;
+            Ok(text.and_then(|t| serde_json::from_str(t).ok()))
+        };
+        let Json(organization_ids) = r.col("organization_ids")?;
+        let Json(service_partitions) = r.col("service_partitions")?;
+        Ok(Self {
+            data: json_text("data")?.unwrap_or(Value::Null),
+            id: r.id("id")?,
+            idempotency_key: r.col("idempotency_key")?,
+            key_space: r.col("key_space")?,
+            organization_ids,
+            received_at: r.col("received_at")?,
+            routed_at: r.col("routed_at")?,
+            service_partitions,
+            source: json_text("source")?,
+            timestamp: r.col("timestamp")?,
+            event_type: r.col("type")?,
+        })
+    }
+}
+
+/// What the record holds under a keyed event's id ([`Store::keyed_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyedRecord {
+    /// Nothing yet: the key is new in its space (or its event is still on its way).
+    Nothing,
+    /// The same event: a repeat.
+    Same,
+    /// Another event under the same key and space.
+    Different,
+    /// The same event, recorded before keys had spaces under the id the key alone derived: a
+    /// retry sent across the upgrade, which must stay the same event.
+    SameAsLegacy,
+}
+
+/// One event as the batch insert reads it (its own field names, the columns').
+#[derive(serde::Serialize)]
+struct EventRow<'a> {
+    id: &'a EventId,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    timestamp: OffsetDateTime,
+    organization_ids: &'a [String],
+    service_partitions: &'a [String],
+    idempotency_key: Option<&'a str>,
+    key_space: Option<&'a str>,
+    data: &'a serde_json::value::RawValue,
+    source: Option<&'a hookfleet_core::source::Source>,
+}
+
+impl<'a> From<&'a IngestEvent> for EventRow<'a> {
+    fn from(e: &'a IngestEvent) -> Self {
+        Self {
+            id: &e.id,
+            event_type: &e.event_type,
+            timestamp: e.timestamp,
+            organization_ids: &e.organization_ids,
+            service_partitions: &e.service_partitions,
+            idempotency_key: e.idempotency_key.as_deref(),
+            key_space: e.key_space.as_deref(),
+            data: &e.data,
+            source: e.source.as_ref(),
+        }
+    }
 }
 
 impl Store {
-    /// How many of a subscription's deliveries are exhausted (their messages parked).
-    pub async fn parked_count(&self, subscription_id: &str) -> Result<i64> {
+    /// Inserts a batch of events, ignoring ids already present, and returns the ids of the batch
+    /// that still need fanning out: new ones, and older ones whose fan-out never completed (a
+    /// router died between insert and publish).
+    pub async fn insert_events(&self, events: &[&IngestEvent]) -> Result<Vec<EventId>> {
+        let rows: Vec<EventRow<'_>> = events.iter().map(|e| EventRow::from(*e)).collect();
+        let events_json = serde_json::to_string(&rows)?;
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let client = self.client().await?;
+        client
+            .execute(
+                r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions,
+                                       idempotency_key, key_space, data, source)
+                   SELECT id, type, "timestamp", organization_ids, service_partitions,
+                          idempotency_key, key_space, data, source
+                   FROM jsonb_to_recordset($1::text::jsonb) AS x(
+                       id text, type text, "timestamp" timestamptz, organization_ids jsonb,
+                       service_partitions jsonb, idempotency_key text, key_space text, data jsonb,
+                       source jsonb)
+                   ON CONFLICT (id) DO NOTHING"#,
+                &[&events_json],
+            )
+            .await?;
+        let rows = client
+            .query(
+                "SELECT id FROM events WHERE id = ANY($1) AND routed_at IS NULL",
+                &[&ids],
+            )
+            .await?;
+        rows.iter().map(|r| r.id("id")).collect()
+    }
+
+    /// Marks events whose every copy the broker has confirmed.
+    pub async fn mark_routed(&self, ids: &[&EventId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        self.client()
+            .await?
+            .execute(
+                "UPDATE events SET routed_at = now() WHERE id = ANY($1) AND routed_at IS NULL",
+                &[&ids],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records a test event (sent to one subscription, never fanned out).
+    pub async fn insert_test_event(
+        &self,
+        id: &EventId,
+        event_type: &str,
+        timestamp: &OffsetDateTime,
+        data: &str,
+    ) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions, data, is_test, routed_at)
+                   VALUES ($1, $2, $3, '[]', '[]', $4::text::jsonb, true, now())"#,
+                &[&id.as_str(), &event_type, timestamp, &data],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What the record holds under the id `e`'s idempotency key derives, compared with `e`
+    /// (type, data as JSON so key order and spacing do not count, organizations, partitions);
+    /// and, when nothing is, under `legacy`, the id the same key derived before keys had spaces.
+    pub async fn keyed_event(&self, e: &IngestEvent, legacy: &EventId) -> Result<KeyedRecord> {
+        let orgs = serde_json::to_string(&e.organization_ids)?;
+        let partitions = serde_json::to_string(&e.service_partitions)?;
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, type = $3 AND data = $4::text::jsonb
+                            AND organization_ids = $5::text::jsonb
+                            AND service_partitions = $6::text::jsonb AS same
+                   FROM events WHERE id = $1 OR id = $2",
+                &[
+                    &e.id.as_str(),
+                    &legacy.as_str(),
+                    &e.event_type,
+                    &e.data.get(),
+                    &orgs,
+                    &partitions,
+                ],
+            )
+            .await?;
+        let mut found: Vec<(EventId, bool)> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            found.push((r.id("id")?, r.col("same")?));
+        }
+        let same = |id: &EventId| found.iter().find(|(f, _)| f == id).map(|(_, s)| *s);
+        Ok(match (same(&e.id), same(legacy)) {
+            (Some(true), _) => KeyedRecord::Same,
+            (Some(false), _) => KeyedRecord::Different,
+            (None, Some(true)) => KeyedRecord::SameAsLegacy,
+            // A different event under the old id: another tenant's key, before spaces.
+            (None, _) => KeyedRecord::Nothing,
+        })
+    }
+
+    pub async fn event_exists(&self, id: &EventId) -> Result<bool> {
         let row = self
             .client()
             .await?
-            .query_one(
-                "SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'exhausted'",
-                &[&subscription_id],
-            )
+            .query_opt("SELECT 1 FROM events WHERE id = $1", &[&id.as_str()])
             .await?;
-        Ok(row.get(0))
+        Ok(row.is_some())
     }
 
     /// One recorded event (not a test send's), or `None`.
-    pub async fn event(&self, id: &str) -> Result<Option<Value>> {
+    pub async fn event(&self, id: &EventId) -> Result<Option<EventRecord>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND NOT is_test"),
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
-        Ok(row.as_ref().map(view))
+        row.as_ref().map(EventRecord::from_row).transpose()
     }
 
     /// Up to `limit` recorded events, newest first, after the event `after` (the previous
@@ -73,8 +256,8 @@ impl Store {
         &self,
         filter: &EventFilter,
         limit: i64,
-        after: Option<&str>,
-    ) -> Result<Vec<(String, Value)>> {
+        after: Option<&EventId>,
+    ) -> Result<Vec<EventRecord>> {
         let rows = self
             .client()
             .await?
@@ -89,12 +272,60 @@ impl Store {
                       ORDER BY received_at DESC, id DESC
                       LIMIT $4"
                 ),
-                &[&filter.event_type, &filter.organization_id, &after, &limit],
+                &[
+                    &filter.event_type,
+                    &filter.organization_id,
+                    &after.map(EventId::as_str),
+                    &limit,
+                ],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<_, String>(0), view(r)))
-            .collect())
+        rows.iter().map(EventRecord::from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer `GET /v1/events/{id}` gave when it was built as a JSON map: the record must
+    /// serialize to the same bytes.
+    #[test]
+    fn a_record_serializes_as_the_map_the_api_answered() {
+        let t = time::macros::datetime!(2026-11-23 10:00:00.123 UTC);
+        let record = EventRecord {
+            data: serde_json::json!({"z": 1, "a": [true, null]}),
+            id: EventId::random(),
+            idempotency_key: Some("k".into()),
+            key_space: Some("native".into()),
+            organization_ids: vec!["o1".into()],
+            received_at: t,
+            routed_at: None,
+            service_partitions: vec![],
+            source: Some(serde_json::json!({"sender": "s"})),
+            timestamp: t,
+            event_type: "user.created".into(),
+        };
+        let rfc = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let before = serde_json::json!({
+            "id": record.id.as_str(),
+            "type": record.event_type,
+            "timestamp": rfc(t),
+            "organization_ids": record.organization_ids,
+            "service_partitions": record.service_partitions,
+            "idempotency_key": record.idempotency_key,
+            "key_space": record.key_space,
+            "data": record.data,
+            "source": record.source,
+            "received_at": rfc(t),
+            "routed_at": Option::<String>::None,
+        });
+        assert_eq!(
+            serde_json::to_string(&record).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Installations of the partner dialect: created, listed and deleted through the native API;
 //! read in full by each producer, which keeps the live ids in memory.
-use crate::{Result, Store};
+use crate::{Result, Store, row::Columns};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -13,12 +13,12 @@ pub struct InstallationRow {
 
 const COLUMNS: &str = "id, name, created_at";
 
-fn from_row(r: &tokio_postgres::Row) -> InstallationRow {
-    InstallationRow {
-        id: r.get(0),
-        name: r.get(1),
-        created_at: r.get(2),
-    }
+fn from_row(r: &tokio_postgres::Row) -> Result<InstallationRow> {
+    Ok(InstallationRow {
+        id: r.col("id")?,
+        name: r.col("name")?,
+        created_at: r.col("created_at")?,
+    })
 }
 
 impl Store {
@@ -42,7 +42,7 @@ impl Store {
                 &[&id, &name],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Every live installation, newest first.
@@ -58,7 +58,7 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(from_row).collect())
+        rows.iter().map(from_row).collect()
     }
 
     pub async fn installation(&self, id: &str) -> Result<Option<InstallationRow>> {
@@ -72,7 +72,7 @@ impl Store {
                 &[&id],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(from_row).transpose()
     }
 
     /// `false` if there is no such live installation.

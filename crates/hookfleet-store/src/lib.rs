@@ -2,6 +2,9 @@
 //! migration runner, idempotent event intake (`ON CONFLICT DO NOTHING`), subscriptions, and the
 //! batched outcome writes that must commit before their messages are acked. Batches travel as
 //! one JSON parameter unpacked with `jsonb_to_recordset`, so a batch is one round trip.
+//! Queries take and return the core's typed ids (`&SubscriptionId`, never `&str`) and typed
+//! rows, each read by column name (`row`), so an id of one kind cannot be passed for another
+//! and a value the record holds that this version cannot read is an error, never a panic.
 #![forbid(unsafe_code)]
 
 mod api_keys;
@@ -16,13 +19,14 @@ mod pull;
 mod queues;
 mod recover;
 mod retention;
+mod row;
 mod sealed;
 mod subscriptions;
 mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
 pub use channels::ChannelRow;
-pub use events::EventFilter;
+pub use events::{EventFilter, EventRecord, KeyedRecord};
 pub use installations::InstallationRow;
 pub use lifecycle::{FirstAnswer, LifecycleRow, LifecycleUnit};
 pub use log::{Cursor, LogFilter, LogPage, ReplayRow};
@@ -35,7 +39,6 @@ pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
 pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use hookfleet_core::{EventId, IngestEvent};
 use tokio_postgres::NoTls;
 
 /// What went wrong talking to PostgreSQL. Every variant is worth retrying later except `Config`.
@@ -49,7 +52,8 @@ pub enum StoreError {
     Db(#[from] tokio_postgres::Error),
     #[error("failed to encode a batch")]
     Encode(#[from] serde_json::Error),
-    /// A value the record should never hold (a status or state no version wrote).
+    /// A value the record should never hold (a status or state no version wrote, an id of the
+    /// wrong shape), naming the column or field it was found in.
     #[error("the record holds an unexpected value: {0}")]
     Unexpected(String),
 }
@@ -114,52 +118,6 @@ where
         }
     }
     Ok((accepted, refused))
-}
-
-/// What the record holds under a keyed event's id ([`Store::keyed_event`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyedRecord {
-    /// Nothing yet: the key is new in its space (or its event is still on its way).
-    Nothing,
-    /// The same event: a repeat.
-    Same,
-    /// Another event under the same key and space.
-    Different,
-    /// The same event, recorded before keys had spaces under the id the key alone derived: a
-    /// retry sent across the upgrade, which must stay the same event.
-    SameAsLegacy,
-}
-
-/// One event as the batch insert reads it (its own field names, the columns').
-#[derive(serde::Serialize)]
-struct EventRow<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    #[serde(with = "time::serde::rfc3339")]
-    timestamp: time::OffsetDateTime,
-    organization_ids: &'a [String],
-    service_partitions: &'a [String],
-    idempotency_key: Option<&'a str>,
-    key_space: Option<&'a str>,
-    data: &'a serde_json::value::RawValue,
-    source: Option<&'a hookfleet_core::source::Source>,
-}
-
-impl<'a> From<&'a IngestEvent> for EventRow<'a> {
-    fn from(e: &'a IngestEvent) -> Self {
-        Self {
-            id: e.id.as_str(),
-            event_type: &e.event_type,
-            timestamp: e.timestamp,
-            organization_ids: &e.organization_ids,
-            service_partitions: &e.service_partitions,
-            idempotency_key: e.idempotency_key.as_deref(),
-            key_space: e.key_space.as_deref(),
-            data: &e.data,
-            source: e.source.as_ref(),
-        }
-    }
 }
 
 /// A handle on the record; cheap to clone.
@@ -241,118 +199,6 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         let mut client = self.client().await?;
         migrate::run(&mut client).await
-    }
-
-    /// Inserts a batch of events, ignoring ids already present, and returns the ids of the batch
-    /// that still need fanning out: new ones, and older ones whose fan-out never completed (a
-    /// router died between insert and publish).
-    pub async fn insert_events(&self, events: &[&IngestEvent]) -> Result<Vec<String>> {
-        let rows: Vec<EventRow<'_>> = events.iter().map(|e| EventRow::from(*e)).collect();
-        let events_json = serde_json::to_string(&rows)?;
-        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let client = self.client().await?;
-        client
-            .execute(
-                r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions,
-                                       idempotency_key, key_space, data, source)
-                   SELECT id, type, "timestamp", organization_ids, service_partitions,
-                          idempotency_key, key_space, data, source
-                   FROM jsonb_to_recordset($1::text::jsonb) AS x(
-                       id text, type text, "timestamp" timestamptz, organization_ids jsonb,
-                       service_partitions jsonb, idempotency_key text, key_space text, data jsonb,
-                       source jsonb)
-                   ON CONFLICT (id) DO NOTHING"#,
-                &[&events_json],
-            )
-            .await?;
-        let rows = client
-            .query(
-                "SELECT id FROM events WHERE id = ANY($1) AND routed_at IS NULL",
-                &[&ids],
-            )
-            .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
-    }
-
-    /// Marks events whose every copy the broker has confirmed.
-    pub async fn mark_routed(&self, ids: &[&str]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.client()
-            .await?
-            .execute(
-                "UPDATE events SET routed_at = now() WHERE id = ANY($1) AND routed_at IS NULL",
-                &[&ids],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Records a test event (sent to one subscription, never fanned out).
-    pub async fn insert_test_event(
-        &self,
-        id: &str,
-        event_type: &str,
-        timestamp: &time::OffsetDateTime,
-        data: &str,
-    ) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions, data, is_test, routed_at)
-                   VALUES ($1, $2, $3, '[]', '[]', $4::text::jsonb, true, now())"#,
-                &[&id, &event_type, timestamp, &data],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// What the record holds under the id `e`'s idempotency key derives, compared with `e`
-    /// (type, data as JSON so key order and spacing do not count, organizations, partitions);
-    /// and, when nothing is, under `legacy`, the id the same key derived before keys had spaces.
-    pub async fn keyed_event(&self, e: &IngestEvent, legacy: &EventId) -> Result<KeyedRecord> {
-        let orgs = serde_json::to_string(&e.organization_ids)?;
-        let partitions = serde_json::to_string(&e.service_partitions)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
-                "SELECT id, type = $3 AND data = $4::text::jsonb
-                            AND organization_ids = $5::text::jsonb
-                            AND service_partitions = $6::text::jsonb
-                   FROM events WHERE id = $1 OR id = $2",
-                &[
-                    &e.id.as_str(),
-                    &legacy.as_str(),
-                    &e.event_type,
-                    &e.data.get(),
-                    &orgs,
-                    &partitions,
-                ],
-            )
-            .await?;
-        let same = |id: &str| {
-            rows.iter()
-                .find(|r| r.get::<_, &str>(0) == id)
-                .map(|r| r.get::<_, bool>(1))
-        };
-        Ok(match (same(e.id.as_str()), same(legacy.as_str())) {
-            (Some(true), _) => KeyedRecord::Same,
-            (Some(false), _) => KeyedRecord::Different,
-            (None, Some(true)) => KeyedRecord::SameAsLegacy,
-            // A different event under the old id: another tenant's key, before spaces.
-            (None, _) => KeyedRecord::Nothing,
-        })
-    }
-
-    pub async fn event_exists(&self, id: &str) -> Result<bool> {
-        let row = self
-            .client()
-            .await?
-            .query_opt("SELECT 1 FROM events WHERE id = $1", &[&id])
-            .await?;
-        Ok(row.is_some())
     }
 }
 

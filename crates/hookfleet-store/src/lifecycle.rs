@@ -2,8 +2,8 @@
 //! call's `op_id`. A call runs in one [`LifecycleUnit`], a transaction the producer holds open
 //! while it waits for the broker's confirm: it commits only after the confirm, so a call the
 //! broker did not take leaves no trace and can be retried whole.
-use crate::{Result, Store, StoreError};
-use hookfleet_core::lifecycle::State;
+use crate::{Result, Store, StoreError, row::Columns};
+use hookfleet_core::{ChannelId, lifecycle::State};
 use time::OffsetDateTime;
 use tokio_postgres::types::Json;
 
@@ -22,6 +22,7 @@ pub struct LifecycleRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstAnswer {
     pub route: String,
+    /// The lifecycle event's id (the dialect's own, not a hookfleet event id).
     pub event_id: String,
 }
 
@@ -42,7 +43,7 @@ impl Drop for LifecycleUnit {
 
 impl Store {
     /// Every live channel's id and the argon2id hash of its password.
-    pub async fn channel_password_hashes(&self) -> Result<Vec<(String, String)>> {
+    pub async fn channel_password_hashes(&self) -> Result<Vec<(ChannelId, String)>> {
         let rows = self
             .client()
             .await?
@@ -51,13 +52,15 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter()
+            .map(|r| Ok((r.id("id")?, r.col("password_hash")?)))
+            .collect()
     }
 
     /// An event of a live channel, as it stands.
     pub async fn lifecycle_event(
         &self,
-        channel_id: &str,
+        channel_id: &ChannelId,
         event_id: &str,
     ) -> Result<Option<LifecycleRow>> {
         let row = self
@@ -67,15 +70,15 @@ impl Store {
                 "SELECT e.state, e.created_at, e.updated_at FROM lifecycle_events e
                  JOIN channels c ON c.id = e.channel_id AND c.deleted_at IS NULL
                  WHERE e.channel_id = $1 AND e.event_id = $2",
-                &[&channel_id, &event_id],
+                &[&channel_id.as_str(), &event_id],
             )
             .await?;
         row.map(|r| {
-            let Json(state): Json<State> = r.try_get(0)?;
+            let Json(state): Json<State> = r.col("state")?;
             Ok(LifecycleRow {
                 state,
-                created_at: r.get(1),
-                updated_at: r.get(2),
+                created_at: r.col("created_at")?,
+                updated_at: r.col("updated_at")?,
             })
         })
         .transpose()
@@ -103,11 +106,12 @@ impl LifecycleUnit {
     /// A concurrent call with the same `op_id` waits here until this one commits or rolls back.
     pub async fn claim_op(
         &self,
-        channel_id: &str,
+        channel_id: &ChannelId,
         op_id: &str,
         route: &str,
         event_id: &str,
     ) -> Result<Option<FirstAnswer>> {
+        let channel_id = channel_id.as_str();
         let c = self.client()?;
         let stmt = c
             .prepare_cached(
@@ -128,15 +132,15 @@ impl LifecycleUnit {
             )
             .await?;
         Ok(Some(FirstAnswer {
-            route: row.get(0),
-            event_id: row.get(1),
+            route: row.col("route")?,
+            event_id: row.col("event_id")?,
         }))
     }
 
     /// The event's state, locked until this unit ends.
     pub async fn event_for_update(
         &self,
-        channel_id: &str,
+        channel_id: &ChannelId,
         event_id: &str,
     ) -> Result<Option<State>> {
         let c = self.client()?;
@@ -146,10 +150,11 @@ impl LifecycleUnit {
                  FOR UPDATE",
             )
             .await?;
-        let row = c.query_opt(&stmt, &[&channel_id, &event_id]).await?;
-        row.map(|r| r.try_get::<_, Json<State>>(0).map(|Json(s)| s))
+        let row = c
+            .query_opt(&stmt, &[&channel_id.as_str(), &event_id])
+            .await?;
+        row.map(|r| r.col::<Json<State>>("state").map(|Json(s)| s))
             .transpose()
-            .map_err(StoreError::from)
     }
 
     /// Writes the event's state after this call (a new event, or the next state of one).

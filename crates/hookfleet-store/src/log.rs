@@ -1,6 +1,6 @@
 //! The delivery log as operators read it (newest first, cursor-paginated, stable under
 //! concurrent inserts) and the rows replay and recovery rebuild messages from.
-use crate::{AttemptView, DeliveryStatus, DeliveryView, Result, Store};
+use crate::{AttemptView, DeliveryStatus, DeliveryView, Result, Store, row::Columns};
 use hookfleet_core::{DeliveryId, EventId, SubscriptionId};
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 #[derive(Debug, Default, Clone)]
 pub struct LogFilter {
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<SubscriptionId>,
     pub status: Option<DeliveryStatus>,
     pub event_type: Option<String>,
     pub organization_id: Option<String>,
@@ -21,7 +21,7 @@ pub struct LogFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub created_at: OffsetDateTime,
-    pub id: String,
+    pub id: DeliveryId,
 }
 
 impl Cursor {
@@ -41,10 +41,9 @@ impl Cursor {
         if !(1970..=9999).contains(&created_at.year()) {
             return None;
         }
-        hookfleet_core::DeliveryId::parse(id)?;
         Some(Self {
             created_at,
-            id: id.to_owned(),
+            id: DeliveryId::parse(id)?,
         })
     }
 }
@@ -74,23 +73,23 @@ pub struct ReplayRow {
 }
 
 impl ReplayRow {
-    pub(crate) fn from_row(r: &Row) -> Self {
-        Self {
-            delivery_id: DeliveryId::from_trusted(r.get(0)),
-            subscription_id: SubscriptionId::from_trusted(r.get(1)),
-            event_id: EventId::from_trusted(r.get(2)),
-            organization_id: r.get(3),
-            service_partition: r.get(4),
-            attempts: r.get(5),
-            is_test: r.get(6),
-            event_type: r.get(7),
-            timestamp: r.get(8),
-            data: r.get(9),
+    pub(crate) fn from_row(r: &Row) -> Result<Self> {
+        Ok(Self {
+            delivery_id: r.id("delivery_id")?,
+            subscription_id: r.id("subscription_id")?,
+            event_id: r.id("event_id")?,
+            organization_id: r.col("organization_id")?,
+            service_partition: r.col("service_partition")?,
+            attempts: r.col("attempts")?,
+            is_test: r.col("is_test")?,
+            event_type: r.col("type")?,
+            timestamp: r.col("timestamp")?,
+            data: r.col("data")?,
             // A source the code no longer reads is left out rather than failing the replay.
             source: r
-                .get::<_, Option<&str>>(10)
+                .col::<Option<&str>>("source")?
                 .and_then(|s| serde_json::from_str(s).ok()),
-        }
+        })
     }
 
     /// The body the subscriber receives, rebuilt from the record.
@@ -112,30 +111,30 @@ impl ReplayRow {
     }
 }
 
-pub(crate) const REPLAY_SELECT: &str = r#"SELECT d.id, d.subscription_id, d.event_id, d.organization_id,
-        d.service_partition, d.attempts, d.is_test, e.type, e."timestamp", e.data::text,
-        e.source::text"#;
+pub(crate) const REPLAY_SELECT: &str = r#"SELECT d.id AS delivery_id, d.subscription_id,
+        d.event_id, d.organization_id, d.service_partition, d.attempts, d.is_test, e.type,
+        e."timestamp", e.data::text AS data, e.source::text AS source"#;
 
 /// A delivery's columns for a view; the event's type is read beside them (a primary-key
 /// lookup per row), as the log is read a page at a time.
 pub(crate) const VIEW_COLUMNS: &str =
     "id, event_id, subscription_id, organization_id, service_partition, status,
         attempts, is_test, created_at, next_attempt_at,
-        (SELECT e.type FROM events e WHERE e.id = deliveries.event_id)";
+        (SELECT e.type FROM events e WHERE e.id = deliveries.event_id) AS event_type";
 
 fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
     Ok(DeliveryView {
-        id: DeliveryId::from_trusted(r.get(0)),
-        event_id: EventId::from_trusted(r.get(1)),
-        subscription_id: SubscriptionId::from_trusted(r.get(2)),
-        organization_id: r.get(3),
-        service_partition: r.get(4),
-        status: DeliveryStatus::read(r.get(5))?,
-        attempt_count: r.get(6),
-        is_test: r.get(7),
-        created_at: r.get(8),
-        next_attempt_at: r.get(9),
-        event_type: r.get(10),
+        id: r.id("id")?,
+        event_id: r.id("event_id")?,
+        subscription_id: r.id("subscription_id")?,
+        organization_id: r.col("organization_id")?,
+        service_partition: r.col("service_partition")?,
+        status: DeliveryStatus::read(r.col("status")?)?,
+        attempt_count: r.col("attempts")?,
+        is_test: r.col("is_test")?,
+        created_at: r.col("created_at")?,
+        next_attempt_at: r.col("next_attempt_at")?,
+        event_type: r.col("event_type")?,
         attempts,
     })
 }
@@ -143,9 +142,10 @@ fn view_from_row(r: &Row, attempts: Vec<AttemptView>) -> Result<DeliveryView> {
 impl Store {
     async fn attempts_of(
         &self,
-        ids: &[&str],
+        ids: &[DeliveryId],
         with_excerpt: bool,
-    ) -> Result<HashMap<String, Vec<AttemptView>>> {
+    ) -> Result<HashMap<DeliveryId, Vec<AttemptView>>> {
+        let ids: Vec<&str> = ids.iter().map(DeliveryId::as_str).collect();
         let rows = self
             .client()
             .await?
@@ -155,16 +155,22 @@ impl Store {
                 &[&ids],
             )
             .await?;
-        let mut out: HashMap<String, Vec<AttemptView>> = HashMap::new();
+        let mut out: HashMap<DeliveryId, Vec<AttemptView>> = HashMap::new();
         for r in &rows {
-            out.entry(r.get(0)).or_default().push(AttemptView {
-                attempt: r.get(1),
-                sent_at: r.get(2),
-                status_code: r.get(3),
-                duration_ms: r.get(4),
-                error: r.get(5),
-                response_excerpt: if with_excerpt { r.get(6) } else { None },
-            });
+            out.entry(r.id("delivery_id")?)
+                .or_default()
+                .push(AttemptView {
+                    attempt: r.col("attempt")?,
+                    sent_at: r.col("sent_at")?,
+                    status_code: r.col("status_code")?,
+                    duration_ms: r.col("duration_ms")?,
+                    error: r.col("error")?,
+                    response_excerpt: if with_excerpt {
+                        r.col("response_excerpt")?
+                    } else {
+                        None
+                    },
+                });
         }
         Ok(out)
     }
@@ -175,13 +181,14 @@ impl Store {
         rows: &[Row],
         with_excerpt: bool,
     ) -> Result<Vec<DeliveryView>> {
-        let ids: Vec<&str> = rows.iter().map(|r| r.get(0)).collect();
+        let ids = rows
+            .iter()
+            .map(|r| r.id("id"))
+            .collect::<Result<Vec<DeliveryId>>>()?;
         let mut attempts = self.attempts_of(&ids, with_excerpt).await?;
         rows.iter()
-            .map(|r| {
-                let id: &str = r.get(0);
-                view_from_row(r, attempts.remove(id).unwrap_or_default())
-            })
+            .zip(&ids)
+            .map(|(r, id)| view_from_row(r, attempts.remove(id).unwrap_or_default()))
             .collect()
     }
 
@@ -195,6 +202,7 @@ impl Store {
     ) -> Result<LogPage> {
         let status = filter.status.map(|s| s.as_str());
         let (cursor_at, cursor_id) = (after.map(|c| c.created_at), after.map(|c| c.id.as_str()));
+        let subscription_id = filter.subscription_id.as_ref().map(SubscriptionId::as_str);
         let rows = self
             .client()
             .await?
@@ -214,7 +222,7 @@ impl Store {
                      LIMIT $7"
                 ),
                 &[
-                    &filter.subscription_id,
+                    &subscription_id,
                     &status,
                     &filter.since,
                     &filter.until,
@@ -233,7 +241,7 @@ impl Store {
             data.last().map(|d| {
                 Cursor {
                     created_at: d.created_at,
-                    id: d.id.to_string(),
+                    id: d.id.clone(),
                 }
                 .encode()
             })
@@ -244,13 +252,13 @@ impl Store {
     }
 
     /// One delivery with every attempt, response excerpts included.
-    pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryView>> {
+    pub async fn delivery(&self, id: &DeliveryId) -> Result<Option<DeliveryView>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 &format!("SELECT {VIEW_COLUMNS} FROM deliveries WHERE id = $1"),
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -258,16 +266,16 @@ impl Store {
     }
 
     /// What is needed to send one delivery again.
-    pub async fn replay_row(&self, delivery_id: &str) -> Result<Option<ReplayRow>> {
+    pub async fn replay_row(&self, delivery_id: &DeliveryId) -> Result<Option<ReplayRow>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 &format!("{REPLAY_SELECT} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1"),
-                &[&delivery_id],
+                &[&delivery_id.as_str()],
             )
             .await?;
-        Ok(row.as_ref().map(ReplayRow::from_row))
+        row.as_ref().map(ReplayRow::from_row).transpose()
     }
 }
 
@@ -280,18 +288,12 @@ mod tests {
         let c = Cursor {
             created_at: OffsetDateTime::from_unix_timestamp_nanos(1_763_890_000_123_456_000)
                 .unwrap(),
-            id: hookfleet_core::DeliveryId::derive(
-                &hookfleet_core::EventId::random(),
-                None,
-                None,
-                &hookfleet_core::SubscriptionId::random(),
-            )
-            .to_string(),
+            id: DeliveryId::derive(&EventId::random(), None, None, &SubscriptionId::random()),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c.clone()));
         assert_eq!(Cursor::decode("junk"), None);
         assert_eq!(Cursor::decode("12_dlv_nothex"), None);
-        let id = c.id.clone();
+        let id = &c.id;
         for micros in [
             "-300000000000000000",
             "253402300800000000",

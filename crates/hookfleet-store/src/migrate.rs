@@ -1,6 +1,6 @@
 //! The migration runner: numbered SQL files from the top-level `migrations/` folder, embedded
 //! at build time and applied in order, each once, under a lock so concurrent runners agree.
-use crate::{Result, StoreError, parse_url};
+use crate::{Result, StoreError, parse_url, row::Columns};
 use tokio_postgres::NoTls;
 
 /// Every migration, in order. Written expand/contract so old and new workers run side by side.
@@ -135,8 +135,8 @@ pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<()> {
         .query("SELECT version FROM schema_migrations", &[])
         .await?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.col("version"))
+        .collect::<Result<_>>()?;
     for (version, name, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;

@@ -1,6 +1,6 @@
 //! Delivery outcomes: one row per delivery (its latest state) and one per attempt, written in
 //! batches. A batch is one transaction; the caller acks its messages only after it commits.
-use crate::{Result, Store};
+use crate::{Result, Store, row::Columns};
 use hookfleet_core::{DeliveryId, EventId, SubscriptionId};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -163,13 +163,31 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_one("SELECT min(last_attempt_at) FROM deliveries WHERE status = 'failed' AND next_attempt_at IS NOT NULL", &[])
+            .query_one("SELECT min(last_attempt_at) AS oldest FROM deliveries WHERE status = 'failed' AND next_attempt_at IS NOT NULL", &[])
             .await?;
-        Ok(row.get(0))
+        row.col("oldest")
+    }
+
+    /// How many of a subscription's deliveries are exhausted (their messages parked).
+    pub async fn parked_count(&self, subscription_id: &SubscriptionId) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) AS parked FROM deliveries
+                 WHERE subscription_id = $1 AND status = 'exhausted'",
+                &[&subscription_id.as_str()],
+            )
+            .await?;
+        row.col("parked")
     }
 
     /// The recorded progress of each of `ids` that has any.
-    pub async fn delivery_progress(&self, ids: &[&str]) -> Result<HashMap<String, Progress>> {
+    pub async fn delivery_progress(
+        &self,
+        ids: &[&DeliveryId],
+    ) -> Result<HashMap<DeliveryId, Progress>> {
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
         let rows = self
             .client()
             .await?
@@ -181,16 +199,16 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let progress = Progress {
-                    status: DeliveryStatus::read(r.get(1))?,
-                    attempts: r.get(2),
+                    status: DeliveryStatus::read(r.col("status")?)?,
+                    attempts: r.col("attempts")?,
                 };
-                Ok((r.get(0), progress))
+                Ok((r.id("id")?, progress))
             })
             .collect()
     }
 
     /// Every delivery of one event with its attempts; `None` if the event is not recorded.
-    pub async fn event_deliveries(&self, event_id: &str) -> Result<Option<Vec<DeliveryView>>> {
+    pub async fn event_deliveries(&self, event_id: &EventId) -> Result<Option<Vec<DeliveryView>>> {
         if !self.event_exists(event_id).await? {
             return Ok(None);
         }
@@ -204,7 +222,7 @@ impl Store {
                               service_partition NULLS FIRST",
                     crate::log::VIEW_COLUMNS
                 ),
-                &[&event_id],
+                &[&event_id.as_str()],
             )
             .await?;
         Ok(Some(self.views_with_attempts(&rows, false).await?))
@@ -218,9 +236,9 @@ async fn write_outcomes(
 ) -> Result<()> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: keep each delivery's latest
     // attempt for the deliveries table (a redelivery can repeat one in a batch).
-    let mut latest: HashMap<&str, &OutcomeRow> = HashMap::with_capacity(outcomes.len());
+    let mut latest: HashMap<&DeliveryId, &OutcomeRow> = HashMap::with_capacity(outcomes.len());
     for o in outcomes {
-        let e = latest.entry(o.delivery_id.as_str()).or_insert(o);
+        let e = latest.entry(&o.delivery_id).or_insert(o);
         if o.attempt > e.attempt {
             *e = o;
         }

@@ -1,6 +1,7 @@
 //! The broker users of pull subscriptions as the record keeps them: the current one, and
 //! after a rotation the replaced one until its grace ends.
-use crate::{Result, Store};
+use crate::{Result, Store, row::Columns};
+use hookfleet_core::SubscriptionId;
 
 /// What a rotation replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +15,7 @@ impl Store {
     /// `None`: no such live pull subscription.
     pub async fn rotate_pull_user(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         new_user: &str,
         grace: std::time::Duration,
     ) -> Result<Option<PullRotation>> {
@@ -32,41 +33,40 @@ impl Store {
                        FROM subscriptions WHERE id = $1 FOR UPDATE) o
                  WHERE s.id = o.id AND s.state <> 'deleted' AND s.delivery = 'pull'
                  RETURNING o.old_current, o.old_previous",
-                &[&id, &new_user, &secs],
+                &[&id.as_str(), &new_user, &secs],
             )
             .await?;
-        Ok(row.map(|r| {
-            let (current, previous): (Option<String>, Option<String>) = (r.get(0), r.get(1));
+        row.map(|r| {
+            let current: Option<String> = r.col("old_current")?;
+            let previous: Option<String> = r.col("old_previous")?;
             let mut drop_now: Vec<String> = previous.into_iter().collect();
             if secs <= 0.0 {
                 drop_now.extend(current);
             }
-            PullRotation { drop_now }
-        }))
+            Ok(PullRotation { drop_now })
+        })
+        .transpose()
     }
 
     /// Every broker user a subscription has (current and replaced), deleted or not.
-    pub async fn pull_users(&self, id: &str) -> Result<Vec<String>> {
+    pub async fn pull_users(&self, id: &SubscriptionId) -> Result<Vec<String>> {
         let row = self
             .client()
             .await?
             .query_opt(
                 "SELECT pull_user, previous_pull_user FROM subscriptions WHERE id = $1",
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
-        Ok(row
-            .map(|r| {
-                [r.get::<_, Option<String>>(0), r.get(1)]
-                    .into_iter()
-                    .flatten()
-                    .collect()
-            })
-            .unwrap_or_default())
+        let Some(r) = row else {
+            return Ok(Vec::new());
+        };
+        let users: [Option<String>; 2] = [r.col("pull_user")?, r.col("previous_pull_user")?];
+        Ok(users.into_iter().flatten().collect())
     }
 
     /// Replaced users whose grace has ended: (subscription id, user).
-    pub async fn expired_pull_users(&self) -> Result<Vec<(String, String)>> {
+    pub async fn expired_pull_users(&self) -> Result<Vec<(SubscriptionId, String)>> {
         let rows = self
             .client()
             .await?
@@ -76,18 +76,20 @@ impl Store {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        rows.iter()
+            .map(|r| Ok((r.id("id")?, r.col("previous_pull_user")?)))
+            .collect()
     }
 
     /// Forgets a replaced user once it is deleted from the broker.
-    pub async fn forget_pull_user(&self, id: &str, user: &str) -> Result<()> {
+    pub async fn forget_pull_user(&self, id: &SubscriptionId, user: &str) -> Result<()> {
         self.client()
             .await?
             .execute(
                 "UPDATE subscriptions SET previous_pull_user = NULL,
                      previous_pull_user_expires_at = NULL
                  WHERE id = $1 AND previous_pull_user = $2",
-                &[&id, &user],
+                &[&id.as_str(), &user],
             )
             .await?;
         Ok(())

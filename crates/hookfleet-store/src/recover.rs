@@ -1,14 +1,15 @@
 //! Recovery's claim: a subscription's failed or exhausted deliveries in a window, moved to
 //! `pending` in the same transaction that waits for their replays' confirms, a bounded step at
 //! a time when the caller asks for one.
-use crate::{Cursor, ReplayRow, Result, Store, log::REPLAY_SELECT};
+use crate::{Cursor, ReplayRow, Result, Store, log::REPLAY_SELECT, row::Columns};
+use hookfleet_core::{DeliveryId, SubscriptionId};
 use time::OffsetDateTime;
 
 /// Which deliveries a recovery takes: a subscription's failed or exhausted ones created in
 /// a window.
 #[derive(Debug)]
 pub struct RecoverWindow<'a> {
-    pub subscription_id: &'a str,
+    pub subscription_id: &'a SubscriptionId,
     pub since: OffsetDateTime,
     pub until: Option<OffsetDateTime>,
     /// At most this many, the oldest first; `None` takes them all.
@@ -47,8 +48,9 @@ impl Store {
             window.after.as_ref().map(|c| c.created_at),
             window.after.as_ref().map(|c| c.id.as_str()),
         );
+        let subscription_id = window.subscription_id.as_str();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-            &window.subscription_id,
+            &subscription_id,
             &window.since,
             &window.until,
             &after_at,
@@ -63,11 +65,18 @@ impl Store {
                 &[&params[..], &[&window.limit]].concat(),
             )
             .await?;
-        let ids: Vec<&str> = picked.iter().map(|r| r.get(0)).collect();
-        let next = window.limit.and(picked.last()).map(|r| Cursor {
-            created_at: r.get(1),
-            id: r.get::<_, &str>(0).to_owned(),
-        });
+        let ids = picked
+            .iter()
+            .map(|r| r.id("id"))
+            .collect::<Result<Vec<DeliveryId>>>()?;
+        let next = match window.limit.and(picked.last()) {
+            Some(r) => Some(Cursor {
+                created_at: r.col("created_at")?,
+                id: r.id("id")?,
+            }),
+            None => None,
+        };
+        let ids: Vec<&str> = ids.iter().map(DeliveryId::as_str).collect();
         let rows = tx
             .query(
                 &format!(
@@ -88,9 +97,13 @@ impl Store {
                     &[&params[..3], &[&c.created_at, &c.id.as_str()]].concat(),
                 )
                 .await?
-                .get(0),
+                .col("count")?,
         };
-        match enqueue(rows.iter().map(ReplayRow::from_row).collect()).await {
+        let rows = rows
+            .iter()
+            .map(ReplayRow::from_row)
+            .collect::<Result<Vec<_>>>()?;
+        match enqueue(rows).await {
             Ok(rows) => {
                 tx.commit().await?;
                 let next_cursor = next.filter(|_| remaining > 0).map(|c| c.encode());

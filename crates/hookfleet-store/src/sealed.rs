@@ -6,11 +6,13 @@
 //! to its subscription's id as associated data, so a value copied onto another row does not
 //! open. Values without the prefix were written before sealing existed and are read as they are
 //! until resealed.
+use crate::row::Columns;
 use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
 use chacha20poly1305::{
     Key, KeyInit, XChaCha20Poly1305, XNonce,
     aead::{Aead, Payload},
 };
+use hookfleet_core::SubscriptionId;
 use std::sync::Arc;
 
 const PREFIX: &str = "hfenc1:";
@@ -211,14 +213,16 @@ impl crate::Store {
                 )
                 .await?;
             for row in &rows {
-                let (id, stored): (String, Vec<String>) = (row.get(0), row.get(1));
+                let id: SubscriptionId = row.id("id")?;
+                let id = id.as_str();
+                let stored: Vec<String> = row.col("secrets")?;
                 let opened: Result<Vec<String>, SealError> =
-                    stored.iter().map(|s| self.sealer.open(&id, s)).collect();
+                    stored.iter().map(|s| self.sealer.open(id, s)).collect();
                 let Ok(opened) = opened else {
                     done.unopenable += 1;
                     continue;
                 };
-                let sealed: Vec<String> = opened.iter().map(|s| self.sealer.seal(&id, s)).collect();
+                let sealed: Vec<String> = opened.iter().map(|s| self.sealer.seal(id, s)).collect();
                 done.resealed += client
                     .execute(
                         "UPDATE subscriptions SET secrets = $2 WHERE id = $1 AND secrets = $3",
@@ -227,7 +231,7 @@ impl crate::Store {
                     .await?;
             }
             match rows.last() {
-                Some(last) if rows.len() as i64 == page => after = last.get(0),
+                Some(last) if rows.len() as i64 == page => after = last.col("id")?,
                 _ => return Ok(done),
             }
         }

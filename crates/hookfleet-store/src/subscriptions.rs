@@ -1,5 +1,9 @@
 //! Subscriptions as recorded: what to deliver, where, signed with which secrets.
-use crate::{Result, Store, StoreError, sealed::Sealer};
+use crate::{
+    Result, Store, StoreError,
+    row::{Columns, unexpected},
+    sealed::Sealer,
+};
 use hookfleet_core::{
     Ladder, SubscriptionId,
     render::Profile,
@@ -37,10 +41,11 @@ pub struct SubscriptionRow {
 /// `secrets` as read: the previous secret only while its rotation grace lasts, so an expired
 /// one stops signing at the workers' next reconcile without any clean-up job.
 pub(crate) const COLUMNS: &str = "id, url, description, event_types, organizations, partitions,
-     CASE WHEN previous_secrets_expire_at > now() THEN secrets ELSE secrets[1:1] END,
+     CASE WHEN previous_secrets_expire_at > now() THEN secrets ELSE secrets[1:1] END AS secrets,
      state, created_at, retry_ladder_ms, max_in_flight, rate_limit_per_s, ordering,
      disabled_reason,
-     CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END,
+     CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END
+         AS previous_secrets_expire_at,
      profile, delivery, pull_user";
 
 /// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
@@ -98,38 +103,38 @@ fn read_ordering(s: &str) -> Result<Ordering> {
 
 impl SubscriptionRow {
     pub(crate) fn from_row(sealer: &Sealer, r: &Row) -> Result<Self> {
-        let id: &str = r.get(0);
+        let id: SubscriptionId = r.id("id")?;
         let secrets = r
-            .get::<_, Vec<&str>>(6)
+            .col::<Vec<&str>>("secrets")?
             .into_iter()
-            .map(|stored| sealer.open(id, stored))
+            .map(|stored| sealer.open(id.as_str(), stored))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Unexpected(format!("subscription {id}: {e}")))?;
+        let profile: &str = r.col("profile")?;
+        let delivery: &str = r.col("delivery")?;
         Ok(Self {
-            id: SubscriptionId::from_trusted(id.to_owned()),
-            url: r.get(1),
-            description: r.get(2),
-            event_types: r.get(3),
-            organizations: r.get(4),
-            partitions: r.get(5),
+            id,
+            url: r.col("url")?,
+            description: r.col("description")?,
+            event_types: r.col("event_types")?,
+            organizations: r.col("organizations")?,
+            partitions: r.col("partitions")?,
             secrets,
-            state: SubscriptionState::read(r.get(7))?,
-            created_at: r.get(8),
+            state: SubscriptionState::read(r.col("state")?)?,
+            created_at: r.col("created_at")?,
             retry_ladder: r
-                .get::<_, Option<Vec<i32>>>(9)
+                .col::<Option<Vec<i32>>>("retry_ladder_ms")?
                 .map(|ms| Ladder::from_millis(&ms)),
-            max_in_flight: r.get(10),
-            rate_limit_per_s: r.get(11),
-            ordering: read_ordering(r.get(12))?,
-            disabled_reason: r.get(13),
-            previous_secrets_expire_at: r.get(14),
-            profile: Profile::parse(r.get(15)).ok_or_else(|| {
-                StoreError::Unexpected(format!("profile `{}`", r.get::<_, &str>(15)))
-            })?,
-            delivery: Delivery::parse(r.get(16)).ok_or_else(|| {
-                StoreError::Unexpected(format!("delivery `{}`", r.get::<_, &str>(16)))
-            })?,
-            pull_user: r.get(17),
+            max_in_flight: r.col("max_in_flight")?,
+            rate_limit_per_s: r.col("rate_limit_per_s")?,
+            ordering: read_ordering(r.col("ordering")?)?,
+            disabled_reason: r.col("disabled_reason")?,
+            previous_secrets_expire_at: r.col("previous_secrets_expire_at")?,
+            profile: Profile::parse(profile)
+                .ok_or_else(|| unexpected("profile", format!("`{profile}`")))?,
+            delivery: Delivery::parse(delivery)
+                .ok_or_else(|| unexpected("delivery", format!("`{delivery}`")))?,
+            pull_user: r.col("pull_user")?,
         })
     }
 }
@@ -185,7 +190,7 @@ impl Store {
     }
 
     /// A subscription that has not been deleted.
-    pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRow>> {
+    pub async fn subscription(&self, id: &SubscriptionId) -> Result<Option<SubscriptionRow>> {
         let row = self
             .client()
             .await?
@@ -193,7 +198,7 @@ impl Store {
                 &format!(
                     "SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND state <> 'deleted'"
                 ),
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
         row.as_ref()
@@ -206,7 +211,7 @@ impl Store {
     /// that succeeds. `Ok(None)`: no such subscription.
     pub async fn update_subscription<F, Fut, E>(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         changes: &SubscriptionChanges,
         rebind: F,
     ) -> Result<std::result::Result<Option<SubscriptionRow>, E>>
@@ -214,6 +219,7 @@ impl Store {
         F: FnOnce(SubscriptionRow, SubscriptionRow) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<(), E>>,
     {
+        let id = id.as_str();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let before = tx
@@ -286,10 +292,11 @@ impl Store {
     /// the replaced one are dropped. Returns the subscription as it is now.
     pub async fn rotate_secret(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         secret: &str,
         previous_valid_for: std::time::Duration,
     ) -> Result<Option<SubscriptionRow>> {
+        let id = id.as_str();
         let secs = previous_valid_for.as_secs_f64();
         let row = self
             .client()
@@ -317,13 +324,13 @@ impl Store {
     pub async fn list_subscriptions(
         &self,
         limit: i64,
-        after: Option<&str>,
+        after: Option<&SubscriptionId>,
     ) -> Result<Vec<SubscriptionRow>> {
         self.list_webhooks(None, None, limit, after).await
     }
 
     /// Re-enables a disabled subscription; false if it is not disabled.
-    pub async fn enable_subscription(&self, id: &str) -> Result<bool> {
+    pub async fn enable_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         let n = self
             .client()
             .await?
@@ -331,21 +338,21 @@ impl Store {
                 "UPDATE subscriptions SET state = 'active', disabled_reason = NULL,
                      disabled_at = NULL, failing_since = NULL, updated_at = now()
                  WHERE id = $1 AND state = 'disabled'",
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
         Ok(n == 1)
     }
 
     /// Disables an active subscription by an operator's hand; false if it is not active.
-    pub async fn disable_subscription(&self, id: &str, reason: &str) -> Result<bool> {
+    pub async fn disable_subscription(&self, id: &SubscriptionId, reason: &str) -> Result<bool> {
         let n = self
             .client()
             .await?
             .execute(
                 "UPDATE subscriptions SET state = 'disabled', disabled_reason = $2, disabled_at = now(),
                      updated_at = now() WHERE id = $1 AND state = 'active'",
-                &[&id, &reason],
+                &[&id.as_str(), &reason],
             )
             .await?;
         Ok(n == 1)
@@ -353,7 +360,7 @@ impl Store {
 
     /// Disables every active subscription whose deliveries have all been exhausted for at
     /// least `span`; returns their ids.
-    pub async fn disable_failing(&self, span: std::time::Duration) -> Result<Vec<String>> {
+    pub async fn disable_failing(&self, span: std::time::Duration) -> Result<Vec<SubscriptionId>> {
         let secs = span.as_secs_f64();
         let rows = self
             .client()
@@ -366,7 +373,7 @@ impl Store {
                 &[&secs],
             )
             .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        rows.iter().map(|r| r.id("id")).collect()
     }
 
     /// Every subscription the delivery fleet should be consuming.
@@ -385,14 +392,14 @@ impl Store {
     }
 
     /// Marks a subscription deleted; false if there was none to delete.
-    pub async fn delete_subscription(&self, id: &str) -> Result<bool> {
+    pub async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
         let n = self
             .client()
             .await?
             .execute(
                 "UPDATE subscriptions SET state = 'deleted', deleted_at = now(), updated_at = now()
                  WHERE id = $1 AND state <> 'deleted'",
-                &[&id],
+                &[&id.as_str()],
             )
             .await?;
         Ok(n == 1)

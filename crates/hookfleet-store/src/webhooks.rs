@@ -4,7 +4,7 @@ use crate::{
     Result, Store,
     subscriptions::{COLUMNS, SubscriptionRow},
 };
-use hookfleet_core::render::Profile;
+use hookfleet_core::{SubscriptionId, render::Profile};
 
 impl Store {
     /// Subscriptions not deleted (of `profile`, when given), newest first, `limit` of them
@@ -15,7 +15,7 @@ impl Store {
         profile: Option<Profile>,
         within: Option<&[String]>,
         limit: i64,
-        after: Option<&str>,
+        after: Option<&SubscriptionId>,
     ) -> Result<Vec<SubscriptionRow>> {
         let rows = self
             .client()
@@ -29,7 +29,12 @@ impl Store {
                        AND ($3::text IS NULL OR id < $3)
                      ORDER BY id DESC LIMIT $4"
                 ),
-                &[&profile.map(Profile::as_str), &within, &after, &limit],
+                &[
+                    &profile.map(Profile::as_str),
+                    &within,
+                    &after.map(SubscriptionId::as_str),
+                    &limit,
+                ],
             )
             .await?;
         rows.iter()

@@ -360,7 +360,11 @@ impl Drop for TestApp {
                 .build()?;
             rt.block_on(async move {
                 let store = Store::connect(&database_url, 1)?;
-                let subs = store.all_subscription_ids().await.unwrap_or_default();
+                let subs: Vec<String> = (store.all_subscription_ids().await)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 let rungs = rung_delays(&database_url).await.unwrap_or_default();
                 let amqp = hookfleet_bus::connect(&amqp_url, "test-cleanup").await?;
                 let admin = amqp.admin().await?;

@@ -68,7 +68,7 @@ mod tests {
         .unwrap();
         let ts = time::macros::datetime!(2025-09-19 07:00:00 UTC);
         let copy = DeliveredBody::encode(
-            "evt_1",
+            &crate::EventId::random(),
             "action.executed",
             &ts,
             Some("o"),

@@ -14,7 +14,7 @@ use crate::{
 };
 use axum::http::StatusCode;
 use hookfleet_core::{
-    KeySpace,
+    ChannelId, KeySpace,
     lifecycle::{self, Checked, Route, State, event_id_for},
 };
 use hookfleet_store::StoreError;
@@ -42,7 +42,7 @@ pub(super) async fn run(
         accepted: false,
     };
     let answer = match admit(&state, &gate, &checked).await {
-        Ok(()) => dispatch(&state, &checked, &op_id, &event_id).await,
+        Ok(channel) => dispatch(&state, &checked, &channel, &op_id, &event_id).await,
         Err(a) => Err(a),
     };
     match answer {
@@ -66,8 +66,8 @@ fn uuid_like() -> String {
         .to_owned()
 }
 
-/// The key's scope, the channel, and its password.
-async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<(), Answer> {
+/// The key's scope, the channel, and its password; the channel's id once it is known live.
+async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<ChannelId, Answer> {
     if !gate.allows(&checked.channel_id) {
         return Err(Answer::error(
             StatusCode::FORBIDDEN,
@@ -75,22 +75,25 @@ async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<(), A
             "this key may not post events on that channel",
         ));
     }
+    let not_found = || {
+        Answer::error(
+            StatusCode::NOT_FOUND,
+            "channel_not_found",
+            "channel not found",
+        )
+    };
+    // Text that is not a channel id names no channel, as an unknown id does not.
+    let channel = ChannelId::parse(&checked.channel_id).ok_or_else(not_found)?;
     let stored = state
         .channels
-        .password_hash(&checked.channel_id)
-        .ok_or_else(|| {
-            Answer::error(
-                StatusCode::NOT_FOUND,
-                "channel_not_found",
-                "channel not found",
-            )
-        })?;
+        .password_hash(&channel)
+        .ok_or_else(not_found)?;
     match state
         .passwords
         .verify(&checked.channel_id, &stored, &checked.password)
         .await
     {
-        Verdict::Open => Ok(()),
+        Verdict::Open => Ok(channel),
         Verdict::Wrong => Err(Answer::error(
             StatusCode::UNAUTHORIZED,
             "invalid_password",
@@ -106,10 +109,10 @@ async fn admit(state: &AppState, gate: &Gate, checked: &Checked) -> Result<(), A
 async fn dispatch(
     state: &AppState,
     checked: &Checked,
+    channel: &ChannelId,
     op_id: &str,
     event_id: &str,
 ) -> Result<String, Answer> {
-    let channel = checked.channel_id.as_str();
     let unit = state.store.begin_lifecycle().await.map_err(unavailable)?;
     let first = unit
         .claim_op(channel, op_id, checked.route.name(), event_id)
@@ -120,7 +123,7 @@ async fn dispatch(
         return Ok(first.event_id);
     }
     let next = match checked.route {
-        Route::Create => State::create(channel, event_id, &checked.change),
+        Route::Create => State::create(channel.as_str(), event_id, &checked.change),
         route => match unit.event_for_update(channel, event_id).await {
             Ok(Some(prior)) => prior.apply(route, &checked.change),
             Ok(None) => {

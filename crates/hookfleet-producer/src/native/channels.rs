@@ -64,6 +64,7 @@ async fn get_channel(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
+    let id = ChannelId::parse(&id).ok_or_else(|| ApiError::not_found("channel"))?;
     let row = state
         .store
         .channel(&id)
@@ -76,6 +77,7 @@ async fn delete_channel(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
+    let id = ChannelId::parse(&id).ok_or_else(|| ApiError::not_found("channel"))?;
     if !state.store.delete_channel(&id).await? {
         return Err(ApiError::not_found("channel"));
     }
@@ -88,6 +90,7 @@ async fn get_event(
     State(state): State<Arc<AppState>>,
     ApiPath((id, event_id)): ApiPath<(String, String)>,
 ) -> AppResult<Json<Value>> {
+    let id = ChannelId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let row = state
         .store
         .lifecycle_event(&id, &event_id)

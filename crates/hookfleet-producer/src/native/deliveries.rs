@@ -13,7 +13,7 @@ use axum::{
     routing::{get, post},
 };
 use hookfleet_bus::{BusError, Headers, Outgoing};
-use hookfleet_core::{DeliveryId, EventId, Invalid};
+use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
 use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,7 +53,7 @@ pub(crate) async fn subscription_deliveries(
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Value>> {
     let sub = state.subscription(&id).await?;
-    let page = log_page(&state, Some(sub.id.to_string()), q).await?;
+    let page = log_page(&state, Some(sub.id), q).await?;
     Ok(Json(
         json!({"data": page.data, "next_cursor": page.next_cursor}),
     ))
@@ -75,7 +75,7 @@ pub(crate) async fn all_deliveries(
 /// the query's.
 pub(crate) async fn log_page(
     state: &AppState,
-    subscription_id: Option<String>,
+    subscription_id: Option<SubscriptionId>,
     q: LogQuery,
 ) -> AppResult<hookfleet_store::LogPage> {
     let status = q
@@ -133,7 +133,7 @@ pub(crate) async fn get_delivery(
     let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
     let d = state
         .store
-        .delivery(id.as_str())
+        .delivery(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
     Ok(Json(serde_json::to_value(d).unwrap_or_default()))
@@ -154,13 +154,13 @@ pub(crate) async fn retry_delivery(
     let id = DeliveryId::parse(&id).ok_or_else(|| ApiError::not_found("delivery"))?;
     let row = state
         .store
-        .replay_row(id.as_str())
+        .replay_row(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    state.subscription(&row.subscription_id).await?;
+    state.subscription(row.subscription_id.as_str()).await?;
     let exhausted = state
         .store
-        .delivery(id.as_str())
+        .delivery(&id)
         .await?
         .is_some_and(|d| d.status == hookfleet_store::DeliveryStatus::Exhausted);
     enqueue(&state, &row).await?;
@@ -251,7 +251,7 @@ pub(crate) async fn recover(
         )));
     }
     let window = hookfleet_store::RecoverWindow {
-        subscription_id: sub.id.as_str(),
+        subscription_id: &sub.id,
         since,
         until,
         limit: Some(req.limit.unwrap_or(MAX_RECOVER_STEP)),
@@ -280,7 +280,7 @@ pub(crate) async fn recover(
     } else {
         match bus
             .admin
-            .remove_parked(&bus.publisher, &state.topology, &sub.id, &wanted)
+            .remove_parked(&bus.publisher, &state.topology, sub.id.as_str(), &wanted)
             .await
         {
             Ok(n) => n,
@@ -317,7 +317,7 @@ async fn enqueue_all(
             bus.publisher
                 .send(
                     "",
-                    &topology.subscription_queue(&row.subscription_id),
+                    &topology.subscription_queue(row.subscription_id.as_str()),
                     true,
                     &row.body(),
                     &Outgoing::with_headers(Headers::attempt(row.attempts + 1, row.is_test)),
@@ -378,7 +378,7 @@ pub(crate) async fn send_test(
     let timestamp = hookfleet_core::now_millis();
     state
         .store
-        .insert_test_event(event_id.as_str(), &event_type, &timestamp, &data)
+        .insert_test_event(&event_id, &event_type, &timestamp, &data)
         .await?;
     let row = ReplayRow {
         delivery_id: DeliveryId::derive(&event_id, None, None, &sub.id),

@@ -189,26 +189,23 @@ async fn list_events(
     };
     let mut rows = state
         .store
-        .list_events(&filter, limit + 1, after.as_ref().map(EventId::as_str))
+        .list_events(&filter, limit + 1, after.as_ref())
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|(id, _)| id.clone()))
-        .flatten();
-    let data: Vec<Value> = rows.into_iter().map(|(_, v)| v).collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(json!({ "data": rows, "next_cursor": next_cursor })))
 }
 
 /// `GET /v1/events/{id}`: the event as recorded, with when it was received and fanned out.
 async fn show_event(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<hookfleet_store::EventRecord>> {
     let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let event = state
         .store
-        .event(id.as_str())
+        .event(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
     Ok(Json(event))
@@ -221,7 +218,7 @@ async fn event_deliveries(
     let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let deliveries = state
         .store
-        .event_deliveries(id.as_str())
+        .event_deliveries(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
     Ok(Json(json!({ "data": deliveries })))

@@ -21,12 +21,10 @@ pub(crate) fn organization(o: &str) -> AppResult<String> {
         .ok_or_else(|| ApiError::invalid(Invalid::new("organization_id", "must not be empty")))
 }
 
-pub(crate) fn subscription(id: &str) -> AppResult<String> {
-    hookfleet_core::SubscriptionId::parse(id)
-        .map(|id| id.to_string())
-        .ok_or_else(|| {
-            ApiError::invalid(Invalid::new("subscription_id", "must be a subscription id"))
-        })
+pub(crate) fn subscription(id: &str) -> AppResult<hookfleet_core::SubscriptionId> {
+    hookfleet_core::SubscriptionId::parse(id).ok_or_else(|| {
+        ApiError::invalid(Invalid::new("subscription_id", "must be a subscription id"))
+    })
 }
 
 /// A listing's type and organization filters, as both the event listing and the delivery log

@@ -72,7 +72,7 @@ fn access_as(
     Ok(PullAccess {
         vhost: vhost(&url),
         amqp_url: url.to_string(),
-        queue: state.topology.pull_queue(id),
+        queue: state.topology.pull_queue(id.as_str()),
         username,
         password,
     })
@@ -86,7 +86,9 @@ pub(crate) async fn provision(
     id: &SubscriptionId,
     access: &PullAccess,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    bus.admin.declare_pull_queue(&state.topology, id).await?;
+    bus.admin
+        .declare_pull_queue(&state.topology, id.as_str())
+        .await?;
     make_reader(state, access).await?;
     Ok(())
 }
@@ -115,7 +117,7 @@ pub(crate) async fn remove_reader(state: &AppState, user: &str) -> Result<(), Ap
 }
 
 /// Removes every broker user a subscription has had (deleting it).
-pub(crate) async fn remove_readers(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn remove_readers(state: &AppState, id: &SubscriptionId) -> Result<(), ApiError> {
     for user in state.store.pull_users(id).await? {
         remove_reader(state, &user).await?;
     }

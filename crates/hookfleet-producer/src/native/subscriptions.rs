@@ -80,7 +80,7 @@ async fn list_subscriptions(
     let after = crate::extract::cursor(q.cursor.as_deref(), SubscriptionId::parse)?;
     let mut rows = state
         .store
-        .list_subscriptions(limit + 1, after.as_ref().map(SubscriptionId::as_str))
+        .list_subscriptions(limit + 1, after.as_ref())
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -158,7 +158,7 @@ pub(crate) async fn create(
     let bus = state.bus()?;
     let declare = async {
         bus.admin
-            .declare_subscription(&state.topology, &row.id, &keys, fifo)
+            .declare_subscription(&state.topology, row.id.as_str(), &keys, fifo)
             .await?;
         if let Some(p) = &pull {
             super::pull::provision(state, &bus, &row.id, p).await?;
@@ -170,7 +170,7 @@ pub(crate) async fn create(
         // The row was rolled back; remove half-made queues and user so nothing is left behind.
         let _ = bus
             .admin
-            .delete_subscription(&state.topology, &row.id)
+            .delete_subscription(&state.topology, row.id.as_str())
             .await;
         if let Some(p) = &pull {
             let _ = state.management.delete_user(&p.username).await;
@@ -363,7 +363,7 @@ async fn get_subscription(
     // given up and parked (listed by `GET …/deliveries?status=exhausted`).
     let backlog = match state.bus_session() {
         Some(bus) => {
-            bus.queue_depth(&state.topology.subscription_queue(&row.id))
+            bus.queue_depth(&state.topology.subscription_queue(row.id.as_str()))
                 .await
         }
         None => None,
@@ -397,7 +397,7 @@ pub(crate) async fn delete(state: &AppState, row: &SubscriptionRow) -> AppResult
     // that is just starting to consume it. Unbinding now means it receives nothing more.
     if let Err(e) = bus
         .admin
-        .unbind(&state.topology, &row.id, &binding_keys(row))
+        .unbind(&state.topology, row.id.as_str(), &binding_keys(row))
         .await
     {
         // Not fatal: the queue and its bindings are removed together after the grace.

@@ -15,7 +15,7 @@ pub(super) async fn subscription_queues(common: &Common) -> anyhow::Result<Vec<S
     let topology = common.topology();
     Ok(ids
         .iter()
-        .map(|id| topology.subscription_queue(id))
+        .map(|id| topology.subscription_queue(id.as_str()))
         .collect())
 }
 

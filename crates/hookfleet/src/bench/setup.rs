@@ -263,7 +263,11 @@ impl Sandbox {
     pub async fn remove(self) -> anyhow::Result<()> {
         let common = &self.common;
         let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
-        let sub_ids = store.all_subscription_ids().await.unwrap_or_default();
+        let sub_ids: Vec<String> = (store.all_subscription_ids().await)
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
         let bus_admin = amqp.admin().await?;
         bus_admin

@@ -69,6 +69,7 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
         .subscribe(json!({"url": rx.url, "event_types": ["never.sent"]}))
         .await;
     let sub_id = sub["id"].as_str().unwrap().to_owned();
+    let typed_sub: hookfleet_core::SubscriptionId = sub_id.parse().unwrap();
     // 2,500 deliveries × 4 attempts, written as the workers write them.
     let outcomes = |range: std::ops::Range<usize>, tag: &str| -> Vec<hookfleet_store::OutcomeRow> {
         let mut rows = Vec::new();
@@ -77,17 +78,12 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
                 &hookfleet_core::KeySpace::Native,
                 &format!("{tag}-{i}"),
             );
-            let id = hookfleet_core::DeliveryId::derive(
-                &event,
-                None,
-                None,
-                &hookfleet_core::SubscriptionId::from_trusted(sub_id.clone()),
-            );
+            let id = hookfleet_core::DeliveryId::derive(&event, None, None, &typed_sub);
             for attempt in 1..=4 {
                 rows.push(hookfleet_store::OutcomeRow {
                     delivery_id: id.clone(),
                     event_id: event.clone(),
-                    subscription_id: hookfleet_core::SubscriptionId::from_trusted(sub_id.clone()),
+                    subscription_id: typed_sub.clone(),
                     organization_id: None,
                     service_partition: None,
                     attempt,

@@ -37,6 +37,7 @@ mod probe;
 mod process_metrics;
 mod pull;
 mod reconnect;
+mod record;
 mod recovery;
 mod retention;
 mod sealed;

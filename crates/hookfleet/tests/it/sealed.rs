@@ -134,7 +134,7 @@ async fn a_new_key_first_reseals_everything_and_the_old_key_can_then_go() {
     let sub = app
         .subscribe(json!({"url": "http://93.184.216.34/h", "event_types": ["a"]}))
         .await;
-    let id = sub["id"].as_str().unwrap();
+    let id = &sub["id"].as_str().unwrap().parse().unwrap();
     let secret = sub["secret"].as_str().unwrap().to_owned();
     let new_key = "t2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let old_only = Store::connect(&app.database_url, 1)
