@@ -1,6 +1,8 @@
 //! Topology changes on a long-lived channel, and the walk of the dead queue that takes a
 //! recovery's parked copies out of it.
-use crate::{Confirm, Headers, Publisher, Result, Topology, topology};
+use crate::{
+    Confirm, Headers, Publisher, Result, Topology, publish::Routing, session::Vital, topology,
+};
 use lapin::{
     Channel,
     options::{BasicAckOptions, BasicGetOptions},
@@ -10,6 +12,8 @@ use std::collections::HashSet;
 /// A channel for changing the topology and walking the dead queue.
 pub struct Admin {
     pub(crate) channel: Channel,
+    /// The session's held channels, which this one leaves when closed on purpose.
+    pub(crate) vital: Vital,
 }
 
 /// Messages taken from the dead queue per round of [`Admin::remove_parked`].
@@ -21,6 +25,7 @@ impl Admin {
     }
 
     pub async fn close(&self) {
+        self.vital.release(&self.channel);
         let _ = self.channel.close(200, "done".into()).await;
     }
 
@@ -155,7 +160,7 @@ impl Admin {
                 let props = msg.delivery.properties.clone();
                 put_back.push(
                     publisher
-                        .send_raw("", dead, true, &msg.delivery.data, props)
+                        .send_raw("", dead, Routing::Mandatory, &msg.delivery.data, props)
                         .await?,
                 );
             }

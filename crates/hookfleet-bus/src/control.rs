@@ -1,7 +1,8 @@
 //! Control notices: a fanout exchange every delivery worker listens on through a private queue,
 //! so a subscription change reaches every worker at once (each also reconciles periodically,
-//! so a lost notice only delays it).
-use crate::{BusError, Outgoing, Publisher, Result, Topology};
+//! so a lost notice only delays it). Notices are sent with
+//! [`crate::Publisher::notify_subscriptions_changed`].
+use crate::{BusError, Result};
 use futures_util::StreamExt;
 use lapin::Channel;
 
@@ -13,18 +14,15 @@ pub struct Notices {
     pub(crate) held: Option<Option<lapin::Error>>,
 }
 
-/// The one notice there is; its body is not read, so any message on the exchange counts.
-const RECONCILE: &[u8] = br#"{"op":"reconcile"}"#;
-
 impl Notices {
     /// Waits for the next notice; `None` once the broker cancelled the listener.
     pub async fn next(&mut self) -> Option<Result<()>> {
         if let Some(held) = self.held.take() {
-            return held.map(|e| Err(BusError::Amqp(e)));
+            return held.map(|e| Err(BusError::from(e)));
         }
         match self.inner.next().await? {
             Ok(_) => Some(Ok(())),
-            Err(e) => Some(Err(BusError::Amqp(e))),
+            Err(e) => Some(Err(BusError::from(e))),
         }
     }
 
@@ -48,20 +46,4 @@ impl Notices {
     pub async fn close(&self) {
         let _ = self.channel.close(200, "shutdown".into()).await;
     }
-}
-
-/// Tells every delivery worker to reconcile its subscriptions now (a notice may be lost; the
-/// workers also reconcile periodically).
-pub async fn notify_reconcile(publisher: &Publisher, topology: &Topology) -> Result<()> {
-    publisher
-        .send(
-            &topology.control(),
-            "",
-            false,
-            RECONCILE,
-            &Outgoing::default(),
-        )
-        .await?
-        .wait()
-        .await
 }

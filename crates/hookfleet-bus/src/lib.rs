@@ -1,36 +1,42 @@
-//! hookfleet-bus owns RabbitMQ and is the only crate that speaks AMQP: the names of every
-//! exchange and queue and their declaration (all in [`topology`], idempotent, each argument
-//! explained), the headers a message carries ([`wire`]), a publisher that treats a broker nack
-//! or a returned message as a failure so callers only answer success once the broker has
-//! confirmed a message into a durable queue, consuming and settling ([`session`]), control
-//! notices, retry scheduling on the ladder, the dead-queue walk, and keeping a role connected
-//! ([`supervise`]). Roles see none of the AMQP client's types.
+//! hookfleet-bus owns RabbitMQ and is the only crate that speaks AMQP. Roles ask it for what
+//! they mean, never for an exchange, a routing key or the `mandatory` flag: a [`Publisher`]
+//! offers one verb per intent (publish an accepted event to ingest, buffer an identity-provider
+//! hook, publish a copy to the events exchange, schedule a retry on the ladder, put a rendered
+//! copy in a pull outbox, park a message in the dead queue, tell the workers that subscriptions
+//! changed), each treating a broker nack or a returned message as a failure, so a role answers
+//! success only once the broker has confirmed a message into a durable queue. A [`Session`] (one
+//! connection) hands out publishers, [`Consumer`]s whose [`Message`]s come with typed
+//! [`Headers`], [`Notices`] from the control exchange, an [`Admin`] channel for topology changes
+//! and the dead-queue walk, and a [`Session::closed`] future; [`supervise`] keeps a role
+//! connected. The names and declarations of every exchange and queue (`topology`), the wire
+//! format of headers (`wire`) and the AMQP client itself stay inside: roles see none of the
+//! client's types, and a [`BusError`] carries the client's error only as its source.
 #![forbid(unsafe_code)]
 
 mod acks;
 mod admin;
 mod control;
+mod intents;
 pub mod management;
-pub mod publish;
+mod publish;
 mod queue_kind;
 mod retry;
-pub mod session;
+mod session;
 pub mod supervise;
-pub mod topology;
-pub mod wire;
+mod topology;
+mod wire;
 
 pub use acks::TrackedAcker;
 pub use admin::Admin;
-pub use control::{Notices, notify_reconcile};
+pub use control::Notices;
 pub use publish::{Confirm, Publisher};
 pub use queue_kind::QueueKind;
-pub use retry::Rungs;
 pub use session::{Acker, Consumer, Message, Session};
 pub use supervise::{Backoff, Broker, Link, supervise};
 pub use topology::Topology;
 pub use wire::{
     HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_QUEUE, HEADER_REASON, HEADER_SUBSCRIPTION, HEADER_TEST,
-    Headers, Outgoing,
+    Headers,
 };
 
 use lapin::{Connection, ConnectionProperties};
@@ -38,56 +44,8 @@ use lapin::{Connection, ConnectionProperties};
 /// How much of a reason travels in a header; the record keeps the same cut.
 pub const MAX_REASON_LEN: usize = 512;
 
-/// Parks a message a stage cannot process in `hookfleet.dead`, with where it came from and why,
-/// and returns the pending confirm: the caller acks the original only once it is confirmed.
-pub async fn park_poison(
-    publisher: &Publisher,
-    topology: &Topology,
-    queue: &str,
-    reason: &str,
-    body: &[u8],
-) -> Result<Confirm> {
-    let headers = Headers {
-        queue: Some(queue.to_owned()),
-        ..Headers::default()
-    };
-    park(publisher, topology, headers, reason, body).await
-}
-
-/// Parks an exhausted delivery's message in `hookfleet.dead`, marked with its subscription and
-/// delivery (so a recovery can find it) and why it was given up.
-pub async fn park_exhausted(
-    publisher: &Publisher,
-    topology: &Topology,
-    subscription_id: &str,
-    delivery_id: &str,
-    reason: &str,
-    body: &[u8],
-) -> Result<Confirm> {
-    let headers = Headers {
-        subscription: Some(subscription_id.to_owned()),
-        delivery: Some(delivery_id.to_owned()),
-        ..Headers::default()
-    };
-    park(publisher, topology, headers, reason, body).await
-}
-
-async fn park(
-    publisher: &Publisher,
-    topology: &Topology,
-    mut headers: Headers,
-    reason: &str,
-    body: &[u8],
-) -> Result<Confirm> {
-    headers.reason = Some(truncate(reason, MAX_REASON_LEN).to_owned());
-    let outgoing = Outgoing::with_headers(headers);
-    publisher
-        .send("", &topology.dead(), true, body, &outgoing)
-        .await
-}
-
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
@@ -100,8 +58,13 @@ pub fn truncate(s: &str, max: usize) -> &str {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    /// The AMQP client failed (connection or channel lost, broker refused an operation); the
+    /// client's own error is the source, never part of this type's API.
     #[error("AMQP error")]
-    Amqp(#[from] lapin::Error),
+    Amqp(#[source] AmqpError),
+    /// A message could not be encoded (it never reached the broker).
+    #[error("the message could not be encoded")]
+    Encode(#[source] serde_json::Error),
     #[error("the broker refused the message (nack)")]
     Nacked,
     #[error("the broker could not route the message to any queue")]
@@ -114,6 +77,29 @@ pub enum BusError {
 }
 
 pub type Result<T, E = BusError> = std::result::Result<T, E>;
+
+/// An error of the AMQP client, kept opaque: its message and sources are shown, its type is
+/// not, so no role comes to depend on the client.
+#[derive(Debug)]
+pub struct AmqpError(lapin::Error);
+
+impl std::fmt::Display for AmqpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for AmqpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<lapin::Error> for BusError {
+    fn from(e: lapin::Error) -> Self {
+        Self::Amqp(AmqpError(e))
+    }
+}
 
 /// Registers the bus's metric descriptions (for `# HELP` lines).
 pub fn describe_metrics() {
@@ -174,7 +160,7 @@ pub async fn connect(urls: &str, role: &str) -> Result<Session> {
             tokio::time::timeout(NODE_CONNECT_TIMEOUT, Connection::connect_uri(uri, props));
         match attempt.await {
             Ok(Ok(c)) => return Ok(Session::new(c, urls, role)),
-            Ok(Err(e)) => last = Some(BusError::Amqp(e)),
+            Ok(Err(e)) => last = Some(e.into()),
             Err(_) => last = Some(BusError::ConnectTimeout(NODE_CONNECT_TIMEOUT)),
         }
     }

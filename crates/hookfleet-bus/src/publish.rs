@@ -1,11 +1,16 @@
 //! Publishing with publisher confirms. A publish succeeds only when the broker acks it; a nack
-//! or a mandatory message returned as unroutable is an error the caller must act on.
-use crate::{BusError, Result, wire::Outgoing};
+//! or a mandatory message returned as unroutable is an error the caller must act on. Roles do
+//! not publish through this file's `send`: they call the intents of `intents.rs`, which choose
+//! the exchange, the routing key and whether the message is mandatory.
+use crate::{BusError, Result, Topology, retry::Rungs, wire::Outgoing};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 /// A message the broker has been sent and has yet to confirm; [`Confirm::wait`] for it.
 /// Sending many before waiting for any lets the broker confirm them in batches.
@@ -20,11 +25,22 @@ impl Confirm {
 }
 
 /// A few confirm-mode channels used round-robin, so concurrent publishers do not queue up
-/// behind one channel's frame writer.
-#[derive(Debug)]
+/// behind one channel's frame writer; the fleet's names, so each intent knows where it goes;
+/// and the retry rungs declared so far on a channel of their own.
 pub struct Publisher {
     channels: Vec<Channel>,
     next: AtomicUsize,
+    pub(crate) topology: Topology,
+    pub(crate) rungs: Rungs,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("channels", &self.channels.len())
+            .field("topology", &self.topology)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Resolves one publisher confirm into success or a [`BusError`].
@@ -36,18 +52,34 @@ async fn confirmed(confirm: PublisherConfirm) -> Result<()> {
     }
 }
 
+/// Whether an unroutable message is an error. Every intent says which it is, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Routing {
+    /// Returned by the broker and failed if no queue takes it: for a message that must land.
+    Mandatory,
+    /// Silently dropped if no queue takes it: for a copy no subscription may want.
+    Optional,
+}
+
 impl Publisher {
-    pub(crate) async fn new(connection: &Connection, channels: usize) -> Result<Self> {
+    pub(crate) async fn new(
+        connection: &Arc<Connection>,
+        topology: &Topology,
+        channels: usize,
+    ) -> Result<(Self, Vec<Channel>)> {
         let mut out = Vec::with_capacity(channels.max(1));
         for _ in 0..channels.max(1) {
             let ch = connection.create_channel().await?;
             ch.confirm_select(ConfirmSelectOptions::default()).await?;
             out.push(ch);
         }
-        Ok(Self {
-            channels: out,
+        let publisher = Self {
+            channels: out.clone(),
             next: AtomicUsize::new(0),
-        })
+            topology: topology.clone(),
+            rungs: Rungs::new(connection.clone()),
+        };
+        Ok((publisher, out))
     }
 
     fn channel(&self) -> &Channel {
@@ -55,50 +87,16 @@ impl Publisher {
         &self.channels[i]
     }
 
-    /// Sends a message and returns the pending confirm. `mandatory`: an unroutable message is
-    /// returned and its confirm fails, rather than silently dropped.
-    pub async fn send(
+    /// Sends a message and returns the pending confirm.
+    pub(crate) async fn send(
         &self,
         exchange: &str,
         routing_key: &str,
-        mandatory: bool,
+        routing: Routing,
         body: &[u8],
         outgoing: &Outgoing,
     ) -> Result<Confirm> {
-        self.send_raw(
-            exchange,
-            routing_key,
-            mandatory,
-            body,
-            outgoing.properties(),
-        )
-        .await
-        .map(Confirm)
-    }
-
-    /// A rendered request into `queue` (a pull subscription's outbox): the body, and each
-    /// header as a message header of the same name; `message_id` is the delivery's id.
-    /// Mandatory, so a missing queue is an error rather than a silent drop.
-    pub async fn send_rendered(
-        &self,
-        queue: &str,
-        body: &[u8],
-        headers: &[(&str, String)],
-        message_id: &str,
-    ) -> Result<Confirm> {
-        let mut table = lapin::types::FieldTable::default();
-        for (name, value) in headers {
-            table.insert(
-                (*name).into(),
-                lapin::types::AMQPValue::LongString(value.as_str().into()),
-            );
-        }
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(message_id.into())
-            .with_headers(table);
-        self.send_raw("", queue, true, body, properties)
+        self.send_raw(exchange, routing_key, routing, body, outgoing.properties())
             .await
             .map(Confirm)
     }
@@ -108,7 +106,7 @@ impl Publisher {
         &self,
         exchange: &str,
         routing_key: &str,
-        mandatory: bool,
+        routing: Routing,
         body: &[u8],
         properties: BasicProperties,
     ) -> Result<PublisherConfirm> {
@@ -118,7 +116,7 @@ impl Publisher {
                 exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions {
-                    mandatory,
+                    mandatory: routing == Routing::Mandatory,
                     ..BasicPublishOptions::default()
                 },
                 body,

@@ -1,9 +1,10 @@
 //! A role's life on the broker: a [`Session`] (one connection) hands out what a role uses, so
-//! no role touches an AMQP client type: a [`Publisher`], an [`Admin`] channel for topology
-//! changes and the dead-queue walk, [`Consumer`]s whose [`Message`]s come with typed
-//! [`Headers`] and are settled by delivery tag through an [`Acker`], [`Notices`] from the
-//! control exchange, and [`Rungs`] to schedule a retry on the ladder.
-use crate::{Admin, BusError, Notices, Publisher, Result, Rungs, Topology, wire::Headers};
+//! no role touches an AMQP client type: a [`Publisher`] (which also schedules retries on the
+//! ladder), an [`Admin`] channel for topology changes and the dead-queue walk, [`Consumer`]s
+//! whose [`Message`]s come with typed [`Headers`] and are settled by delivery tag through an
+//! [`Acker`], [`Notices`] from the control exchange, and [`Session::closed`], which resolves
+//! once the session can no longer serve.
+use crate::{Admin, Notices, Publisher, Result, Topology, wire::Headers};
 use futures_util::StreamExt;
 use lapin::{
     Channel, Connection, ConnectionStatus,
@@ -14,11 +15,11 @@ use lapin::{
     types::FieldTable,
 };
 use std::{
-    collections::HashSet,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 /// One broker connection of a role, and the further connections its consumers spread over
@@ -34,7 +35,44 @@ pub struct Session {
     /// Every connection consumers may use, the first being `connection`, each with how many
     /// consumer channels it holds now.
     lanes: tokio::sync::Mutex<Vec<Lane>>,
+    /// The channels handed out for as long as the session lasts (publishers', admins').
+    vital: Vital,
 }
+
+/// The channels a session handed out for as long as it lasts. The broker closing one (an
+/// admin's declare it refused, say) leaves the session unable to serve, as a lost connection
+/// does: [`Session::closed`] resolves. A channel its owner closes on purpose is let go first.
+#[derive(Clone, Default)]
+pub(crate) struct Vital(Arc<std::sync::Mutex<Vec<Channel>>>);
+
+impl Vital {
+    fn hold(&self, channel: &Channel) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(channel.clone());
+    }
+
+    /// Lets `channel` go before its owner closes it.
+    pub(crate) fn release(&self, channel: &Channel) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|c| c.id() != channel.id());
+    }
+
+    fn all_open(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .all(|c| c.status().connected())
+    }
+}
+
+/// How often [`Session::closed`] looks at the connection even without an event from the
+/// client: a backstop for a close the client reports no event for (a broker's clean close).
+const CLOSED_BACKSTOP: Duration = Duration::from_secs(1);
 
 struct Lane {
     connection: Arc<Connection>,
@@ -66,17 +104,13 @@ impl Session {
             urls: urls.to_owned(),
             role: role.to_owned(),
             per_connection: AtomicUsize::new(CONSUMERS_PER_CONNECTION),
+            vital: Vital::default(),
         }
     }
 
     /// Consumer channels per connection from now on (at least 1).
     pub fn set_consumers_per_connection(&self, n: usize) {
         self.per_connection.store(n.max(1), Ordering::Relaxed);
-    }
-
-    /// How many connections consumers are spread over now.
-    pub async fn consumer_connections(&self) -> usize {
-        self.lanes.lock().await.len()
     }
 
     /// A connection with room for one more consumer channel, counted on it: the first with
@@ -114,30 +148,72 @@ impl Session {
         self.connection.status().connected()
     }
 
+    /// Resolves once this session can no longer serve: its connection is lost, or a channel it
+    /// handed out for as long as it lasts (a publisher's, an admin's) was closed by the broker.
+    /// A role holding the session for requests replaces it then; consuming roles learn it from
+    /// their consumers ending.
+    pub async fn closed(&self) {
+        // The client reports errors (of the connection, or a channel the broker closed) as
+        // events; each is a cue to look, the backstop a second chance. Listening starts before
+        // the first look, so nothing between the two is missed.
+        let mut events = std::pin::pin!(self.connection.events_listener());
+        let mut backstop = tokio::time::interval(CLOSED_BACKSTOP);
+        loop {
+            if !self.serves() {
+                return;
+            }
+            tokio::select! {
+                event = events.next() => if event.is_none() { return },
+                _ = backstop.tick() => {}
+            }
+        }
+    }
+
+    fn serves(&self) -> bool {
+        self.connection.status().connected() && self.vital.all_open()
+    }
+
     pub async fn close(&self) {
         for lane in self.lanes.lock().await.iter() {
             let _ = lane.connection.close(200, "done".into()).await;
         }
     }
 
-    /// A publisher with `channels` confirm-mode channels.
-    pub async fn publisher(&self, channels: usize) -> Result<Publisher> {
-        Publisher::new(&self.connection, channels).await
+    /// A publisher of `topology`'s messages with `channels` confirm-mode channels.
+    pub async fn publisher(&self, topology: &Topology, channels: usize) -> Result<Publisher> {
+        let (publisher, channels) = Publisher::new(&self.connection, topology, channels).await?;
+        for c in &channels {
+            self.vital.hold(c);
+        }
+        Ok(publisher)
     }
 
     /// Declares every exchange and queue of `topology` on a channel used only for that.
     pub async fn declare_topology(&self, topology: &Topology) -> Result<()> {
-        let admin = self.admin().await?;
-        admin.declare_topology(topology).await?;
-        admin.close().await;
-        Ok(())
+        let channel = self.connection.create_channel().await?;
+        let declared = crate::topology::declare_topology(&channel, topology).await;
+        let _ = channel.close(200, "done".into()).await;
+        declared
     }
 
-    /// A channel for declaring, binding and deleting queues and walking the dead queue.
+    /// A channel for declaring, binding and deleting queues and walking the dead queue, held
+    /// by the session until [`Admin::close`].
     pub async fn admin(&self) -> Result<Admin> {
+        let channel = self.connection.create_channel().await?;
+        self.vital.hold(&channel);
         Ok(Admin {
-            channel: self.connection.create_channel().await?,
+            channel,
+            vital: self.vital.clone(),
         })
+    }
+
+    /// Ready messages in `queue`, or an error if it does not exist; asked on a channel of its
+    /// own, as the broker closes the channel of a question about a missing queue.
+    pub async fn queue_depth(&self, queue: &str) -> Result<u32> {
+        let channel = self.connection.create_channel().await?;
+        let depth = crate::topology::queue_depth(&channel, queue).await;
+        let _ = channel.close(200, "done".into()).await;
+        depth
     }
 
     /// Consumes `queue` on a channel of its own with `prefetch` unacked messages at most.
@@ -205,14 +281,6 @@ impl Session {
             held: None,
         })
     }
-
-    /// Where retries are scheduled; declares each rung the first time it is used.
-    pub async fn rungs(&self) -> Result<Rungs> {
-        Ok(Rungs {
-            channel: self.connection.create_channel().await?,
-            declared: HashSet::new(),
-        })
-    }
 }
 
 /// One message taken from a queue.
@@ -238,7 +306,7 @@ impl Consumer {
     pub async fn next(&mut self) -> Option<Result<Message>> {
         let delivery = match self.inner.next().await? {
             Ok(d) => d,
-            Err(e) => return Some(Err(BusError::Amqp(e))),
+            Err(e) => return Some(Err(e.into())),
         };
         Some(Ok(Message {
             headers: Headers::decode(delivery.properties.headers().as_ref()),

@@ -1,5 +1,8 @@
 //! Every exchange and queue hookfleet uses, declared idempotently in one place.
 //!
+//! The retry ladder's rungs are the exception: each is declared the first time its delay is
+//! used, in `retry.rs`, beside the publish that needs it.
+//!
 //! All names carry an optional prefix (`HOOKFLEET_NAMESPACE`) so several fleets, or parallel
 //! tests, can share one vhost without seeing each other's messages.
 use crate::Result;
@@ -86,7 +89,7 @@ impl Topology {
     }
 }
 
-fn long_string(s: &str) -> AMQPValue {
+pub(crate) fn long_string(s: &str) -> AMQPValue {
     AMQPValue::LongString(s.into())
 }
 
@@ -141,7 +144,7 @@ fn work_queue_args(topology: &Topology) -> FieldTable {
     args
 }
 
-fn durable() -> QueueDeclareOptions {
+pub(crate) fn durable() -> QueueDeclareOptions {
     QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
@@ -149,7 +152,7 @@ fn durable() -> QueueDeclareOptions {
 }
 
 /// Declares the fleet-wide topology. Every role calls it at start-up; it is idempotent.
-pub async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<()> {
+pub(crate) async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<()> {
     let mut dead_args = FieldTable::default();
     dead_args.insert("x-queue-type".into(), long_string("quorum"));
     channel
@@ -183,61 +186,9 @@ pub async fn declare_topology(channel: &Channel, topology: &Topology) -> Result<
     Ok(())
 }
 
-/// Declares one retry rung. A retried message is published to the rung's fanout exchange
-/// with the subscription queue's name as routing key; it waits `delay_ms` in the rung's queue,
-/// then expires and is dead-lettered through the default exchange under that same routing key,
-/// straight back into its subscription's queue. No timer lives in any process, so waiting
-/// retries survive every restart. Idempotent.
-pub async fn declare_retry_rung(
-    channel: &Channel,
-    topology: &Topology,
-    delay: Duration,
-) -> Result<()> {
-    let name = topology.retry_rung(delay);
-    let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), long_string("quorum"));
-    // Every message waits the same time, so they expire in order from the head.
-    args.insert(
-        "x-message-ttl".into(),
-        AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-    );
-    // No dead-letter routing key: the message keeps the one it was published with, which is
-    // the name of its subscription's queue.
-    args.insert("x-dead-letter-exchange".into(), long_string(""));
-    args.insert(
-        "x-dead-letter-strategy".into(),
-        long_string("at-least-once"),
-    );
-    args.insert("x-overflow".into(), long_string("reject-publish"));
-    channel
-        .queue_declare(name.as_str().into(), durable(), args)
-        .await?;
-    channel
-        .exchange_declare(
-            name.as_str().into(),
-            ExchangeKind::Fanout,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .queue_bind(
-            name.as_str().into(),
-            name.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
-}
-
 /// Declares a subscription's queue and binds it once per binding key. Idempotent. A FIFO
 /// subscription's queue lets one consumer at a time receive, so order holds across workers.
-pub async fn declare_subscription(
+pub(crate) async fn declare_subscription(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
@@ -256,7 +207,7 @@ pub async fn declare_subscription(
 }
 
 /// Binds a subscription's queue to `hookfleet.events` with each key. Idempotent.
-pub async fn bind_subscription(
+pub(crate) async fn bind_subscription(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
@@ -266,7 +217,7 @@ pub async fn bind_subscription(
 }
 
 /// Removes these bindings of a subscription's queue; what they already routed stays queued.
-pub async fn unbind_subscription(
+pub(crate) async fn unbind_subscription(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
@@ -306,7 +257,7 @@ async fn change_bindings(
 }
 
 /// Removes a subscription's queue with whatever it still holds.
-pub async fn delete_subscription(
+pub(crate) async fn delete_subscription(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
@@ -325,7 +276,7 @@ pub async fn delete_subscription(
 
 /// Declares a pull subscription's outbox: durable, of the fleet's subscription queue kind,
 /// read only by its owner.
-pub async fn declare_pull_queue(
+pub(crate) async fn declare_pull_queue(
     channel: &Channel,
     topology: &Topology,
     subscription_id: &str,
@@ -338,12 +289,12 @@ pub async fn declare_pull_queue(
 }
 
 /// How many ready messages a queue holds (a passive declare; fails if it does not exist).
-pub async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
+pub(crate) async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
     Ok(passive_declare(channel, queue).await?.message_count())
 }
 
 /// How many consumers a queue has, as the broker counts them now.
-pub async fn queue_consumers(channel: &Channel, queue: &str) -> Result<u32> {
+pub(crate) async fn queue_consumers(channel: &Channel, queue: &str) -> Result<u32> {
     Ok(passive_declare(channel, queue).await?.consumer_count())
 }
 
@@ -363,7 +314,7 @@ async fn passive_declare(channel: &Channel, queue: &str) -> Result<lapin::Queue>
 /// Deletes everything a namespace declared: used by tests and benchmarks to leave nothing
 /// behind. `subscription_ids` are the subscriptions whose queues may exist, `rung_delays`
 /// the retry rungs that may.
-pub async fn delete_namespace(
+pub(crate) async fn delete_namespace(
     channel: &Channel,
     topology: &Topology,
     subscription_ids: &[String],

@@ -35,7 +35,7 @@ pub struct Headers {
 
 impl Headers {
     /// A message on its way to attempt `attempt`.
-    pub fn attempt(attempt: i32, test: bool) -> Self {
+    pub(crate) fn attempt(attempt: i32, test: bool) -> Self {
         Self {
             attempt: Some(attempt),
             test,
@@ -99,20 +99,20 @@ impl Headers {
 /// How a message is published: always persistent JSON, with an optional message id (the
 /// event id, for tracing) and hookfleet's headers.
 #[derive(Debug, Clone, Default)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub message_id: Option<String>,
     pub headers: Headers,
 }
 
 impl Outgoing {
-    pub fn with_message_id(id: impl Into<String>) -> Self {
+    pub(crate) fn with_message_id(id: impl Into<String>) -> Self {
         Self {
             message_id: Some(id.into()),
             ..Self::default()
         }
     }
 
-    pub fn with_headers(headers: Headers) -> Self {
+    pub(crate) fn with_headers(headers: Headers) -> Self {
         Self {
             headers,
             ..Self::default()
@@ -131,6 +131,21 @@ impl Outgoing {
         }
         p
     }
+}
+
+/// The properties of a rendered request put in a pull outbox: persistent JSON, the delivery's
+/// id as message id, and each rendered header as a message header of the same name (the
+/// owner's client reads them as the HTTP receiver would read the request's headers).
+pub(crate) fn rendered(headers: &[(&str, String)], message_id: &str) -> BasicProperties {
+    let mut table = FieldTable::default();
+    for (name, value) in headers {
+        table.insert((*name).into(), AMQPValue::LongString(value.as_str().into()));
+    }
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
+        .with_headers(table)
 }
 
 #[cfg(test)]

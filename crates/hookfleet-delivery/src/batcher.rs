@@ -1,9 +1,16 @@
 //! The outcome batcher: collects attempt outcomes from every subscription consumer, writes
-//! them in one transaction, and only then decides each message's verdict: ack when delivered,
-//! park in `hookfleet.dead` then ack when failed or poison. Verdicts go
-//! back to the consumer owning the message's channel, which settles them with the broker.
+//! them in one transaction, and only then settles each message: acked when delivered, sent up
+//! the retry ladder or parked in `hookfleet.dead` (then acked) when failed or poison. Verdicts
+//! go back to the consumer owning the message's channel, which settles them with the broker.
+//!
+//! An outcome is carried by three types, each for one reader: a [`Decision`] (`decide`, pure:
+//! what the answer means), a [`Settle`] (what this batcher does with the message once the
+//! outcome is committed; poison and replayed outcomes have no decision), and a [`Verdict`]
+//! (what the consumer tells the broker). [`Pending`] is the batch's item that carries them.
+use crate::{config::Mode, decide::Decision};
 use futures_util::future::join_all;
-use hookfleet_bus::{Headers, Publisher, Rungs, Topology};
+use hookfleet_bus::{Confirm, Publisher, Topology};
+use hookfleet_core::{DeliveryId, SubscriptionId};
 use hookfleet_store::{OutcomeRow, PoisonRow, Store};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::mpsc;
@@ -16,15 +23,16 @@ pub(crate) enum Settle {
     /// Publish it again as attempt `attempt`, after `delay` on the ladder (zero: at once, to
     /// the back of its queue), then ack.
     Retry {
-        queue: String,
+        subscription: SubscriptionId,
         delay: Duration,
         attempt: i32,
         rung: usize,
         is_test: bool,
     },
+    /// Exhausted: park it in `hookfleet.dead`, marked with its delivery, then ack.
     Park {
-        subscription_id: String,
-        delivery_id: String,
+        subscription: SubscriptionId,
+        delivery: DeliveryId,
         reason: String,
     },
     /// Park it in `hookfleet.dead` with where it came from and why, then ack.
@@ -34,6 +42,58 @@ pub(crate) enum Settle {
     },
     /// FIFO: the attempt is recorded; the consumer keeps the message and retries it in place.
     Hold,
+}
+
+/// The delivery a settle is for.
+pub(crate) struct Of<'a> {
+    pub subscription: &'a SubscriptionId,
+    pub delivery: &'a DeliveryId,
+    pub is_test: bool,
+}
+
+impl Settle {
+    /// How to settle a message whose attempt got `decision` (parked with `reason` should it be
+    /// exhausted), and for a FIFO hold the attempt and wait to send it again in place.
+    pub(crate) fn of(
+        decision: Decision,
+        mode: Mode,
+        of: &Of<'_>,
+        reason: &str,
+    ) -> (Self, Option<(i32, Duration)>) {
+        let retry = |delay: Duration, attempt: i32, rung: usize| Self::Retry {
+            subscription: of.subscription.clone(),
+            delay,
+            attempt,
+            rung,
+            is_test: of.is_test,
+        };
+        match (decision, mode) {
+            (Decision::Delivered, _) => (Self::Ack, None),
+            (Decision::Retry { rung, wait, next }, _) => (retry(wait, next, rung), None),
+            (Decision::Hold { wait, next }, _) => (Self::Hold, Some((next, wait))),
+            // Unordered: back on the queue as the next attempt, to be delivered once the
+            // subscription is enabled. FIFO: left at the head (its consumer stops).
+            (Decision::Gone { next }, Mode::Unordered) => (retry(Duration::ZERO, next, 0), None),
+            (Decision::Gone { .. }, Mode::Fifo) => (Self::Hold, None),
+            (Decision::Exhausted, _) => (Self::park(of, reason), None),
+        }
+    }
+
+    /// Parks an exhausted delivery with `reason`.
+    pub(crate) fn park(of: &Of<'_>, reason: &str) -> Self {
+        Self::Park {
+            subscription: of.subscription.clone(),
+            delivery: of.delivery.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Tells every delivery worker to reconcile its subscriptions now (they also do periodically).
+pub(crate) async fn notify_workers(publisher: &Publisher) {
+    if let Err(e) = publisher.notify_subscriptions_changed().await {
+        tracing::warn!(error = %e, "Failed to notify delivery workers; they reconcile periodically anyway");
+    }
 }
 
 /// What the consumer is to tell the broker about one delivery tag.
@@ -76,8 +136,6 @@ impl Pending {
 pub(crate) struct Batcher {
     pub store: Store,
     pub publisher: Arc<Publisher>,
-    /// Where retries are scheduled (rungs declared as ladders need them).
-    pub rungs: Rungs,
     pub topology: Topology,
     pub batch_size: usize,
     pub linger: Duration,
@@ -86,7 +144,7 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     /// Runs until every sender is dropped and the last batch is settled.
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
+    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Pending>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.linger;
@@ -100,7 +158,7 @@ impl Batcher {
         }
     }
 
-    async fn flush(&mut self, mut batch: Vec<Pending>) {
+    async fn flush(&self, mut batch: Vec<Pending>) {
         if !self.record(&mut batch).await {
             // Shutting down with the database away: hand the messages back to the broker
             // unrecorded, to be delivered again later. Nothing is lost.
@@ -117,7 +175,7 @@ impl Batcher {
             .count();
         if disabled > 0 {
             metrics::counter!("hookfleet_subscriptions_disabled_total").increment(disabled as u64);
-            crate::notify_workers(&self.publisher, &self.topology).await;
+            notify_workers(&self.publisher).await;
         }
         self.settle(batch).await;
     }
@@ -191,7 +249,7 @@ impl Batcher {
         }
     }
 
-    async fn settle(&mut self, batch: Vec<Pending>) {
+    async fn settle(&self, batch: Vec<Pending>) {
         // Send every parked or rescheduled copy first, then await their confirms together.
         let mut parked = Vec::new();
         for p in batch {
@@ -230,29 +288,21 @@ impl Batcher {
     }
 
     /// Publishes a message that moves on (parked, poison, or rescheduled on the ladder).
-    async fn move_message(&mut self, p: &Pending) -> hookfleet_bus::Result<hookfleet_bus::Confirm> {
-        let (publisher, topology) = (&self.publisher, &self.topology);
+    async fn move_message(&self, p: &Pending) -> hookfleet_bus::Result<Confirm> {
+        let publisher = &self.publisher;
         match &p.settle {
-            Settle::Poison { queue, reason } => {
-                hookfleet_bus::park_poison(publisher, topology, queue, reason, &p.data).await
-            }
+            Settle::Poison { queue, reason } => publisher.park_poison(queue, reason, &p.data).await,
             Settle::Park {
-                subscription_id,
-                delivery_id,
+                subscription,
+                delivery,
                 reason,
             } => {
-                hookfleet_bus::park_exhausted(
-                    publisher,
-                    topology,
-                    subscription_id,
-                    delivery_id,
-                    reason,
-                    &p.data,
-                )
-                .await
+                publisher
+                    .park_exhausted(subscription, delivery, reason, &p.data)
+                    .await
             }
             Settle::Retry {
-                queue,
+                subscription,
                 delay,
                 attempt,
                 rung,
@@ -260,9 +310,8 @@ impl Batcher {
             } => {
                 metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string())
                     .increment(1);
-                let headers = Headers::attempt(*attempt, *is_test);
-                self.rungs
-                    .schedule(publisher, topology, queue, *delay, headers, &p.data)
+                publisher
+                    .schedule_retry(subscription, *delay, *attempt, *is_test, &p.data)
                     .await
             }
             Settle::Ack | Settle::Hold => unreachable!("settled without moving"),

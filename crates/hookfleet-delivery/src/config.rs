@@ -1,12 +1,72 @@
-//! What a consumer needs to know of its subscription, read from its row; replaced in place
-//! when the subscription changes, or the consumer restarted when the change needs it.
-use crate::Settings;
+//! The worker's settings, and what a consumer needs to know of its subscription, read from its
+//! row and those settings (its ladder: its own, or the fleet's); replaced in place when the
+//! subscription changes, or the consumer restarted when the change needs it.
 use hookfleet_core::{
     Ladder, Secret, SubscriptionId,
     render::{OnGone, Profile},
     subscription::{Delivery, Ordering},
 };
 use hookfleet_store::SubscriptionRow;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Give up on one HTTP attempt after this long (a timeout counts as a failure).
+    pub timeout: Duration,
+    /// Unacked messages per subscription queue, including those whose outcome waits for its
+    /// batch to commit. 256 covers a subscription's in-flight cap plus a batch's worth of
+    /// commits. FIFO subscriptions always take one.
+    pub prefetch: u16,
+    /// Prefetched (unacked) messages this worker may hold across all its subscriptions. Each
+    /// unordered subscription's prefetch is this shared out (at most `prefetch`, at least 2),
+    /// so a worker's buffered messages stay near this bound however many subscriptions it
+    /// consumes, rather than growing with subscriptions × prefetch.
+    pub prefetch_budget: usize,
+    /// HTTP requests in flight in this worker across all subscriptions (each subscription is
+    /// also held to its own `max_in_flight`). Sized for a 256 MiB worker.
+    pub max_in_flight_total: usize,
+    /// Idle keep-alive connections kept per receiving host, and how long one is kept.
+    pub idle_per_host: usize,
+    pub idle_timeout: Duration,
+    /// Outcomes per database transaction; 500 amortises a commit over many deliveries.
+    pub batch_size: usize,
+    /// How long a partial outcome batch waits for more; adds at most this to ack latency.
+    pub batch_linger: Duration,
+    /// Safety-net reconcile of subscriptions from PostgreSQL, in case a notice was missed.
+    pub reconcile_interval: Duration,
+    /// Subscription consumers (one channel each) per broker connection; more subscriptions
+    /// than this spread over further connections, as one connection allows 2,047 channels.
+    pub consumers_per_connection: usize,
+    /// Waits before attempts 2, 3, … for subscriptions without a ladder of their own.
+    pub ladder: Ladder,
+    /// A subscription whose deliveries have all been exhausted this long is disabled.
+    pub disable_after: Duration,
+    /// Deliver to loopback, private and link-local addresses (tests, local demos). Off, such
+    /// an attempt fails without a request being sent.
+    pub allow_private_targets: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+            prefetch: 256,
+            prefetch_budget: 8_192,
+            max_in_flight_total: 1_024,
+            // As many as may be in flight: a lower cap closes connections to a busy host after
+            // each request (the profile showed a TCP connect and shutdown per delivery).
+            idle_per_host: 1_024,
+            idle_timeout: Duration::from_secs(30),
+            batch_size: 500,
+            batch_linger: Duration::from_millis(5),
+            reconcile_interval: Duration::from_secs(5),
+            consumers_per_connection: 1_000,
+            ladder: Ladder::default(),
+            disable_after: Duration::from_secs(5 * 86_400),
+            allow_private_targets: false,
+        }
+    }
+}
 
 /// How a subscription's messages are taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 //! then waits for every message it took to be settled before closing its channel.
 use crate::{
     batcher::{Completion, Verdict},
-    config::{Mode, SubConfig},
-    handle::{Held, Job},
-    worker::Shared,
+    config::{Mode, Settings, SubConfig},
+    handle::{Held, Job, Slots},
+    shared::Shared,
 };
 use hookfleet_bus::{Consumer, TrackedAcker};
 use std::{
@@ -16,7 +16,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// The live configuration of a subscription, replaced in place when it changes.
@@ -26,15 +26,8 @@ fn current(config: &LiveConfig) -> Arc<SubConfig> {
     config.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// The slots one request holds while it is sent: its subscription's (unordered only) and the
-/// worker's; both are given back when the response (or failure) is in.
-pub(crate) struct Slots {
-    _subscription: Option<OwnedSemaphorePermit>,
-    _worker: OwnedSemaphorePermit,
-}
-
 /// Each unordered subscription's share of the worker's prefetch budget.
-pub(crate) fn prefetch_share(settings: &crate::Settings, subscriptions: usize) -> u16 {
+pub(crate) fn prefetch_share(settings: &Settings, subscriptions: usize) -> u16 {
     let share = settings.prefetch_budget / subscriptions.max(1);
     u16::try_from(share)
         .unwrap_or(u16::MAX)
@@ -109,9 +102,9 @@ async fn unordered(
                     }
                     let Ok(own) = http_slots.clone().acquire_owned().await else { break };
                     let Ok(worker) = shared.in_flight.clone().acquire_owned().await else { break };
-                    let slots = Slots { _subscription: Some(own), _worker: worker };
+                    let slots = Slots::new(Some(own), worker);
                     let job = Job { shared: shared.clone(), cfg: current(config), done: done_tx.clone(), stop: stop.clone() };
-                    tokio::spawn(async move { job.handle(message, Some(slots), None).await });
+                    tokio::spawn(async move { job.handle(message, slots, None).await });
                 }
                 Some(Err(e)) => {
                     tracing::warn!(subscription = %first.id, error = %e, "Subscription consumer failed");
@@ -171,11 +164,8 @@ async fn fifo(
             let Ok(worker) = shared.in_flight.clone().acquire_owned().await else {
                 break 'messages;
             };
-            let slots = Slots {
-                _subscription: None,
-                _worker: worker,
-            };
-            let held = job.handle(message, Some(slots), attempt).await;
+            let slots = Slots::new(None, worker);
+            let held = job.handle(message, slots, attempt).await;
             let Some(c) = done_rx.recv().await else {
                 break 'messages;
             };
@@ -235,7 +225,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::{prefetch_share, prefetch_stale};
-    use crate::Settings;
+    use crate::config::Settings;
 
     #[test]
     fn the_prefetch_budget_is_shared_so_the_total_stays_bounded() {

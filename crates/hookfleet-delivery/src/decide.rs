@@ -38,6 +38,17 @@ pub(crate) enum Decision {
     Exhausted,
 }
 
+impl Decision {
+    /// How long until the next attempt is due, when one is scheduled on the ladder (recorded as
+    /// the delivery's next attempt).
+    pub(crate) fn next_attempt_in(self) -> Option<Duration> {
+        match self {
+            Self::Retry { wait, .. } | Self::Hold { wait, .. } => Some(wait),
+            Self::Delivered | Self::Gone { .. } | Self::Exhausted => None,
+        }
+    }
+}
+
 pub(crate) fn decide(
     mode: Mode,
     on_gone: OnGone,

@@ -4,17 +4,38 @@
 //! before the message is settled.
 use crate::{
     attempt::{AttemptResult, deliver_one},
-    batcher::{Completion, Pending, Settle, Verdict},
+    batcher::{Completion, Of, Pending, Settle},
     config::{Mode, SubConfig},
     decide::{Answer, Decision, decide},
-    worker::Shared,
+    shared::Shared,
 };
 use hookfleet_bus::Message;
 use hookfleet_core::{DeliveredBody, DeliveryId, EventId, SubscriptionId, render};
 use hookfleet_store::{DeliveryStatus, OutcomeRow, PoisonRow};
 use std::{sync::Arc, time::Duration};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
+
+/// The slots one request holds while it is sent: its subscription's (unordered only) and the
+/// worker's; both are given back when the response (or failure) is in.
+pub(crate) struct Slots {
+    _subscription: Option<OwnedSemaphorePermit>,
+    _worker: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    /// A request's slots: its subscription's (none for FIFO, which sends one at a time anyway)
+    /// and the worker's.
+    pub(crate) fn new(
+        subscription: Option<OwnedSemaphorePermit>,
+        worker: OwnedSemaphorePermit,
+    ) -> Self {
+        Self {
+            _subscription: subscription,
+            _worker: worker,
+        }
+    }
+}
 
 /// Everything one message's handling needs; cloned per message (all shared handles).
 #[derive(Clone)]
@@ -73,12 +94,13 @@ impl Job {
             .subscription_queue(self.cfg.id.as_str())
     }
 
-    /// Handles one message; `attempt` overrides the message's own attempt number (a FIFO
-    /// message sent again in place). Returns the message when FIFO is to hold it.
+    /// Handles one message, holding `slots` until its request is answered; `attempt`
+    /// overrides the message's own attempt number (a FIFO message sent again in place).
+    /// Returns the message when FIFO is to hold it.
     pub(crate) async fn handle(
         &self,
         message: Message,
-        slot: Option<crate::consumer::Slots>,
+        slots: Slots,
         attempt: Option<i32>,
     ) -> Option<Held> {
         let mut msg = match decode(&message, &self.cfg.id) {
@@ -97,7 +119,7 @@ impl Job {
             return None;
         }
         let result = self.send(&msg, &message.body).await;
-        drop(slot);
+        drop(slots);
         let outcome_label = if result.delivered {
             "delivered"
         } else {
@@ -174,15 +196,14 @@ impl Job {
     /// the ladder like a failed POST.
     async fn put_in_outbox(&self, msg: &Incoming, request: render::Request) -> AttemptResult {
         let started = std::time::Instant::now();
-        let queue = self.shared.topology.pull_queue(self.cfg.id.as_str());
         let sent = async {
             self.shared
                 .publisher
-                .send_rendered(
-                    &queue,
+                .put_in_outbox(
+                    &self.cfg.id,
+                    &msg.delivery_id,
                     &request.body,
                     &request.headers,
-                    msg.delivery_id.as_str(),
                 )
                 .await?
                 .wait()
@@ -255,22 +276,14 @@ impl Job {
         decision: Decision,
         reason: &str,
     ) -> (Settle, Option<(i32, Duration)>) {
-        let retry = |delay: Duration, attempt: i32, rung: usize| Settle::Retry {
-            queue: self.queue(),
-            delay,
-            attempt,
-            rung,
+        Settle::of(decision, self.cfg.mode, &self.of(msg), reason)
+    }
+
+    fn of<'a>(&'a self, msg: &'a Incoming) -> Of<'a> {
+        Of {
+            subscription: &self.cfg.id,
+            delivery: &msg.delivery_id,
             is_test: msg.is_test,
-        };
-        match (decision, self.cfg.mode) {
-            (Decision::Delivered, _) => (Settle::Ack, None),
-            (Decision::Retry { rung, wait, next }, _) => (retry(wait, next, rung), None),
-            (Decision::Hold { wait, next }, _) => (Settle::Hold, Some((next, wait))),
-            // Unordered: back on the queue as the next attempt, to be delivered once the
-            // subscription is enabled. FIFO: left at the head (its consumer stops).
-            (Decision::Gone { next }, Mode::Unordered) => (retry(Duration::ZERO, next, 0), None),
-            (Decision::Gone { .. }, Mode::Fifo) => (Settle::Hold, None),
-            (Decision::Exhausted, _) => (self.park(msg, reason), None),
         }
     }
 
@@ -304,22 +317,17 @@ impl Job {
     }
 
     fn park(&self, msg: &Incoming, reason: &str) -> Settle {
-        Settle::Park {
-            subscription_id: self.cfg.id.to_string(),
-            delivery_id: msg.delivery_id.to_string(),
-            reason: reason.to_owned(),
-        }
+        Settle::park(&self.of(msg), reason)
     }
 
     fn outcome_row(&self, msg: &Incoming, result: AttemptResult, decision: Decision) -> OutcomeRow {
         let now = hookfleet_core::now_utc();
-        let (status, wait) = match decision {
-            Decision::Delivered => (DeliveryStatus::Delivered, None),
-            Decision::Retry { wait, .. } | Decision::Hold { wait, .. } => {
-                (DeliveryStatus::Failed, Some(wait))
+        let status = match decision {
+            Decision::Delivered => DeliveryStatus::Delivered,
+            Decision::Retry { .. } | Decision::Hold { .. } | Decision::Gone { .. } => {
+                DeliveryStatus::Failed
             }
-            Decision::Gone { .. } => (DeliveryStatus::Failed, None),
-            Decision::Exhausted => (DeliveryStatus::Exhausted, None),
+            Decision::Exhausted => DeliveryStatus::Exhausted,
         };
         OutcomeRow {
             delivery_id: msg.delivery_id.clone(),
@@ -334,7 +342,7 @@ impl Job {
             duration_ms: i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX),
             error: result.error,
             response_excerpt: result.response_excerpt,
-            next_attempt_at: wait.map(|w| now + w),
+            next_attempt_at: decision.next_attempt_in().map(|w| now + w),
             is_test: msg.is_test,
             disable_reason: matches!(decision, Decision::Gone { .. })
                 .then(|| "the endpoint answered 410 Gone".to_owned()),
@@ -374,13 +382,4 @@ impl Job {
 /// Why an exhausted delivery is parked: its last error.
 fn result_reason(outcome: &OutcomeRow) -> String {
     outcome.error.clone().unwrap_or_default()
-}
-
-impl Shared {
-    /// Hands a message's outcome to the batcher; if the batcher is gone, requeues the message.
-    pub(crate) async fn submit(&self, pending: Pending) {
-        if let Err(mpsc::error::SendError(p)) = self.outcomes.send(pending).await {
-            p.complete(Verdict::Requeue);
-        }
-    }
 }

@@ -5,10 +5,9 @@
 //! ([`http_client`]), and is bounded by [`BOUND`]. Servers stop, with every connection they
 //! hold, when dropped.
 use crate::{
-    Settings,
     attempt::{AttemptResult, RESPONSE_EXCERPT_BYTES, deliver_one},
-    config::SubConfig,
-    worker::http_client,
+    config::{Settings, SubConfig},
+    shared::http_client,
 };
 use hookfleet_core::{
     Secret, SubscriptionId,

@@ -11,7 +11,7 @@
 use crate::{
     config::SubConfig,
     consumer::{LiveConfig, consume, prefetch_share, prefetch_stale},
-    worker::Shared,
+    shared::Shared,
 };
 use hookfleet_core::SubscriptionId;
 use std::{

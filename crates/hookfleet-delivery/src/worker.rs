@@ -2,51 +2,17 @@
 //! handled on its own ([`crate::handle`]), all feeding one outcome batcher
 //! ([`crate::batcher`]); and the periodic health sweep.
 use crate::{
-    Settings,
-    batcher::{Batcher, Pending},
+    batcher::{Batcher, notify_workers},
+    config::Settings,
     reconcile::{Consumers, reconcile},
+    shared::{Shared, http_client},
 };
 use anyhow::Context;
-use hookfleet_bus::{Publisher, Session, Topology};
+use hookfleet_bus::{Session, Topology};
 use hookfleet_store::Store;
 use std::sync::Arc;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
-
-/// Shared by every consumer task of one worker.
-pub(crate) struct Shared {
-    pub session: Session,
-    pub store: Store,
-    pub topology: Topology,
-    pub settings: Settings,
-    pub client: reqwest::Client,
-    pub outcomes: mpsc::Sender<Pending>,
-    pub publisher: Arc<Publisher>,
-    /// Requests in flight across every subscription of this worker.
-    pub in_flight: Arc<tokio::sync::Semaphore>,
-}
-
-/// The one HTTP client a worker sends every delivery with (also built by the hostility tests).
-pub(crate) fn http_client(settings: &Settings) -> anyhow::Result<reqwest::Client> {
-    let mut client = reqwest::Client::builder()
-        // Webhook receivers answer; they do not redirect. Following would re-POST elsewhere.
-        .redirect(reqwest::redirect::Policy::none())
-        // No proxy from the environment (HTTP_PROXY, ALL_PROXY…): through a proxy the target's
-        // name would be resolved by the proxy, past the private-address check at send time.
-        .no_proxy()
-        .user_agent(concat!("hookfleet/", env!("CARGO_PKG_VERSION")))
-        // Idle connections are capped per host and expire: a worker that once spoke to many
-        // hosts must not keep a connection to each. The cap should stay at or above a busy
-        // host's in-flight count, or connections close after each request (a handshake per
-        // delivery).
-        .pool_max_idle_per_host(settings.idle_per_host)
-        .pool_idle_timeout(settings.idle_timeout)
-        .tcp_nodelay(true);
-    if !settings.allow_private_targets {
-        client = client.dns_resolver(crate::guard::PublicOnly);
-    }
-    client.build().context("Failed to build the HTTP client")
-}
 
 /// Runs the worker until `shutdown`: stops consuming, finishes in-flight deliveries, flushes
 /// their outcomes, settles their messages, then returns.
@@ -58,10 +24,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     session.set_consumers_per_connection(settings.consumers_per_connection);
-    crate::register_alerted_counters();
+    register_alerted_counters();
     let publisher = Arc::new(
         session
-            .publisher(1)
+            .publisher(&topology, 1)
             .await
             .context("Failed to open the worker's publisher")?,
     );
@@ -69,10 +35,6 @@ pub async fn run(
     let batcher = Batcher {
         store: store.clone(),
         publisher: publisher.clone(),
-        rungs: session
-            .rungs()
-            .await
-            .context("Failed to open the rung channel")?,
         topology: topology.clone(),
         batch_size: settings.batch_size,
         linger: settings.batch_linger,
@@ -147,7 +109,7 @@ async fn sweep_health(shared: &Shared) {
         Ok(ids) if !ids.is_empty() => {
             tracing::warn!(subscriptions = ?ids, "Disabled subscriptions whose deliveries have all been exhausted");
             metrics::counter!("hookfleet_subscriptions_disabled_total").increment(ids.len() as u64);
-            crate::notify_workers(&shared.publisher, &shared.topology).await;
+            notify_workers(&shared.publisher).await;
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "Failed to check subscription health"),
@@ -158,4 +120,13 @@ async fn sweep_health(shared: &Shared) {
         });
         metrics::gauge!("hookfleet_oldest_waiting_retry_seconds").set(age);
     }
+}
+
+/// Shows the counters an alert takes `increase()` of at 0 from a worker's start. A counter
+/// that first appears at 3 has no earlier sample, so Prometheus would see no increase: the
+/// first deliveries a worker exhausts would never fire HookfleetDeliveriesExhausted
+/// (deploy/prometheus/alerts.yml). Registering again on a new session changes nothing.
+fn register_alerted_counters() {
+    metrics::counter!("hookfleet_deliveries_exhausted_total").increment(0);
+    metrics::counter!("hookfleet_messages_parked_total").increment(0);
 }

@@ -5,7 +5,7 @@
 //! A dialect maps its body to a [`NewEvent`] and an [`IntakeError`] to its own envelope.
 use crate::AppState;
 use crate::Bus;
-use hookfleet_bus::{Confirm, Outgoing};
+use hookfleet_bus::Confirm;
 use hookfleet_core::{EventId, IngestEvent, Invalid, KeySpace, NewEvent};
 use hookfleet_store::KeyedRecord;
 
@@ -47,7 +47,7 @@ pub(crate) async fn submit(
     let mut event = new.accept(space, header_key)?;
     refuse_reused_key(state, &mut event, repeats).await?;
     let bus = state.bus_session().ok_or_else(no_session)?;
-    let confirm = publish(state, &bus, &event).await?;
+    let confirm = publish(&bus, &event).await?;
     confirm
         .wait()
         .await
@@ -73,7 +73,7 @@ pub(crate) async fn submit_batch(
             let Some(bus) = bus.as_ref() else {
                 return Err(no_session());
             };
-            let confirm = publish(state, bus, &event).await?;
+            let confirm = publish(bus, &event).await?;
             Ok::<_, IntakeError>((event, confirm))
         };
         pending.push(sent.await);
@@ -137,14 +137,9 @@ fn no_session() -> IntakeError {
 }
 
 /// Publishes one accepted event to the ingest queue and returns its pending confirm.
-async fn publish(state: &AppState, bus: &Bus, event: &IngestEvent) -> Result<Confirm, IntakeError> {
-    let body = serde_json::to_vec(event)
-        .map_err(|e| unavailable("Failed to encode an event", Box::new(e)))?;
-    // mandatory: if the ingest queue is missing the broker returns the message and we say 503
-    // rather than answering success for an event nobody will route.
-    let outgoing = Outgoing::with_message_id(event.id.as_str());
+async fn publish(bus: &Bus, event: &IngestEvent) -> Result<Confirm, IntakeError> {
     bus.publisher
-        .send("", &state.topology.ingest(), true, &body, &outgoing)
+        .publish_ingest(event)
         .await
         .map_err(|e| unavailable(PUBLISH_FAILED, Box::new(e)))
 }

@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::post,
 };
-use hookfleet_bus::Outgoing;
 use hookfleet_core::keycloak::HookEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -130,19 +129,7 @@ async fn hook(
     }
     let id = decode(&body)?.id;
     let bus = state.bus()?;
-    let confirmed = async {
-        bus.publisher
-            .send(
-                "",
-                &state.topology.hooks(),
-                true,
-                &body,
-                &Outgoing::with_message_id(format!("keycloak:{id}")),
-            )
-            .await?
-            .wait()
-            .await
-    };
+    let confirmed = async { bus.publisher.buffer_hook(&body, &id).await?.wait().await };
     confirmed
         .await
         .map_err(|e| ApiError::unavailable("Failed to buffer an identity-provider event", &e))?;

@@ -124,13 +124,9 @@ pub(crate) struct Bus {
 }
 
 impl Bus {
-    /// Ready messages in `queue`, asked on a channel of its own (a passive declare of a missing
-    /// queue closes its channel); `None` if the broker cannot say.
+    /// Ready messages in `queue`; `None` if the broker cannot say.
     pub(crate) async fn queue_depth(&self, queue: &str) -> Option<u32> {
-        let admin = self.session.admin().await.ok()?;
-        let depth = admin.queue_depth(queue).await.ok();
-        admin.close().await;
-        depth
+        self.session.queue_depth(queue).await.ok()
     }
 
     async fn open(session: Session, topology: &Topology, channels: usize) -> anyhow::Result<Self> {
@@ -144,7 +140,7 @@ impl Bus {
             .await
             .context("Failed to declare the broker topology")?;
         let publisher = session
-            .publisher(channels)
+            .publisher(topology, channels)
             .await
             .context("Failed to open publisher channels")?;
         Ok(Self {
@@ -152,10 +148,6 @@ impl Bus {
             publisher,
             admin,
         })
-    }
-
-    fn healthy(&self) -> bool {
-        self.session.is_connected() && self.publisher.is_connected() && self.admin.is_connected()
     }
 }
 
@@ -231,7 +223,7 @@ impl AppState {
             );
             return;
         };
-        if let Err(e) = hookfleet_bus::notify_reconcile(&bus.publisher, &self.topology).await {
+        if let Err(e) = bus.publisher.notify_subscriptions_changed().await {
             // Workers also reconcile periodically, so a lost notice only delays pick-up.
             tracing::warn!(error = %error::error_chain(&e), "Failed to notify delivery workers of a subscription change");
         }
@@ -331,7 +323,8 @@ pub async fn run(
 }
 
 /// Holds a working broker session in `state` until `shutdown`: connects, opens the channels,
-/// watches them, and starts over when any is lost.
+/// waits for the session to close (its connection or one of those channels lost), and starts
+/// over.
 async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     hookfleet_bus::supervise::register_restarts("producer");
@@ -352,14 +345,11 @@ async fn keep_bus(state: Arc<AppState>, broker: Broker, shutdown: CancellationTo
                 let bus = Arc::new(bus);
                 state.set_bus(Some(bus.clone()));
                 let started = Instant::now();
-                // The bus offers no "closed" future for a session; a quarter second of polling
-                // bounds how long requests meet a dead session before it is replaced.
-                while bus.healthy() {
-                    tokio::select! {
-                        // The session stays in place so requests still draining can finish.
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    }
+                tokio::select! {
+                    // The session stays in place so requests still draining can finish.
+                    _ = shutdown.cancelled() => return,
+                    // Its connection, or a channel of its publisher or admin, is gone.
+                    () = bus.session.closed() => {}
                 }
                 state.set_bus(None);
                 if let Some(l) = listener {

@@ -7,7 +7,7 @@
 
 use anyhow::Context;
 use futures_util::future::try_join_all;
-use hookfleet_bus::{Acker, Message, Outgoing, Publisher, Session, Topology};
+use hookfleet_bus::{Acker, Message, Publisher, Session, Topology};
 use hookfleet_core::{EventId, IngestEvent, routing::MAX_KEY_LEN};
 use hookfleet_store::{PoisonRow, Store, StoreError};
 use std::time::Duration;
@@ -88,7 +88,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let publisher = session
-        .publisher(1)
+        .publisher(&topology, 1)
         .await
         .context("Failed to open the router's publisher channel")?;
     let enricher = match &settings.keycloak {
@@ -308,16 +308,9 @@ impl Ctx<'_> {
         let mut pending = Vec::new();
         for (event, copies) in out {
             for copy in copies {
-                // Not mandatory: a copy no subscription wants is legitimately dropped.
                 let confirm = self
                     .publisher
-                    .send(
-                        &self.topology.events(),
-                        &copy.routing_key,
-                        false,
-                        &copy.body,
-                        &Outgoing::with_message_id(event.id.as_str()),
-                    )
+                    .publish_copy(&event.id, copy)
                     .await
                     .context("Failed to publish an event copy")?;
                 pending.push(confirm.wait());
@@ -365,16 +358,15 @@ async fn park(
     let Ctx {
         store,
         publisher,
-        topology,
         acker,
+        ..
     } = *ctx;
     if poison.is_empty() {
         return Ok(());
     }
     let mut confirms = Vec::with_capacity(poison.len());
     for (message, reason) in poison {
-        let confirm =
-            hookfleet_bus::park_poison(publisher, topology, queue, reason, &message.body).await?;
+        let confirm = publisher.park_poison(queue, reason, &message.body).await?;
         confirms.push(confirm.wait());
     }
     try_join_all(confirms).await?;

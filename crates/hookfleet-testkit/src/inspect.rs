@@ -35,10 +35,30 @@ impl TestApp {
     /// Ready messages in a queue, or `None` if the queue does not exist. Uses a throwaway
     /// channel because a passive declare of a missing queue closes the channel.
     pub async fn queue_depth(&self, queue: &str) -> Option<u32> {
+        Some(self.passive_declare(queue).await?.message_count())
+    }
+
+    /// Consumers of a queue as the broker counts them now, or `None` if the queue does not
+    /// exist (on a throwaway channel, as [`Self::queue_depth`]).
+    pub async fn queue_consumers(&self, queue: &str) -> Option<u32> {
+        Some(self.passive_declare(queue).await?.consumer_count())
+    }
+
+    async fn passive_declare(&self, queue: &str) -> Option<lapin::Queue> {
         let ch = self._amqp.create_channel().await.expect("open a channel");
-        let depth = hookfleet_bus::topology::queue_depth(&ch, queue).await.ok();
+        let declared = ch
+            .queue_declare(
+                queue.into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..lapin::options::QueueDeclareOptions::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .ok();
         let _ = ch.close(200, "".into()).await;
-        depth
+        declared
     }
 
     /// Polls `check` until it holds or `timeout` passes, then panics naming `what`.

@@ -226,9 +226,15 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
     let channel = amqp.create_channel().await.expect("open a channel");
     let topology = Topology::new(namespace).with_subscription_queues(opts.subscription_queues);
-    hookfleet_bus::topology::declare_topology(&channel, &topology)
+    // Declared as every role declares it, so a test that runs no role still finds its queues.
+    let setup = hookfleet_bus::connect(&amqp_url, "test-setup")
+        .await
+        .expect("connect to declare the topology");
+    setup
+        .declare_topology(&topology)
         .await
         .expect("declare topology");
+    setup.close().await;
 
     let shutdown = CancellationToken::new();
     let (api, tasks, links) = start_roles(&opts, &store, &topology, &amqp_url, &shutdown).await;

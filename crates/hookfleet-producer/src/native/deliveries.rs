@@ -12,7 +12,7 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use hookfleet_bus::{BusError, Headers, Outgoing};
+use hookfleet_bus::BusError;
 use hookfleet_core::{DeliveryId, EventId, Invalid, SubscriptionId};
 use hookfleet_store::{Cursor, DeliveryStatus, LogFilter, ReplayRow};
 use serde::Deserialize;
@@ -141,7 +141,7 @@ pub(crate) async fn get_delivery(
 
 /// Puts a recorded delivery back on its subscription's queue as its next attempt.
 async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
-    enqueue_all(&*state.bus()?, &state.topology, std::slice::from_ref(row))
+    enqueue_all(&*state.bus()?, std::slice::from_ref(row))
         .await
         .map_err(|e| ApiError::unavailable("Failed to enqueue a replay", &e))
 }
@@ -269,7 +269,7 @@ pub(crate) async fn recover(
     } = state
         .store
         .claim_recoverable(&window, |rows| async {
-            enqueue_all(&bus, &state.topology, &rows).await?;
+            enqueue_all(&bus, &rows).await?;
             Ok::<_, BusError>(rows)
         })
         .await?
@@ -306,21 +306,16 @@ pub(crate) async fn recover(
 
 /// Publishes every row's next attempt to its subscription's queue and waits for the broker
 /// to confirm them all (sent together, confirmed together).
-async fn enqueue_all(
-    bus: &crate::Bus,
-    topology: &hookfleet_bus::Topology,
-    rows: &[ReplayRow],
-) -> Result<(), BusError> {
+async fn enqueue_all(bus: &crate::Bus, rows: &[ReplayRow]) -> Result<(), BusError> {
     let mut pending = Vec::with_capacity(rows.len());
     for row in rows {
         pending.push(
             bus.publisher
-                .send(
-                    "",
-                    &topology.subscription_queue(row.subscription_id.as_str()),
-                    true,
+                .enqueue_attempt(
+                    &row.subscription_id,
+                    row.attempts + 1,
+                    row.is_test,
                     &row.body(),
-                    &Outgoing::with_headers(Headers::attempt(row.attempts + 1, row.is_test)),
                 )
                 .await?,
         );

@@ -16,7 +16,7 @@
 //! are held up. Ingest event ids derive from the hook event's id, so the plugin's retries of
 //! one event are delivered once.
 use anyhow::Context;
-use hookfleet_bus::{Acker, Consumer, Headers, Message, Outgoing, Publisher, Rungs, Topology};
+use hookfleet_bus::{Acker, Consumer, Message, Publisher, Topology};
 use hookfleet_core::{KeySpace, NewEvent, keycloak::HookEvent, source::Source};
 use hookfleet_store::Store;
 use std::{sync::Arc, time::Duration};
@@ -81,7 +81,6 @@ struct Enricher {
     /// Where parked events are noted (`poison_messages`).
     store: Store,
     publisher: Publisher,
-    rungs: tokio::sync::Mutex<Rungs>,
     topology: Topology,
     acker: Acker,
     /// Unix seconds of the last "events wait" warning, and how many waited since.
@@ -102,16 +101,12 @@ pub(crate) async fn start(
         .await
         .context("Failed to consume the hook queue")?;
     let publisher = session
-        .publisher(1)
+        .publisher(topology, 1)
         .await
         .context("Failed to open the enricher's publisher channel")?;
-    let rungs = session
-        .rungs()
-        .await
-        .context("Failed to open the enricher's retry channel")?;
     Ok(tokio::spawn(run(
         hooks,
-        (publisher, rungs),
+        publisher,
         store.clone(),
         topology.clone(),
         settings.clone(),
@@ -122,7 +117,7 @@ pub(crate) async fn start(
 /// Runs until `shutdown`; an error means the broker session is gone (the role restarts).
 pub async fn run(
     mut consumer: Consumer,
-    (publisher, rungs): (Publisher, Rungs),
+    publisher: Publisher,
     store: Store,
     topology: Topology,
     settings: KeycloakAdmin,
@@ -132,7 +127,6 @@ pub async fn run(
         admin: Admin::new(settings)?,
         store,
         publisher,
-        rungs: tokio::sync::Mutex::new(rungs),
         topology,
         acker: consumer.acker(),
         last_warning: std::sync::atomic::AtomicU64::new(0),
@@ -219,17 +213,8 @@ impl Enricher {
         let attempt = message.headers.attempt_number();
         let delay = RETRY_DELAYS[(attempt as usize - 1).min(RETRY_DELAYS.len() - 1)];
         let scheduled = async {
-            let mut rungs = self.rungs.lock().await;
-            let headers = Headers::attempt(attempt.saturating_add(1), false);
-            rungs
-                .schedule(
-                    &self.publisher,
-                    &self.topology,
-                    &self.topology.hooks(),
-                    delay,
-                    headers,
-                    &message.body,
-                )
+            self.publisher
+                .delay_hook(&message.body, delay, attempt.saturating_add(1))
                 .await?
                 .wait()
                 .await
@@ -318,21 +303,7 @@ impl Enricher {
                 ));
             }
         };
-        let body =
-            serde_json::to_vec(&ingest).map_err(|e| FetchError::Unavailable(e.to_string()))?;
-        let confirmed = async {
-            self.publisher
-                .send(
-                    "",
-                    &self.topology.ingest(),
-                    true,
-                    &body,
-                    &Outgoing::with_message_id(ingest.id.as_str()),
-                )
-                .await?
-                .wait()
-                .await
-        };
+        let confirmed = async { self.publisher.publish_ingest(&ingest).await?.wait().await };
         confirmed
             .await
             .map_err(|e| FetchError::Unavailable(format!("ingest did not confirm: {e}")))?;

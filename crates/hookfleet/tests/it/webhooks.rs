@@ -389,9 +389,7 @@ async fn gone_is_retried_on_the_ladder_and_the_owner_disables_and_enables_its_we
     assert_eq!(view["disabled_reason"], "disabled through the API");
     let queue = app.topology.subscription_queue(&sub_id);
     app.wait_until(Duration::from_secs(10), "no worker consumes it", || async {
-        hookfleet_bus::topology::queue_consumers(&app.channel, &queue)
-            .await
-            .is_ok_and(|n| n == 0)
+        app.queue_consumers(&queue).await == Some(0)
     })
     .await;
     let second = publish(2).await;
