@@ -1,4 +1,5 @@
-//! What roles ask the bus to publish, one verb per intent. Each names where its message goes
+//! What roles ask the bus to publish, one verb per intent (those that bring a message back
+//! later, on the retry ladder, are in `retry.rs`). Each names where its message goes
 //! and whether it must land (mandatory: a missing queue is an error, never a silent drop), and
 //! returns the pending [`Confirm`]: the caller acts (answers, acks) only once it is confirmed.
 use crate::{
@@ -8,7 +9,6 @@ use crate::{
     wire::{Headers, Outgoing},
 };
 use hookfleet_core::{DeliveryId, EventCopy, EventId, IngestEvent, SubscriptionId};
-use std::time::Duration;
 
 /// The one notice there is; its body is not read, so any message on the exchange counts.
 const RECONCILE: &[u8] = br#"{"op":"reconcile"}"#;
@@ -44,15 +44,6 @@ impl Publisher {
         .await
     }
 
-    /// A hook event sent back to its buffer to be enriched again after `delay`, as its try
-    /// number `attempt` (the admin API, the broker or the record was away).
-    pub async fn delay_hook(&self, body: &[u8], delay: Duration, attempt: i32) -> Result<Confirm> {
-        let outgoing = Outgoing::with_headers(Headers::attempt(attempt, false));
-        self.rungs
-            .schedule(self, &self.topology.hooks(), delay, &outgoing, body)
-            .await
-    }
-
     /// One copy of an event onto the topic exchange `hookfleet.events`, under its routing key.
     /// Not mandatory: a copy no subscription binds is legitimately dropped.
     pub async fn publish_copy(&self, event_id: &EventId, copy: &EventCopy) -> Result<Confirm> {
@@ -65,37 +56,6 @@ impl Publisher {
             &outgoing,
         )
         .await
-    }
-
-    /// A delivery's copy back onto its subscription's queue as attempt `attempt`, after
-    /// `delay` on the retry ladder's rung of that length (zero: at once, at the back of the
-    /// queue). `test` marks a test send, recorded as such.
-    pub async fn schedule_retry(
-        &self,
-        subscription: &SubscriptionId,
-        delay: Duration,
-        attempt: i32,
-        test: bool,
-        body: &[u8],
-    ) -> Result<Confirm> {
-        let queue = self.topology.subscription_queue(subscription.as_str());
-        let outgoing = Outgoing::with_headers(Headers::attempt(attempt, test));
-        self.rungs
-            .schedule(self, &queue, delay, &outgoing, body)
-            .await
-    }
-
-    /// A delivery's copy onto its subscription's queue now, as attempt `attempt`: a replay, a
-    /// recovery or a test send.
-    pub async fn enqueue_attempt(
-        &self,
-        subscription: &SubscriptionId,
-        attempt: i32,
-        test: bool,
-        body: &[u8],
-    ) -> Result<Confirm> {
-        self.schedule_retry(subscription, Duration::ZERO, attempt, test, body)
-            .await
     }
 
     /// A pull subscription's rendered copy into its outbox: the body, and each rendered header

@@ -1,15 +1,19 @@
 //! Publishing with publisher confirms. A publish succeeds only when the broker acks it; a nack
 //! or a mandatory message returned as unroutable is an error the caller must act on. Roles do
-//! not publish through this file's `send`: they call the intents of `intents.rs`, which choose
-//! the exchange, the routing key and whether the message is mandatory.
-use crate::{BusError, Result, Topology, retry::Rungs, wire::Outgoing};
+//! not publish through this file's `send`: they call the intents of `intents.rs` and
+//! `retry.rs`, which choose the exchange, the routing key and whether the message is mandatory.
+use crate::{BusError, Result, Topology, wire::Outgoing};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 /// A message the broker has been sent and has yet to confirm; [`Confirm::wait`] for it.
@@ -41,6 +45,20 @@ impl std::fmt::Debug for Publisher {
             .field("topology", &self.topology)
             .finish_non_exhaustive()
     }
+}
+
+/// The retry rungs a publisher has declared so far, on a channel of their own (opened at the
+/// first retry): a declare the broker refuses closes its channel, which must not be a
+/// publishing one. Declared and published to in `retry.rs`.
+pub(crate) struct Rungs {
+    pub(crate) connection: Arc<Connection>,
+    pub(crate) state: tokio::sync::Mutex<RungState>,
+}
+
+#[derive(Default)]
+pub(crate) struct RungState {
+    pub(crate) channel: Option<Channel>,
+    pub(crate) declared: HashSet<Duration>,
 }
 
 /// Resolves one publisher confirm into success or a [`BusError`].
@@ -77,7 +95,10 @@ impl Publisher {
             channels: out.clone(),
             next: AtomicUsize::new(0),
             topology: topology.clone(),
-            rungs: Rungs::new(connection.clone()),
+            rungs: Rungs {
+                connection: connection.clone(),
+                state: tokio::sync::Mutex::default(),
+            },
         };
         Ok((publisher, out))
     }

@@ -1,81 +1,89 @@
-//! The retry ladder's rungs, from a delay to its TTL queue: one durable queue per distinct
-//! delay (`hookfleet.retry.<ms>ms`, named in `topology`), behind a fanout exchange of the same
-//! name, declared here the first time a delay is used, and dead-lettering each message back to
-//! the queue named by its routing key once the delay has passed. No timer lives in any process,
-//! so waiting retries survive every restart. Both the delivery workers' ladder and the
-//! enricher's waits come through [`Rungs::schedule`].
+//! The retry ladder, from a delay to its TTL queue: a message to come back later is published
+//! to the rung of its delay, one durable queue per distinct delay (`hookfleet.retry.<ms>ms`,
+//! named in `topology`) behind a fanout exchange of the same name, declared here the first time
+//! the delay is used, which dead-letters each message back to the queue named by its routing
+//! key once the delay has passed. No timer lives in any process, so waiting retries survive
+//! every restart. The delivery workers' ladder and the enricher's waits both come here.
 use crate::{
     Confirm, Publisher, Result, Topology,
     publish::Routing,
     topology::{durable, long_string},
-    wire::Outgoing,
+    wire::{Headers, Outgoing},
 };
+use hookfleet_core::SubscriptionId;
 use lapin::{
-    Channel, Connection, ExchangeKind,
+    Channel, ExchangeKind,
     options::{ExchangeDeclareOptions, QueueBindOptions},
     types::{AMQPValue, FieldTable},
 };
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::time::Duration;
 
-/// The rungs a publisher has declared, on a channel of their own (opened at the first retry):
-/// a declare the broker refuses closes its channel, which must not be a publishing one.
-pub(crate) struct Rungs {
-    connection: Arc<Connection>,
-    state: tokio::sync::Mutex<State>,
-}
+impl Publisher {
+    /// A delivery's copy back onto its subscription's queue as attempt `attempt`, after
+    /// `delay` on the retry ladder's rung of that length (zero: at once, at the back of the
+    /// queue). `test` marks a test send, recorded as such.
+    pub async fn schedule_retry(
+        &self,
+        subscription: &SubscriptionId,
+        delay: Duration,
+        attempt: i32,
+        test: bool,
+        body: &[u8],
+    ) -> Result<Confirm> {
+        let queue = self.topology.subscription_queue(subscription.as_str());
+        let outgoing = Outgoing::with_headers(Headers::attempt(attempt, test));
+        self.come_back(&queue, delay, &outgoing, body).await
+    }
 
-#[derive(Default)]
-struct State {
-    channel: Option<Channel>,
-    declared: HashSet<Duration>,
-}
+    /// A delivery's copy onto its subscription's queue now, as attempt `attempt`: a replay, a
+    /// recovery or a test send.
+    pub async fn enqueue_attempt(
+        &self,
+        subscription: &SubscriptionId,
+        attempt: i32,
+        test: bool,
+        body: &[u8],
+    ) -> Result<Confirm> {
+        self.schedule_retry(subscription, Duration::ZERO, attempt, test, body)
+            .await
+    }
 
-impl Rungs {
-    pub(crate) fn new(connection: Arc<Connection>) -> Self {
-        Self {
-            connection,
-            state: tokio::sync::Mutex::default(),
-        }
+    /// A hook event sent back to its buffer to be enriched again after `delay`, as its try
+    /// number `attempt` (the admin API, the broker or the record was away).
+    pub async fn delay_hook(&self, body: &[u8], delay: Duration, attempt: i32) -> Result<Confirm> {
+        let outgoing = Outgoing::with_headers(Headers::attempt(attempt, false));
+        self.come_back(&self.topology.hooks(), delay, &outgoing, body)
+            .await
     }
 
     /// Publishes `body` to come back to `queue` after `delay` (zero: now, at the back of the
-    /// queue) with `outgoing`'s headers.
-    pub(crate) async fn schedule(
+    /// queue), through the rung of that delay.
+    async fn come_back(
         &self,
-        publisher: &Publisher,
         queue: &str,
         delay: Duration,
         outgoing: &Outgoing,
         body: &[u8],
     ) -> Result<Confirm> {
-        let topology = &publisher.topology;
         if delay.is_zero() {
-            return publisher
-                .send("", queue, Routing::Mandatory, body, outgoing)
-                .await;
+            return self.send("", queue, Routing::Mandatory, body, outgoing).await;
         }
-        self.declare_once(topology, delay).await;
-        publisher
-            .send(
-                &topology.retry_rung(delay),
-                queue,
-                Routing::Mandatory,
-                body,
-                outgoing,
-            )
+        self.declare_rung_once(delay).await;
+        let rung = self.topology.retry_rung(delay);
+        self.send(&rung, queue, Routing::Mandatory, body, outgoing)
             .await
     }
 
     /// Declares the rung of `delay` unless this publisher already has. A failure is only
     /// logged: another worker most likely declared it already, and the publish says for sure.
-    async fn declare_once(&self, topology: &Topology, delay: Duration) {
-        let mut state = self.state.lock().await;
+    async fn declare_rung_once(&self, delay: Duration) {
+        let mut state = self.rungs.state.lock().await;
         if state.declared.contains(&delay) {
             return;
         }
         let channel = match &state.channel {
             Some(c) if c.status().connected() => c.clone(),
-            _ => match self.connection.create_channel().await {
+            _ => match self.rungs.connection.create_channel().await {
                 Ok(c) => {
                     state.channel = Some(c.clone());
                     c
@@ -86,7 +94,7 @@ impl Rungs {
                 }
             },
         };
-        match declare_rung(&channel, topology, delay).await {
+        match declare_rung(&channel, &self.topology, delay).await {
             Ok(()) => {
                 state.declared.insert(delay);
             }

@@ -9,12 +9,14 @@ use anyhow::Context;
 use futures_util::future::try_join_all;
 use hookfleet_bus::{Acker, Message, Publisher, Session, Topology};
 use hookfleet_core::{EventId, IngestEvent, routing::MAX_KEY_LEN};
-use hookfleet_store::{PoisonRow, Store, StoreError};
+use hookfleet_store::{Store, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub mod enrich;
+mod park;
 pub use enrich::KeycloakAdmin;
+use park::{Ctx, park};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -204,13 +206,6 @@ pub async fn route_batch(
     }
 }
 
-struct Ctx<'a> {
-    store: &'a Store,
-    publisher: &'a Publisher,
-    topology: &'a Topology,
-    acker: &'a Acker,
-}
-
 /// Decodes a batch; the same id twice in one batch counts once (the first copy stands for both).
 fn decode(batch: &[Message]) -> (Vec<(IngestEvent, usize)>, Vec<Poison>) {
     let mut events: Vec<(IngestEvent, usize)> = Vec::with_capacity(batch.len());
@@ -343,42 +338,4 @@ async fn record_isolating(
         })
         .collect();
     Ok((accepted.into_iter().flatten().collect(), poison))
-}
-
-/// Parks each poison message taken from `queue` in the dead queue (confirmed), notes it in the
-/// record with its reason, then logs, counts and acks it; `label` is the queue's bounded name
-/// on `hookfleet_poison_messages_total`. The one way the router parks: the ingest loop's
-/// batches and the enricher's hook events both come here.
-async fn park(
-    ctx: &Ctx<'_>,
-    queue: &str,
-    label: &'static str,
-    poison: &[(&Message, &str)],
-) -> anyhow::Result<()> {
-    let Ctx {
-        store,
-        publisher,
-        acker,
-        ..
-    } = *ctx;
-    if poison.is_empty() {
-        return Ok(());
-    }
-    let mut confirms = Vec::with_capacity(poison.len());
-    for (message, reason) in poison {
-        let confirm = publisher.park_poison(queue, reason, &message.body).await?;
-        confirms.push(confirm.wait());
-    }
-    try_join_all(confirms).await?;
-    let rows: Vec<PoisonRow> = poison
-        .iter()
-        .map(|(message, reason)| PoisonRow::new(queue, reason, &message.body))
-        .collect();
-    store.record_outcomes(&[], &rows).await?;
-    for (message, reason) in poison {
-        tracing::warn!(queue = label, reason = %reason, "Parked a poison message in the dead queue");
-        metrics::counter!("hookfleet_poison_messages_total", "queue" => label).increment(1);
-        let _ = acker.ack(message.tag).await;
-    }
-    Ok(())
 }

@@ -173,14 +173,14 @@ impl Enricher {
     /// Parks an event that will never publish the way the ingest loop parks poison. Should the
     /// broker or the record not take it, it waits like an outage instead: never acked away.
     async fn park(&self, message: &Message, outcome: &'static str, reason: &str) {
-        let ctx = crate::Ctx {
+        let ctx = crate::park::Ctx {
             store: &self.store,
             publisher: &self.publisher,
             topology: &self.topology,
             acker: &self.acker,
         };
         let queue = self.topology.hooks();
-        match crate::park(&ctx, &queue, POISON_LABEL, &[(message, reason)]).await {
+        match crate::park::park(&ctx, &queue, POISON_LABEL, &[(message, reason)]).await {
             Ok(()) => {
                 metrics::counter!("hookfleet_hook_events_total", "outcome" => outcome).increment(1);
             }
