@@ -66,7 +66,9 @@ impl Publisher {
         body: &[u8],
     ) -> Result<Confirm> {
         if delay.is_zero() {
-            return self.send("", queue, Routing::Mandatory, body, outgoing).await;
+            return self
+                .send("", queue, Routing::Mandatory, body, outgoing)
+                .await;
         }
         self.declare_rung_once(delay).await;
         let rung = self.topology.retry_rung(delay);

@@ -70,4 +70,10 @@ pub fn describe_metrics() {
         "hookfleet_subscriptions_consumed",
         "Subscription queues this worker is consuming."
     );
+    metrics::describe_counter!(
+        "hookfleet_reconciles_total",
+        "Reconciles of a delivery worker's consumers with the subscriptions in the record that \
+        completed (at a control notice or the periodic pass); a change committed before one \
+        began is in force once it is counted."
+    );
 }

@@ -114,6 +114,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
         running.insert(id, r);
     }
     metrics::gauge!("hookfleet_subscriptions_consumed").set(running.len() as f64);
+    // Counted once the consumers match what was read: a change committed before a pass began
+    // is in force once that pass is counted (what tests and operators wait on).
+    metrics::counter!("hookfleet_reconciles_total").increment(1);
 }
 
 /// Stops the consumers that ended, whose subscription went or changed past what it can take in

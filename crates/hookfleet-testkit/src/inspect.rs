@@ -61,6 +61,39 @@ impl TestApp {
         declared
     }
 
+    /// Waits until the delivery worker has completed a reconcile that began after this call,
+    /// so whatever the record held when it was called (a rotated secret, a new ladder) is what
+    /// the worker now delivers with. Reads `hookfleet_reconciles_total`, which belongs to the
+    /// process: nextest runs each test in a process of its own, with one worker per app. Two
+    /// passes complete, as the first may have read the record before the call.
+    pub async fn wait_reconciled(&self) {
+        let before = crate::counter("hookfleet_reconciles_total");
+        self.wait_until(
+            Duration::from_secs(10),
+            "the delivery worker completed a reconcile begun after the change",
+            || async { crate::counter("hookfleet_reconciles_total") >= before + 2.0 },
+        )
+        .await;
+    }
+
+    /// Waits until `queue` has at least `n` consumers (a worker took a new subscription up),
+    /// or exactly none when `n` is 0 (every worker let it go).
+    pub async fn wait_consumers(&self, queue: &str, n: u32) {
+        self.wait_until(
+            Duration::from_secs(10),
+            &format!("{queue} has {n} consumer(s)"),
+            || async {
+                let got = self.queue_consumers(queue).await;
+                if n == 0 {
+                    got == Some(0)
+                } else {
+                    got.is_some_and(|c| c >= n)
+                }
+            },
+        )
+        .await;
+    }
+
     /// Polls `check` until it holds or `timeout` passes, then panics naming `what`.
     pub async fn wait_until<F, Fut>(&self, timeout: Duration, what: &str, mut check: F)
     where

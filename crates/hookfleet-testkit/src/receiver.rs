@@ -53,6 +53,28 @@ struct Inner {
     received: Vec<Received>,
     /// Fail this many requests per thousand with 500, chosen by a seeded generator.
     random_failures: Option<(u32, u64)>,
+    /// Requests being answered now, and the most there ever were at once.
+    open: usize,
+    most_open: usize,
+}
+
+/// Counts one request as open until its answer is sent or its client gives up (the handler is
+/// dropped with the connection).
+struct Open(Arc<Mutex<Inner>>);
+
+impl Open {
+    fn new(inner: &Arc<Mutex<Inner>>) -> Self {
+        let mut i = inner.lock().unwrap_or_else(|p| p.into_inner());
+        i.open += 1;
+        i.most_open = i.most_open.max(i.open);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).open -= 1;
+    }
 }
 
 #[derive(Clone)]
@@ -66,6 +88,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static [u8]) {
+    let _open = Open::new(&inner);
     let reply = {
         let mut i = inner.lock().unwrap_or_else(|p| p.into_inner());
         let default = i.default.unwrap_or(Reply::Status(200));
@@ -169,6 +192,14 @@ impl Receiver {
             .unwrap_or_else(|p| p.into_inner())
             .received
             .clone()
+    }
+
+    /// The most requests this receiver was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .most_open
     }
 
     pub fn count(&self) -> usize {

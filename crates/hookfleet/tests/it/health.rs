@@ -31,7 +31,13 @@ async fn gone_disables_the_subscription_after_one_attempt_and_enable_resumes_wha
         app.publish(json!({"type": "a.b", "data": {"n": 2}})).await,
         app.publish(json!({"type": "a.b", "data": {"n": 3}})).await,
     ];
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // No worker consumes the queue, which holds the 410'd copy (as attempt 2) and the two.
+    let queue = app.topology.subscription_queue(sub_id);
+    app.wait_consumers(&queue, 0).await;
+    app.wait_until(Duration::from_secs(10), "the queue holds 3", || async {
+        app.queue_depth(&queue).await == Some(3)
+    })
+    .await;
     assert_eq!(
         rx.count(),
         1,
@@ -128,8 +134,16 @@ async fn disabling_through_the_api_holds_deliveries_until_enabled() {
         404
     );
 
+    // No worker consumes the queue any more; the event waits in it.
+    let queue = app.topology.subscription_queue(sub["id"].as_str().unwrap());
+    app.wait_consumers(&queue, 0).await;
     let id = app.publish(json!({"type": "a.b", "data": {"n": 1}})).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_until(
+        Duration::from_secs(10),
+        "the event waits in the queue",
+        || async { app.queue_depth(&queue).await == Some(1) },
+    )
+    .await;
     assert_eq!(rx.count(), 0, "a disabled subscription gets nothing");
 
     let res = app.post(&format!("{path}/enable"), &json!({})).await;

@@ -23,8 +23,9 @@ async fn a_hanging_endpoint_does_not_starve_a_fast_one() {
     // fast one must still get everything promptly.
     fast.wait_for(EVENTS, Duration::from_secs(15)).await;
     assert!(
-        slow.count() <= 4 * 8,
-        "the hanging endpoint never has more than 4 requests at a time"
+        slow.most_at_once() <= 4,
+        "the hanging endpoint never has more than 4 requests at a time: it had {}",
+        slow.most_at_once()
     );
 }
 

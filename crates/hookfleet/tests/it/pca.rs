@@ -126,7 +126,7 @@ async fn unknown_source_fields_are_left_out_and_a_replay_carries_the_same_header
         .unwrap();
     let new_secret = rotated["key"].as_str().unwrap().to_owned();
     assert_eq!(rotated["keys"], json!([new_secret, first_secret]));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.wait_reconciled().await;
     // A replay is rebuilt from the record: the same body and source headers, the new key.
     let delivery = app.deliveries(&sourced).await[0]["id"]
         .as_str()

@@ -42,8 +42,8 @@ async fn a_rotated_secret_signs_beside_the_previous_one_until_its_grace_ends() {
     assert_eq!(shown, rotated, "GET …/secret shows the same keys");
 
     // Workers are told at once and re-read subscriptions every reconcile interval (500 ms in
-    // tests) at the latest: the promise is the new secret signs within that interval.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // tests) at the latest: the promise is the new secret signs once they have.
+    app.wait_reconciled().await;
     app.publish(json!({"type": "a.b", "data": {"n": 1}})).await;
     let got = rx.wait_for(1, Duration::from_secs(10)).await;
     let sigs: Vec<&str> = got[0].header("webhook-signature").split(' ').collect();
@@ -67,7 +67,7 @@ async fn a_rotated_secret_signs_beside_the_previous_one_until_its_grace_ends() {
         .unwrap();
     assert_eq!(shown["keys"], json!([new]));
     assert_eq!(shown["previous_keys_expire_at"], Value::Null);
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    app.wait_reconciled().await;
     app.publish(json!({"type": "a.b", "data": {"n": 2}})).await;
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(got[1].json()["data"]["n"], 2);
@@ -98,7 +98,7 @@ async fn a_rotated_secret_signs_beside_the_previous_one_until_its_grace_ends() {
         .await;
     let last: Value = res.json().await.unwrap();
     assert_eq!(last["keys"].as_array().unwrap().len(), 1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.wait_reconciled().await;
     app.publish(json!({"type": "a.b", "data": {"n": 3}})).await;
     let got = rx.wait_for(3, Duration::from_secs(10)).await;
     assert!(verifies(last["key"].as_str().unwrap(), &got[2]));

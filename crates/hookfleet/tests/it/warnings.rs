@@ -44,7 +44,11 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
             .unwrap();
         ids.push(sub["id"].as_str().expect("a subscription id").to_owned());
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The child's worker consumes both new queues (seen through the broker).
+    for id in &ids {
+        app.wait_consumers(&app.topology.subscription_queue(id), 1)
+            .await;
+    }
     let sent = http
         .post(format!("{api}/v1/events"))
         .bearer_auth(token)
@@ -67,7 +71,24 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
     )
     .await;
     // The 410's subscription is disabled once its outcome is committed.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let gone_path = format!("{api}/v1/subscriptions/{}", ids[1]);
+    app.wait_until(
+        Duration::from_secs(10),
+        "the 410's subscription is disabled",
+        || async {
+            let view: serde_json::Value = http
+                .get(&gone_path)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            view["state"] == "disabled"
+        },
+    )
+    .await;
     let text = fleet.stop().await;
     let warns: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
     for (what, needle) in [

@@ -288,7 +288,7 @@ async fn the_log_shows_each_attempt_with_its_time_status_response_time_and_retry
         )
         .await;
     assert_eq!(res.status(), 200);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    app.wait_reconciled().await;
     let event = app
         .publish(json!({"type": "execution.completed", "data": {"execution_id": "exec_abc"}}))
         .await;
