@@ -1,7 +1,7 @@
 //! What an attempt's outcome means for its message: a pure function of the attempt number,
 //! how the endpoint answered, the ladder, the subscription's mode and what its profile makes
 //! of a 410 Gone.
-use crate::config::Mode;
+use crate::config::{Mode, SubConfig};
 use hookfleet_core::{Ladder, render::OnGone};
 use std::time::Duration;
 
@@ -46,6 +46,15 @@ impl Decision {
             Self::Retry { wait, .. } | Self::Hold { wait, .. } => Some(wait),
             Self::Delivered | Self::Gone { .. } | Self::Exhausted => None,
         }
+    }
+}
+
+impl SubConfig {
+    /// What `answer` to attempt `attempt` means for this subscription: [`decide`] with its
+    /// profile's reading of 410 Gone and its ladder, taken in `mode` (its own, or unordered
+    /// for an attempt the record already holds).
+    pub(crate) fn decide(&self, mode: Mode, attempt: i32, answer: Answer) -> Decision {
+        decide(mode, self.on_gone, attempt, answer, &self.ladder)
     }
 }
 

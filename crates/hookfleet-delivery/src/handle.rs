@@ -6,7 +6,7 @@ use crate::{
     attempt::{AttemptResult, deliver_one},
     batcher::{Completion, Of, Pending, Settle},
     config::{Mode, SubConfig},
-    decide::{Answer, Decision, decide},
+    decide::{Answer, Decision},
     shared::Shared,
 };
 use hookfleet_bus::Message;
@@ -132,13 +132,7 @@ impl Job {
             delivered: result.delivered,
             status_code: result.status_code,
         };
-        let decision = decide(
-            self.cfg.mode,
-            self.cfg.on_gone,
-            msg.attempt,
-            answer,
-            &self.cfg.ladder,
-        );
+        let decision = self.cfg.decide(self.cfg.mode, msg.attempt, answer);
         self.note(&msg, &result, decision);
         let outcome = self.outcome_row(&msg, result, decision);
         let (settle, held) = self.settle_for(&msg, decision, &result_reason(&outcome));
@@ -256,13 +250,7 @@ impl Job {
             delivered: p.status == DeliveryStatus::Delivered,
             status_code: None,
         };
-        let decision = decide(
-            Mode::Unordered,
-            self.cfg.on_gone,
-            msg.attempt,
-            recorded,
-            &self.cfg.ladder,
-        );
+        let decision = self.cfg.decide(Mode::Unordered, msg.attempt, recorded);
         Some(
             self.settle_for(msg, decision, "recorded before a restart")
                 .0,
