@@ -6,8 +6,13 @@ use hookfleet_core::{
 };
 use std::time::{Duration, Instant};
 
-/// Bytes of the response body kept for the delivery log.
+/// Bytes of the response body kept for the delivery log (of the stored text: invalid bytes
+/// become U+FFFD, three bytes each, before the cut).
 pub const RESPONSE_EXCERPT_BYTES: usize = 1024;
+/// How long the excerpt may take to arrive once the status is in. The outcome is already
+/// decided by the status, so a body that trickles must not hold the attempt's in-flight slot
+/// for the whole attempt timeout: a receiver sends a short body with its headers.
+pub const EXCERPT_DEADLINE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptResult {
@@ -54,10 +59,12 @@ pub async fn deliver_one(
         Ok(mut resp) => {
             let status = resp.status();
             let mut excerpt = Vec::new();
-            // Read at most the excerpt; the rest of a large body is not worth waiting for.
+            // Read at most the excerpt, for at most its deadline; the rest of a large or slow
+            // body is not worth waiting for.
+            let deadline = tokio::time::Instant::now() + EXCERPT_DEADLINE;
             while excerpt.len() < RESPONSE_EXCERPT_BYTES {
-                match resp.chunk().await {
-                    Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                    Ok(Ok(Some(chunk))) => excerpt.extend_from_slice(&chunk),
                     _ => break,
                 }
             }
@@ -69,7 +76,7 @@ pub async fn deliver_one(
                 duration: started.elapsed(),
                 error: (!delivered).then(|| format!("endpoint answered {status}")),
                 // The receiver's bytes are anyone's: never trusted to be storable text.
-                response_excerpt: (!excerpt.is_empty()).then(|| lossy(&excerpt)),
+                response_excerpt: (!excerpt.is_empty()).then(|| stored_excerpt(&excerpt)),
             }
         }
         Err(e) => AttemptResult {
@@ -80,4 +87,16 @@ pub async fn deliver_one(
             response_excerpt: None,
         },
     }
+}
+
+/// The excerpt as the record keeps it: storable text of at most [`RESPONSE_EXCERPT_BYTES`]
+/// bytes, cut at a character boundary after the lossy conversion (which can triple the size).
+fn stored_excerpt(bytes: &[u8]) -> String {
+    let mut text = lossy(bytes);
+    let mut end = text.len().min(RESPONSE_EXCERPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
 }
