@@ -70,6 +70,12 @@ pub fn describe_metrics() {
         "hookfleet_subscriptions_consumed",
         "Subscription queues this worker is consuming."
     );
+    metrics::describe_gauge!(
+        "hookfleet_subscriptions_unreadable",
+        "Active subscriptions whose row the worker could not read at its last reconcile (a \
+        secret sealed with a key HOOKFLEET_SECRET_KEYS no longer holds): not delivered until \
+        they can be; the rest are."
+    );
     metrics::describe_counter!(
         "hookfleet_reconciles_total",
         "Reconciles of a delivery worker's consumers with the subscriptions in the record that \

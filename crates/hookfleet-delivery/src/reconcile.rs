@@ -81,7 +81,10 @@ type Stopped = HashMap<SubscriptionId, (Option<Instant>, JoinHandle<()>)>;
 
 pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
     let subs = match shared.store.active_subscriptions().await {
-        Ok(s) => s,
+        Ok(s) => {
+            note_unreadable(&s.unreadable);
+            s.readable
+        }
         Err(e) => {
             tracing::warn!(error = %e, "Failed to load subscriptions; keeping the current set");
             return;
@@ -117,6 +120,22 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
     // Counted once the consumers match what was read: a change committed before a pass began
     // is in force once that pass is counted (what tests and operators wait on).
     metrics::counter!("hookfleet_reconciles_total").increment(1);
+}
+
+/// Says which subscriptions cannot be read: one ERROR line a pass (an operator must act, and
+/// a key removed too early makes every row unreadable at once), and the gauge.
+fn note_unreadable(unreadable: &[(String, hookfleet_store::StoreError)]) {
+    metrics::gauge!("hookfleet_subscriptions_unreadable").set(unreadable.len() as f64);
+    let Some((first, why)) = unreadable.first() else {
+        return;
+    };
+    tracing::error!(
+        count = unreadable.len(),
+        first = %first,
+        error = %why,
+        "Subscriptions cannot be read and are not delivered until they can (is a key of \
+         HOOKFLEET_SECRET_KEYS missing?); their queues keep what arrives, the others deliver"
+    );
 }
 
 /// Stops the consumers that ended, whose subscription went or changed past what it can take in

@@ -36,7 +36,9 @@ pub use pull::PullRotation;
 pub use recover::{Claimed, RecoverWindow};
 pub use retention::Pruned;
 pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
-pub use subscriptions::{SubscriptionChanges, SubscriptionRow, SubscriptionState};
+pub use subscriptions::{
+    ActiveSubscriptions, SubscriptionChanges, SubscriptionRow, SubscriptionState,
+};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;

@@ -11,6 +11,16 @@ use hookfleet_core::{
 };
 use tokio_postgres::Row;
 
+/// The active subscriptions, as far as they can be read: one whose row cannot be (a secret
+/// sealed with a key no longer configured, a value no version wrote) is set apart with its id
+/// and why, so it alone goes undelivered and the rest are not held up.
+#[derive(Debug, Default)]
+pub struct ActiveSubscriptions {
+    pub readable: Vec<SubscriptionRow>,
+    /// The row's id as stored (it may itself be what cannot be read) and the reason.
+    pub unreadable: Vec<(String, StoreError)>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionRow {
     pub id: SubscriptionId,
@@ -377,7 +387,7 @@ impl Store {
     }
 
     /// Every subscription the delivery fleet should be consuming.
-    pub async fn active_subscriptions(&self) -> Result<Vec<SubscriptionRow>> {
+    pub async fn active_subscriptions(&self) -> Result<ActiveSubscriptions> {
         let rows = self
             .client()
             .await?
@@ -386,9 +396,17 @@ impl Store {
                 &[],
             )
             .await?;
-        rows.iter()
-            .map(|r| SubscriptionRow::from_row(&self.sealer, r))
-            .collect()
+        let mut active = ActiveSubscriptions::default();
+        for r in &rows {
+            match SubscriptionRow::from_row(&self.sealer, r) {
+                Ok(row) => active.readable.push(row),
+                Err(e) => {
+                    let id = r.try_get::<_, String>("id").unwrap_or_default();
+                    active.unreadable.push((id, e));
+                }
+            }
+        }
+        Ok(active)
     }
 
     /// Marks a subscription deleted; false if there was none to delete.

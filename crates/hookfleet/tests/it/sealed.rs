@@ -162,3 +162,34 @@ async fn a_new_key_first_reseals_everything_and_the_old_key_can_then_go() {
     assert!(err.contains("key `t2`"), "{err}");
     assert!(dump(&app).await.contains("hfenc1:t2:"));
 }
+
+/// A subscription whose secret was sealed with a key no longer configured (removed too early)
+/// cannot be delivered, but it alone: the worker still takes up a subscription made after it
+/// and delivers the others, says which cannot be read, and shows the count.
+#[tokio::test]
+async fn one_unreadable_subscription_does_not_hold_up_the_others() {
+    let app = spawn_app().await;
+    let (stuck_rx, other_rx) = (Receiver::start().await, Receiver::start().await);
+    let stuck = app
+        .subscribe(json!({"url": stuck_rx.url, "event_types": ["order.*"]}))
+        .await;
+    app.db
+        .execute(
+            "UPDATE subscriptions SET secrets = ARRAY['hfenc1:a-removed-key:AAAAAAAAAAAAAAAA'] \
+             WHERE id = $1",
+            &[&stuck["id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap();
+    // Made after the unreadable row: before, every reconcile failed on that row and the worker
+    // kept its old set, so this one was never consumed.
+    app.subscribe(json!({"url": other_rx.url, "event_types": ["order.*"]}))
+        .await;
+    app.publish(json!({"type": "order.paid", "data": {}})).await;
+    other_rx.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(
+        hookfleet_testkit::counter("hookfleet_subscriptions_unreadable"),
+        1.0
+    );
+    assert_eq!(stuck_rx.count(), 0);
+}
