@@ -46,6 +46,8 @@ pub(crate) async fn run(store: Store, retention: Retention, shutdown: Cancellati
                 deliveries = done.deliveries,
                 events = done.events,
                 poison = done.poison,
+                lifecycle_events = done.lifecycle_events,
+                lifecycle_ops = done.lifecycle_ops,
                 "Pruned records older than the retention age"
             );
         }
@@ -74,19 +76,18 @@ async fn prune_until_caught_up(
                 break;
             }
         };
-        for (table, n) in [
-            ("deliveries", batch.deliveries),
-            ("events", batch.events),
-            ("poison_messages", batch.poison),
-        ] {
+        for (table, n) in batch.by_table() {
             metrics::counter!("hookfleet_pruned_rows_total", "table" => table).increment(n);
         }
         done.deliveries += batch.deliveries;
         done.events += batch.events;
         done.poison += batch.poison;
-        let full = [batch.deliveries, batch.events, batch.poison]
+        done.lifecycle_events += batch.lifecycle_events;
+        done.lifecycle_ops += batch.lifecycle_ops;
+        let full = batch
+            .by_table()
             .iter()
-            .any(|&n| n >= retention.batch as u64);
+            .any(|&(_, n)| n >= retention.batch as u64);
         if !full {
             break;
         }

@@ -76,6 +76,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "key_space",
         include_str!("../../../migrations/0015_key_space.sql"),
     ),
+    (
+        16,
+        "lifecycle_retention",
+        include_str!("../../../migrations/0016_lifecycle_retention.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

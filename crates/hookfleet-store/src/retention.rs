@@ -1,6 +1,7 @@
 //! Pruning the record: deliveries that are finished (delivered or exhausted) and older than
 //! the retention age, with their attempts; events older than it that no delivery refers to any
-//! more; and old poison notes. Each call deletes at most one small batch, oldest first, so
+//! more; old poison notes; and the event lifecycle's closed events (by their last change) and
+//! op ids (by their call), so a repeated `op_id` is answered as the first for the retention age. Each call deletes at most one small batch, oldest first, so
 //! it holds row locks briefly and never competes long with the workers' outcome writes. Rows
 //! another producer is pruning at the same moment are skipped (`SKIP LOCKED`), so several
 //! producers prune side by side without waiting on each other.
@@ -13,11 +14,26 @@ pub struct Pruned {
     pub deliveries: u64,
     pub events: u64,
     pub poison: u64,
+    /// Closed lifecycle events.
+    pub lifecycle_events: u64,
+    /// Lifecycle op ids (and the first answers they return).
+    pub lifecycle_ops: u64,
 }
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.deliveries + self.events + self.poison
+        self.deliveries + self.events + self.poison + self.lifecycle_events + self.lifecycle_ops
+    }
+
+    /// Rows per table, as `hookfleet_pruned_rows_total{table}` counts them.
+    pub fn by_table(&self) -> [(&'static str, u64); 5] {
+        [
+            ("deliveries", self.deliveries),
+            ("events", self.events),
+            ("poison_messages", self.poison),
+            ("lifecycle_events", self.lifecycle_events),
+            ("lifecycle_ops", self.lifecycle_ops),
+        ]
     }
 }
 
@@ -61,10 +77,30 @@ impl Store {
                 &[&cutoff, &batch],
             )
             .await?;
+        // An open lifecycle event is kept whatever its age: it may still be updated or closed.
+        let lifecycle_events = client
+            .execute(
+                "DELETE FROM lifecycle_events WHERE (channel_id, event_id) IN (
+                     SELECT channel_id, event_id FROM lifecycle_events
+                     WHERE closed AND updated_at < $1
+                     ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&cutoff, &batch],
+            )
+            .await?;
+        let lifecycle_ops = client
+            .execute(
+                "DELETE FROM lifecycle_ops WHERE (channel_id, op_id) IN (
+                     SELECT channel_id, op_id FROM lifecycle_ops WHERE created_at < $1
+                     ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&cutoff, &batch],
+            )
+            .await?;
         Ok(Pruned {
             deliveries,
             events,
             poison,
+            lifecycle_events,
+            lifecycle_ops,
         })
     }
 }

@@ -28,6 +28,13 @@ SELECT id, 1, created_at, 200, 5 FROM deliveries;
 INSERT INTO poison_messages (queue, reason, excerpt, received_at) VALUES
     ('q', 'r', 'e', now() - interval '40 days'),
     ('q', 'r', 'e', now());
+INSERT INTO lifecycle_events (channel_id, event_id, state, closed, updated_at) VALUES
+    ('chn_a', 'old_closed', '{}', true, now() - interval '40 days'),
+    ('chn_a', 'old_open', '{}', false, now() - interval '40 days'),
+    ('chn_a', 'new_closed', '{}', true, now());
+INSERT INTO lifecycle_ops (channel_id, op_id, route, event_id, created_at) VALUES
+    ('chn_a', 'op-old', 'create', 'old_closed', now() - interval '40 days'),
+    ('chn_a', 'op-new', 'close', 'new_closed', now());
 "#;
 
 async fn ids(app: &hookfleet_testkit::TestApp, sql: &str) -> Vec<String> {
@@ -91,6 +98,18 @@ async fn old_finished_records_are_pruned_in_batches_and_the_rest_is_kept() {
             .len(),
         1,
         "only the recent poison note is left"
+    );
+    // The lifecycle: a closed event last changed before the age goes, an open one stays
+    // whatever its age (it may still be updated or closed); op ids go by their call's age.
+    app.wait_until(
+        Duration::from_secs(5),
+        "old lifecycle rows are pruned",
+        || async { ids(&app, "SELECT op_id FROM lifecycle_ops").await == ["op-new"] },
+    )
+    .await;
+    assert_eq!(
+        ids(&app, "SELECT event_id FROM lifecycle_events").await,
+        ["new_closed", "old_open"]
     );
 }
 
