@@ -1,4 +1,6 @@
-//! RabbitMQ's management API, for what AMQP cannot do: the users of pull subscriptions. Each
+//! RabbitMQ's management API, for what AMQP cannot do: the users of pull subscriptions. Users
+//! and permissions are the cluster's, so any node will do: given a list, a call goes to the
+//! node that answered last and moves on to the next while a node cannot be reached. Each
 //! gets permission to read (consume, get, ack, purge) its own outbox queue and nothing else:
 //! no configure, no write, so it can neither declare, bind, delete nor publish, and no tags, so
 //! the management API refuses it. What no permission can refuse is a passive declare, which
@@ -20,20 +22,56 @@ pub enum ManagementError {
     },
 }
 
-/// A client of the management API (`http://user:password@host:15672`).
+/// A client of the management API (`http://user:password@host:15672`, or several such URLs,
+/// comma-separated, one per node).
 #[derive(Clone)]
 pub struct Management {
+    nodes: std::sync::Arc<[Node]>,
+    /// The node that answered last: calls start there.
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    http: reqwest::Client,
+}
+
+/// One node's API and the credentials it takes.
+struct Node {
     base: url::Url,
     user: String,
     password: String,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Management {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts: Vec<_> = self.nodes.iter().map(|n| n.base.host_str()).collect();
         f.debug_struct("Management")
-            .field("host", &self.base.host_str())
+            .field("hosts", &hosts)
             .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    fn parse(url: &str) -> Result<Self, ManagementError> {
+        let mut base = url::Url::parse(url).map_err(|e| ManagementError::Config(e.to_string()))?;
+        // Userinfo is percent-encoded, where `+` is itself (form decoding would make it a space).
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let user = decode(base.username());
+        let password = decode(base.password().unwrap_or_default());
+        base.set_username("")
+            .and_then(|()| base.set_password(None))
+            .map_err(|()| ManagementError::Config("the URL cannot hold credentials".into()))?;
+        Ok(Self {
+            base,
+            user,
+            password,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 }
 
@@ -63,29 +101,56 @@ fn exactly(name: &str) -> String {
 }
 
 impl Management {
-    pub fn new(url: &str) -> Result<Self, ManagementError> {
-        let mut base = url::Url::parse(url).map_err(|e| ManagementError::Config(e.to_string()))?;
-        let user = base.username().to_owned();
-        let password = base.password().unwrap_or_default().to_owned();
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let (user, password) = (decode(&user), decode(&password));
-        base.set_username("")
-            .and_then(|()| base.set_password(None))
-            .map_err(|()| ManagementError::Config("the URL cannot hold credentials".into()))?;
+    /// `urls`: one management URL, or several (one per node) separated by commas.
+    pub fn new(urls: &str) -> Result<Self, ManagementError> {
+        let nodes = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(Node::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if nodes.is_empty() {
+            return Err(ManagementError::Config("no URL given".into()));
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
         Ok(Self {
-            base,
-            user,
-            password,
+            nodes: nodes.into(),
+            current: Default::default(),
             http,
         })
+    }
+
+    /// Sends the request `build` makes for a node, to the node that answered last, then to
+    /// each other in turn while one cannot be reached. An answer, even a refusal, is final:
+    /// the cluster has spoken.
+    async fn send(
+        &self,
+        build: impl Fn(&Node) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ManagementError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let first = self.current.load(Relaxed);
+        let mut unreachable = None;
+        for i in 0..self.nodes.len() {
+            let at = (first + i) % self.nodes.len();
+            let node = &self.nodes[at];
+            match build(node)
+                .basic_auth(&node.user, Some(&node.password))
+                .send()
+                .await
+            {
+                Ok(res) => {
+                    self.current.store(at, Relaxed);
+                    return Ok(res);
+                }
+                Err(e) => unreachable = Some(e),
+            }
+        }
+        Err(unreachable.map_or_else(
+            || ManagementError::Config("no URL given".into()),
+            ManagementError::Http,
+        ))
     }
 
     async fn put(
@@ -95,14 +160,7 @@ impl Management {
         body: serde_json::Value,
     ) -> Result<(), ManagementError> {
         let res = self
-            .http
-            .put(format!(
-                "{}{path}",
-                self.base.as_str().trim_end_matches('/')
-            ))
-            .basic_auth(&self.user, Some(&self.password))
-            .json(&body)
-            .send()
+            .send(|node| self.http.put(node.url(path)).json(&body))
             .await?;
         check(what, res).await
     }
@@ -133,16 +191,8 @@ impl Management {
 
     /// Removes `username` (its connections are closed by the broker); gone already is fine.
     pub async fn delete_user(&self, username: &str) -> Result<(), ManagementError> {
-        let res = self
-            .http
-            .delete(format!(
-                "{}/api/users/{}",
-                self.base.as_str().trim_end_matches('/'),
-                segment(username)
-            ))
-            .basic_auth(&self.user, Some(&self.password))
-            .send()
-            .await?;
+        let path = format!("/api/users/{}", segment(username));
+        let res = self.send(|node| self.http.delete(node.url(&path))).await?;
         if res.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
         }
@@ -181,8 +231,19 @@ mod tests {
             exactly("a.hookfleet.pull.sub_1"),
             r"^a\.hookfleet\.pull\.sub_1$"
         );
-        let m = Management::new("http://guest:gu%40st@127.0.0.1:15672").unwrap();
-        assert_eq!((m.user.as_str(), m.password.as_str()), ("guest", "gu@st"));
-        assert_eq!(m.base.as_str(), "http://127.0.0.1:15672/");
+        let m = Management::new("http://guest:gu%40st+1@127.0.0.1:15672").unwrap();
+        let n = &m.nodes[0];
+        assert_eq!((n.user.as_str(), n.password.as_str()), ("guest", "gu@st+1"));
+        assert_eq!(n.base.as_str(), "http://127.0.0.1:15672/");
+    }
+
+    #[test]
+    fn a_list_names_one_node_each_and_nothing_is_an_error() {
+        let m = Management::new("http://a:1@n1:15672, http://b:2@n2:15672,").unwrap();
+        let hosts: Vec<_> = m.nodes.iter().map(|n| n.base.host_str()).collect();
+        assert_eq!(hosts, [Some("n1"), Some("n2")]);
+        assert_eq!(m.nodes[1].user, "b");
+        assert!(Management::new(" , ").is_err());
+        assert!(Management::new("http://ok:1@n1,not a url").is_err());
     }
 }

@@ -64,6 +64,8 @@ pub struct Options {
     pub retention: hookfleet_producer::retention::Retention,
     /// The producer's channel password threads, queue caps and lockout.
     pub password_checks: hookfleet_producer::PasswordChecks,
+    /// `HOOKFLEET_RABBITMQ_MANAGEMENT_URL` (the producer's default when `None`).
+    pub management_url: Option<String>,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             subscription_queues: hookfleet_bus::QueueKind::Quorum,
             retention: Default::default(),
             password_checks: Default::default(),
+            management_url: None,
         }
     }
 }
@@ -148,6 +151,10 @@ async fn start_roles(
         keycloak_secrets: opts.keycloak_secrets.clone(),
         retention: opts.retention,
         password_checks: opts.password_checks.clone(),
+        management_url: opts
+            .management_url
+            .clone()
+            .unwrap_or_else(|| hookfleet_producer::Settings::default().management_url),
         ..Default::default()
     };
     let roles = hookfleet_launch::Roles {

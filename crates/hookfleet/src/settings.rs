@@ -128,7 +128,8 @@ pub struct ProducerArgs {
     /// 1s and doubles), 1s to 12h; `off`: no lockout. Default 15m.
     #[arg(long, env = "HOOKFLEET_PASSWORD_MAX_LOCKOUT")]
     pub password_max_lockout: Option<String>,
-    /// RabbitMQ's management API, where pull subscriptions' users are made. Default
+    /// RabbitMQ's management API, where pull subscriptions' users are made; for a cluster, one
+    /// URL per node, comma-separated (the next is tried while one cannot be reached). Default
     /// `http://guest:guest@127.0.0.1:15672`.
     #[arg(
         long,

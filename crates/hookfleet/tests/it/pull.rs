@@ -359,3 +359,30 @@ async fn a_rotated_reader_works_beside_the_new_one_until_its_grace_ends() {
         .await;
     assert_eq!(res.status(), 404);
 }
+
+/// `HOOKFLEET_RABBITMQ_MANAGEMENT_URL` takes one URL per node, like `HOOKFLEET_AMQP_URL`: with
+/// the first node down, pull users are still made and rotated through the next.
+#[tokio::test]
+async fn pull_users_are_made_through_whichever_management_node_is_up() {
+    // Nothing listens on a port just freed: that node is down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = hookfleet_testkit::spawn_app_with(hookfleet_testkit::Options {
+        management_url: Some(format!(
+            "http://guest:guest@127.0.0.1:{down},http://guest:guest@127.0.0.1:15672"
+        )),
+        ..Default::default()
+    })
+    .await;
+    let sub = pull_subscription(&app, json!(["user.*"])).await;
+    let id = sub["id"].as_str().unwrap();
+    let res = app
+        .post(&format!("/v1/subscriptions/{id}/pull/rotate"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let rotated: Value = res.json().await.unwrap();
+    assert_ne!(sub["pull"]["username"], rotated["pull"]["username"]);
+}
