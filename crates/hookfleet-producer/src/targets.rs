@@ -16,7 +16,9 @@ pub async fn check_public(url: &url::Url) -> Result<(), String> {
     }
     if let Some((a, why)) = addrs.iter().find_map(|a| Some((a, refusal(a.ip())?))) {
         return Err(format!(
-            "url: `{host}` resolves to {}, {why}, which this fleet does not deliver to",
+            "url: `{host}` resolves to {}, {why}, which this fleet does not deliver to \
+             (for local testing only, its operator can allow such targets with \
+             HOOKFLEET_ALLOW_PRIVATE_TARGETS=true)",
             a.ip()
         ));
     }

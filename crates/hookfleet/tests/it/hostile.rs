@@ -387,6 +387,12 @@ async fn hostile_api_input_gets_a_4xx_in_the_envelope_and_changes_nothing() {
         .await;
         assert_eq!(got, 422, "{url}: {json}");
         assert_eq!(json["error"]["code"], "private_target", "{url}: {json}");
+        // The refusal names the setting a developer testing against a local receiver needs.
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("HOOKFLEET_ALLOW_PRIVATE_TARGETS=true"),
+            "{url}: {message}"
+        );
     }
     // Nothing above changed anything: one subscription, as created, and nothing queued.
     assert_eq!(app.count("subscriptions").await, 1);
