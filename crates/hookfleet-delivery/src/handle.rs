@@ -275,18 +275,34 @@ impl Job {
         }
     }
 
-    /// Counts and logs what a decision means beyond its record. One WARN line for what an
-    /// operator must act on; neither names the URL nor repeats the receiver's answer (a URL
+    /// Counts and logs what a decision means beyond its record: one INFO line for a failed
+    /// attempt that will be retried, one WARN line for what an operator must act on, and
+    /// nothing for a delivered one. None names the URL or repeats the receiver's answer (a URL
     /// may carry a credential, an answer anything).
     fn note(&self, msg: &Incoming, result: &AttemptResult, decision: Decision) {
+        let status = result
+            .status_code
+            .map_or_else(|| "none".to_owned(), |s| s.to_string());
         match decision {
+            Decision::Retry { wait, next, .. } | Decision::Hold { wait, next } => {
+                tracing::info!(
+                    subscription = %self.cfg.id,
+                    delivery = %msg.delivery_id,
+                    attempt = msg.attempt,
+                    %status,
+                    error = result.error.as_deref().unwrap_or("-"),
+                    next_attempt = next,
+                    retry_in = ?wait,
+                    "A delivery attempt failed; it will be retried"
+                );
+            }
             Decision::Exhausted => {
                 metrics::counter!("hookfleet_deliveries_exhausted_total").increment(1);
                 tracing::warn!(
                     subscription = %self.cfg.id,
                     delivery = %msg.delivery_id,
                     attempts = msg.attempt,
-                    status = ?result.status_code,
+                    %status,
                     "A delivery exhausted its retry ladder; parked in the dead queue"
                 );
             }

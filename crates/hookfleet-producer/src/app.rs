@@ -31,6 +31,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 "this route does not take that method",
             )
         })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::log_change,
+        ))
         .layer(middleware::from_fn(count_requests))
         .layer(middleware::from_fn(limit_uri))
         .with_state(state)

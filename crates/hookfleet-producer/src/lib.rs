@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod audit;
 mod auth;
 mod console;
 mod directory;

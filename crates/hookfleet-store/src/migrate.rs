@@ -129,8 +129,10 @@ pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<()> {
         &[],
     )
     .await?;
+    // Not PostgreSQL's NOTICE that the table exists, on every start (it reaches the log).
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+        "SET LOCAL client_min_messages TO warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
              version integer PRIMARY KEY,
              name text NOT NULL,
              applied_at timestamptz NOT NULL DEFAULT now())",

@@ -48,6 +48,11 @@ impl ChildFleet {
         Self { child, log, api }
     }
 
+    /// What the fleet has logged so far.
+    pub fn log_now(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
     /// Stops the fleet as an operator would (SIGTERM, so it flushes its log) and returns the
     /// whole log.
     pub async fn stop(mut self) -> String {

@@ -29,6 +29,7 @@ mod lifecycle_rules;
 mod log;
 mod management_props;
 mod openapi;
+mod operator_log;
 mod partner;
 mod passwords;
 mod pca;
