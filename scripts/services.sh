@@ -93,7 +93,7 @@ fi
 wait_for RabbitMQ rabbit_up
 files=$(rabbit_files || true)
 if [[ -n $files && $files -lt 4096 ]]; then
-  echo "services: WARNING: RabbitMQ may open only $files files; with many subscriptions it stops accepting connections. Restart it through this script (stop it first) to raise the limit." >&2
+  echo "services: note: RabbitMQ may open only $files files: enough for the demo and the tests, not for thousands of subscriptions. To raise it, restart RabbitMQ through this script as root: sudo rabbitmqctl stop && sudo bash scripts/services.sh" >&2
 fi
 
 # RabbitMQ's management API: pull subscriptions' users are made through it. Enabling a plugin
