@@ -59,6 +59,22 @@ for n in 1 2 3; do
     grep -qx "rabbit$n" <<<"$services" || die "the cluster profile lacks rabbit$n"
 done
 [[ -f deploy/rabbitmq-cluster.conf ]] || die "deploy/rabbitmq-cluster.conf is missing"
+# Every RabbitMQ node the file can run (any profile) is scraped by the Prometheus it mounts.
+"$py" - "$(docker-compose -f docker-compose.yml --profile cluster config)" <<'PY' || exit 1
+import sys, yaml
+services = yaml.safe_load(sys.argv[1]).get("services") or {}
+prom = yaml.safe_load(open("deploy/prometheus.yml"))
+scraped = set()
+for job in prom.get("scrape_configs") or []:
+    for sc in job.get("static_configs") or []:
+        scraped.update(t.split(":")[0] for t in sc.get("targets") or [])
+    for sd in job.get("dns_sd_configs") or []:
+        scraped.update(sd.get("names") or [])
+nodes = sorted(n for n, s in services.items() if s.get("image", "").startswith("rabbitmq:"))
+missing = [n for n in nodes if n not in scraped]
+if missing:
+    sys.exit("check-compose: RabbitMQ nodes not scraped by deploy/prometheus.yml: %s" % ", ".join(missing))
+PY
 # The Prometheus configuration the stack mounts.
 command -v promtool >/dev/null || die "promtool not installed (scripts/services.sh --ci-tools installs it)"
 promtool check config deploy/prometheus.yml >/dev/null || die "deploy/prometheus.yml is invalid"

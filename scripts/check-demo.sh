@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vhost="hookfleet-ci-demo-$$"
-db=hookfleet_ci_demo
+db="hookfleet_ci_demo_$$"
 work=$(mktemp -d)
 cleanup() {
     bash scripts/vhost.sh delete "$vhost"

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs producer, router and delivery as separate processes, sends traffic through them, and
 # checks each role's /metrics with promtool; then stops them with SIGTERM and requires exit 0.
-# Uses the debug binary the test run built (or builds it). Ports 1808x/1946x on 127.0.0.1.
+# Uses the debug binary the test run built (or builds it). Its ports, vhost and database are its
+# own (free ports found at start, names with this run's pid), so two runs never meet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
-db=hookfleet_ci_metrics
+db="hookfleet_ci_metrics_$$"
 # A vhost of its own, removed with everything in it when the check ends.
 vhost="hookfleet-ci-metrics-$$"
-source scripts/ci-fleet.sh "$db" "$vhost" 18080
+source scripts/ci-fleet.sh "$db" "$vhost" 0
+api_port=$(free_port)
+export HOOKFLEET_HTTP_ADDR="127.0.0.1:$api_port"
 export RUST_LOG=warn
 pids=()
 cleanup() {
@@ -27,7 +30,7 @@ psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/d
 python3 scripts/receiver.py > "$work/receiver.port" &
 pids+=($!)
 
-declare -A metrics=([producer]=127.0.0.1:19464 [router]=127.0.0.1:19465 [delivery]=127.0.0.1:19466)
+declare -A metrics=([producer]=127.0.0.1:$(free_port) [router]=127.0.0.1:$(free_port) [delivery]=127.0.0.1:$(free_port))
 declare -A role_pid
 for role in producer router delivery; do
     HOOKFLEET_METRICS_ADDR=${metrics[$role]} "$bin" "$role" &
@@ -44,7 +47,7 @@ done
 for _ in $(seq 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
 port=$(cat "$work/receiver.port")
 
-api=http://127.0.0.1:18080
+api=http://127.0.0.1:$api_port
 auth=(-H "Authorization: Bearer ci-token" -H "Content-Type: application/json")
 curl -fs "${auth[@]}" -d "{\"url\":\"http://127.0.0.1:$port/ok\",\"event_types\":[\"#\"]}" "$api/v1/subscriptions" >/dev/null
 curl -fs "${auth[@]}" -d '{"url":"http://127.0.0.1:9/closed","event_types":["#"]}' "$api/v1/subscriptions" >/dev/null

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vhost="hookfleet-ci-readme-$$"
-db=hookfleet_ci_readme
+db="hookfleet_ci_readme_$$"
 work=$(mktemp -d)
 walk=
 mgmt=http://127.0.0.1:15672/api

@@ -3,15 +3,15 @@
 # its own, posts events while RabbitMQ's application is stopped and started again under it and
 # then PostgreSQL is restarted, and requires every event delivered and recorded, with no
 # process restarted. It stops both services for everyone on this machine for a few seconds:
-# run it alone (CI runs it after the tests). Ports 18070/19470 on 127.0.0.1. Uses the debug binary (or builds it).
+# run it alone (CI runs it after the tests). Free ports on 127.0.0.1, found at start. Uses the debug binary (or builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-300}
 work=$(mktemp -d)
-db=hookfleet_ci_restart
+db="hookfleet_ci_restart_$$"
 vhost="hookfleet-ci-restart-$$"
-source scripts/ci-fleet.sh "$db" "$vhost" 18070
-export HOOKFLEET_METRICS_ADDR=127.0.0.1:19470
+source scripts/ci-fleet.sh "$db" "$vhost" 0
+export HOOKFLEET_HTTP_ADDR="127.0.0.1:$(free_port)" HOOKFLEET_METRICS_ADDR="127.0.0.1:$(free_port)"
 export HOOKFLEET_RETRY_LADDER=200ms,500ms,1s,2s
 export RUST_LOG=warn,lapin=off
 pids=()
@@ -37,12 +37,12 @@ pids+=($!)
 "$bin" all > "$work/fleet.log" 2>&1 &
 fleet=$!
 pids+=($fleet)
-for _ in $(seq 150); do curl -fs http://127.0.0.1:19470/readyz >/dev/null && break; sleep 0.2; done
-curl -fs http://127.0.0.1:19470/readyz >/dev/null || { cat "$work/fleet.log" >&2; say "the fleet never became ready"; exit 1; }
+for _ in $(seq 150); do curl -fs http://$HOOKFLEET_METRICS_ADDR/readyz >/dev/null && break; sleep 0.2; done
+curl -fs http://$HOOKFLEET_METRICS_ADDR/readyz >/dev/null || { cat "$work/fleet.log" >&2; say "the fleet never became ready"; exit 1; }
 for _ in $(seq 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
 port=$(cat "$work/receiver.port")
 
-api=http://127.0.0.1:18070
+api=http://$HOOKFLEET_HTTP_ADDR
 auth=(-H "Authorization: Bearer ci-token" -H "Content-Type: application/json")
 curl -fs "${auth[@]}" -d "{\"url\":\"http://127.0.0.1:$port/hook\",\"event_types\":[\"#\"]}" "$api/v1/subscriptions" >/dev/null
 
@@ -88,7 +88,7 @@ done
 recorded=$(psql -h 127.0.0.1 -U postgres -d "$db" -tAc \
     "SELECT count(*) FROM deliveries WHERE status = 'delivered'")
 kill -0 "$fleet" || { say "the fleet process died"; exit 1; }
-restarts=$(curl -fs http://127.0.0.1:19470/metrics | awk '/^hookfleet_role_restarts_total/ {s+=$2} END {print s+0}')
+restarts=$(curl -fs http://$HOOKFLEET_METRICS_ADDR/metrics | awk '/^hookfleet_role_restarts_total/ {s+=$2} END {print s+0}')
 say "$EVENTS events delivered ($(wc -l < "$work/received") requests), $recorded recorded delivered, $restarts role reconnects, one process throughout"
 [ "$recorded" -eq "$EVENTS" ] || { say "expected $EVENTS deliveries recorded delivered"; exit 1; }
 [ "$restarts" -ge 2 ] || { say "the roles did not reconnect (the restart proved nothing)"; exit 1; }
