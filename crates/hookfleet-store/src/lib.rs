@@ -10,6 +10,8 @@
 mod api_keys;
 mod channels;
 mod events;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod installations;
 mod lifecycle;
 mod log;
