@@ -242,3 +242,29 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_reach_a_statement() {
+        assert!(checked_name("bench_0a1b").is_ok());
+        assert!(checked_name("chaos").is_ok());
+        for bad in ["", "1bench", "chaos; DROP", "a-b", "\"x\"", "sch.ema"] {
+            assert!(checked_name(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_schema_becomes_the_search_path_of_the_url() {
+        assert_eq!(
+            url_in_schema("postgres://u@h/db", "chaos"),
+            "postgres://u@h/db?options=-csearch_path%3Dchaos"
+        );
+        assert_eq!(
+            url_in_schema("postgres://u@h/db?sslmode=disable", "chaos"),
+            "postgres://u@h/db?sslmode=disable&options=-csearch_path%3Dchaos"
+        );
+    }
+}
