@@ -184,10 +184,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         format!("paced at {} events/s", args.rate)
     };
+    let fleet = match args.processes {
+        Some(n) => format!("roles as hookfleet processes ({n} delivery worker(s))"),
+        None => "fleet in-process".to_owned(),
+    };
     println!(
-        "hookfleet-dev bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, fleet in-process, loopback receiver",
+        "hookfleet-dev bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, {fleet}, loopback receiver",
         args.events, args.concurrency, args.batch, args.dialect
     );
+    if args.processes.is_some() {
+        // Named before any scenario creates its schema and queues.
+        crate::procs::hookfleet_bin(args.hookfleet_bin.as_deref())?;
+    }
     anyhow::ensure!(
         args.processes.is_none() || args.dialect != Dialect::Keycloak,
         "--processes does not take the keycloak dialect (its stand-in admin API lives in this process)"
