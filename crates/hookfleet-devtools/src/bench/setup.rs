@@ -275,8 +275,22 @@ impl Sandbox {
         })
     }
 
-    /// Deletes the namespace's queues and exchanges, and the schema.
+    /// Deletes the namespace's queues and exchanges, and the schema: the schema even when the
+    /// broker cannot be reached (the queues' error is returned after).
     pub async fn remove(self) -> anyhow::Result<()> {
+        let queues = self.remove_queues().await;
+        hookfleet_store::fixtures::drop_schema(&self.database_url, &self.schema)
+            .await
+            .with_context(|| format!("Failed to drop the schema {}", self.schema))?;
+        queues.with_context(|| {
+            format!(
+                "Failed to delete the queues and exchanges named {}*",
+                self.target.namespace
+            )
+        })
+    }
+
+    async fn remove_queues(&self) -> anyhow::Result<()> {
         let target = &self.target;
         let sub_ids: Vec<String> = (target.store(1)?.all_subscription_ids().await)
             .unwrap_or_default()
@@ -294,7 +308,6 @@ impl Sandbox {
             .await?;
         bus_admin.close().await;
         amqp.close().await;
-        hookfleet_store::fixtures::drop_schema(&self.database_url, &self.schema).await?;
         Ok(())
     }
 }
