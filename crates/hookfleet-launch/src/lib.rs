@@ -1,14 +1,18 @@
 //! hookfleet-launch starts roles: the one place that knows how a producer, a router and a
 //! delivery worker are put on the broker (each under `supervise`, so a lost connection restarts
 //! the role, not the process) and handed the record. `hookfleet all` and the single-role
-//! commands, the bench, the demo and the test kit all start roles through [`spawn`].
+//! commands, `hookfleet-dev bench`, the demo and the test kit all start roles through [`spawn`],
+//! and wait on them with [`first_failure`].
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
 use hookfleet_bus::{Broker, Link, Session, Topology, supervise};
 use hookfleet_store::Store;
 use std::future::Future;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    task::{JoinHandle, JoinSet},
+};
 use tokio_util::sync::CancellationToken;
 
 /// Which roles to start, each with its settings.
@@ -122,4 +126,46 @@ where
         supervise(&broker, token.clone(), context, start).await
     });
     Started { role, task, link }
+}
+
+/// The tasks of a running fleet: its roles, and any companion (a metrics server), each with
+/// the name its failure is reported under.
+pub type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// The started roles' tasks, in one set to wait on with [`first_failure`].
+pub fn tasks(started: Vec<Started>) -> Tasks {
+    let mut tasks = Tasks::new();
+    for s in started {
+        tasks.spawn(async move { (s.role, s.task.await.unwrap_or_else(|e| Err(e.into()))) });
+    }
+    tasks
+}
+
+/// Waits for every task; the first failure (or a task that stopped on its own before
+/// `shutdown`) stops the rest and is returned.
+pub async fn first_failure(mut tasks: Tasks, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let (role, result) = joined.context("A role panicked")?;
+        match result {
+            Ok(()) if shutdown.is_cancelled() => {}
+            Ok(()) => {
+                first_error.get_or_insert(anyhow::anyhow!("The {role} stopped unexpectedly"));
+                shutdown.cancel();
+            }
+            Err(e) => {
+                tracing::error!(
+                    role,
+                    error = format!("{e:#}"),
+                    "A role failed; stopping the others"
+                );
+                first_error.get_or_insert(e.context(format!("The {role} failed")));
+                shutdown.cancel();
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -5,11 +5,15 @@
 //! Queries take and return the core's typed ids (`&SubscriptionId`, never `&str`) and typed
 //! rows, each read by column name (`row`), so an id of one kind cannot be passed for another
 //! and a value the record holds that this version cannot read is an error, never a panic.
+//! The `fixtures` feature adds, in `fixtures`, the SQL only the dev tools (`hookfleet-dev`) and
+//! tests run: throwaway schemas and databases, seeded old rows, whole-table reads.
 #![forbid(unsafe_code)]
 
 mod api_keys;
 mod channels;
 mod events;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod installations;
 mod lifecycle;
 mod log;

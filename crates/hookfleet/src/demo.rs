@@ -209,7 +209,7 @@ async fn show(
 }
 
 /// Waits up to 30 s for the producer's `/readyz` to answer 200.
-pub(crate) async fn wait_ready(http: &reqwest::Client, api: &str) -> anyhow::Result<()> {
+async fn wait_ready(http: &reqwest::Client, api: &str) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while http
         .get(format!("{api}/readyz"))

@@ -1,11 +1,11 @@
-//! Starting roles side by side in one process (`all`, `demo`, `bench`) or alone, under one
+//! Starting roles side by side in one process (`all`, `demo`) or alone, under one
 //! shutdown token: if any role fails, the others are stopped and the error is returned.
 use crate::settings::Common;
 use anyhow::Context;
 use hookfleet_launch::Fleet;
 use hookfleet_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use hookfleet_launch::Roles;
@@ -33,10 +33,7 @@ pub async fn run(
     };
     let started = hookfleet_launch::spawn(&fleet, roles, &shutdown);
     let links = started.iter().map(|s| s.link.clone()).collect();
-    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-    for s in started {
-        tasks.spawn(async move { (s.role, s.task.await.unwrap_or_else(|e| Err(e.into()))) });
-    }
+    let mut tasks = hookfleet_launch::tasks(started);
     if let Some(handle) = metrics {
         let (addr, token) = (common.metrics_addr, shutdown.clone());
         tasks.spawn(async move {
@@ -46,39 +43,7 @@ pub async fn run(
             )
         });
     }
-    first_failure(tasks, &shutdown).await
-}
-
-/// Waits for every task; the first failure (or a role that stopped on its own) stops the rest
-/// and is returned.
-async fn first_failure(
-    mut tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        let (role, result) = joined.context("A role panicked")?;
-        match result {
-            Ok(()) if shutdown.is_cancelled() => {}
-            Ok(()) => {
-                first_error.get_or_insert(anyhow::anyhow!("The {role} stopped unexpectedly"));
-                shutdown.cancel();
-            }
-            Err(e) => {
-                tracing::error!(
-                    role,
-                    error = format!("{e:#}"),
-                    "A role failed; stopping the others"
-                );
-                first_error.get_or_insert(e.context(format!("The {role} failed")));
-                shutdown.cancel();
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    hookfleet_launch::first_failure(tasks, &shutdown).await
 }
 
 pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {

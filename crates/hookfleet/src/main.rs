@@ -1,18 +1,24 @@
 //! The `hookfleet` binary: loads settings, starts telemetry and runs one role (`producer`,
 //! `router`, `delivery`), every role in one process (`all`), the database migrations
-//! (`migrate`), a self-contained demonstration (`demo`) or the end-to-end benchmark (`bench`);
-//! and the command line a person uses against a running fleet's API (`subscriptions`,
-//! `events`, `deliveries`).
+//! (`migrate`) or a self-contained demonstration (`demo`); and the command line a person uses
+//! against a running fleet's API (`subscriptions`, `events`, `deliveries`). The benchmark and
+//! the chaos suite are not shipped here: they are `hookfleet-dev` (`crates/hookfleet-devtools`).
 #![forbid(unsafe_code)]
 
-mod bench;
-mod chaos;
 mod cli;
 mod demo;
 mod fleet;
 mod probe;
 mod settings;
 mod telemetry;
+
+// The dev-dependencies serve the integration tests (`tests/it`); this binary's own unit tests
+// use none of them.
+#[cfg(test)]
+use {
+    futures_util as _, hookfleet_testkit as _, lapin as _, proptest as _, standardwebhooks as _,
+    time as _,
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -69,12 +75,6 @@ enum Command {
         #[arg(long)]
         exit: bool,
     },
-    /// Measure end-to-end deliveries/s and latency on this machine (loopback only).
-    Bench(bench::BenchArgs),
-    /// Prove nothing is lost: the roles as separate processes under killed processes, broker
-    /// and database restarts and failing receivers, then an invariant check (loopback only;
-    /// stops this machine's RabbitMQ and PostgreSQL for seconds at a time).
-    Chaos(chaos::ChaosArgs),
     /// Exit 0 if the role serving `/readyz` at HOOKFLEET_METRICS_ADDR is ready, 1 if not (a
     /// container healthcheck; an address of 0.0.0.0 or :: is asked on loopback).
     Ready {
@@ -161,8 +161,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             migrate(&fleet.common).await?;
             demo::run(fleet, exit, shutdown).await
         }
-        Command::Bench(args) => bench::run(args).await,
-        Command::Chaos(args) => chaos::run(args).await,
         Command::Ready { metrics_addr } => probe::ready(metrics_addr).await,
         Command::Cli(command) => {
             // A person at a terminal wants the reason on one line, not a backtrace.

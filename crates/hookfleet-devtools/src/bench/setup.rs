@@ -1,13 +1,13 @@
 //! The bench's setting: the loopback receiver, the fleet in this process, and the scenario's
 //! subscriptions created over the API.
 use super::{BenchArgs, Dialect, Rx, keycloak, receive};
-use crate::chaos::procs::{Env, Procs};
 use crate::{
-    fleet::{self, Roles},
-    settings::Common,
+    fleet::{self, Target},
+    procs::{Env, Procs},
 };
 use anyhow::Context;
 use axum::{Router, routing::post};
+use hookfleet_launch::Roles;
 use serde_json::json;
 use std::sync::{
     Arc,
@@ -86,7 +86,7 @@ pub(super) async fn start_receiver(
 
 pub(super) type FleetTask = tokio::task::JoinHandle<anyhow::Result<()>>;
 
-/// The fleet under measurement: in this process, or as separate processes of this binary.
+/// The fleet under measurement: in this process, or as separate processes of `hookfleet`.
 pub(super) enum Fleet {
     InProcess(FleetTask),
     Processes(Box<Procs>),
@@ -117,14 +117,16 @@ impl Fleet {
     }
 }
 
-/// A producer, one router and `workers` delivery workers as separate processes of this binary,
-/// on the scenario's namespace and schema. Their logs go to a temporary directory.
+/// A producer, one router and `workers` delivery workers as separate processes of `bin` (the
+/// `hookfleet` binary), on the scenario's namespace and schema. Their logs go to a temporary
+/// directory.
 pub(super) async fn start_processes(
-    common: &Common,
+    target: &Target,
+    bin: std::path::PathBuf,
     workers: usize,
     retention: &str,
 ) -> anyhow::Result<(String, String, Fleet)> {
-    let roles = RoleEnv::new(common, vec![("HOOKFLEET_RETENTION", retention.into())])?;
+    let roles = RoleEnv::new(target, bin, vec![("HOOKFLEET_RETENTION", retention.into())])?;
     let procs = Procs::start(roles.env, 1, workers).await?;
     Ok((roles.api, roles.token, Fleet::Processes(Box::new(procs))))
 }
@@ -139,22 +141,26 @@ pub(super) struct RoleEnv {
 }
 
 impl RoleEnv {
-    pub fn new(common: &Common, extra: Vec<(&'static str, String)>) -> anyhow::Result<Self> {
-        let token = crate::generate_token();
+    pub fn new(
+        target: &Target,
+        bin: std::path::PathBuf,
+        extra: Vec<(&'static str, String)>,
+    ) -> anyhow::Result<Self> {
+        let token = fleet::generate_token();
         let port = free_port()?;
         let logs = std::env::temp_dir().join(format!("hookfleet-bench-{}", std::process::id()));
         std::fs::create_dir_all(&logs).context("create the roles' log directory")?;
         let mut vars = vec![
-            ("HOOKFLEET_AMQP_URL", common.amqp_url.clone()),
-            ("HOOKFLEET_DATABASE_URL", common.database_url.clone()),
-            ("HOOKFLEET_NAMESPACE", common.namespace.clone()),
+            ("HOOKFLEET_AMQP_URL", target.amqp_url.clone()),
+            ("HOOKFLEET_DATABASE_URL", target.database_url.clone()),
+            ("HOOKFLEET_NAMESPACE", target.namespace.clone()),
             ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".into()),
             ("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}")),
             ("HOOKFLEET_ADMIN_TOKEN", token.clone()),
             ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".into()),
             (
                 "HOOKFLEET_SUBSCRIPTION_QUEUES",
-                common.subscription_queues.as_str().into(),
+                target.subscription_queues.as_str().into(),
             ),
             ("RUST_LOG", "warn".into()),
         ];
@@ -165,11 +171,7 @@ impl RoleEnv {
         Ok(Self {
             api: format!("http://127.0.0.1:{port}"),
             token,
-            env: Env {
-                vars,
-                logs,
-                bin: None,
-            },
+            env: Env { vars, logs, bin },
         })
     }
 }
@@ -184,10 +186,10 @@ pub(super) fn free_port() -> anyhow::Result<u16> {
 /// The whole fleet in this process; returns the API's address, its token and the fleet's task.
 pub(super) async fn start_fleet(
     args: &BenchArgs,
-    common: &Common,
+    target: &Target,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(String, String, FleetTask)> {
-    let token = crate::generate_token();
+    let token = fleet::generate_token();
     let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api = format!("http://{}", api_listener.local_addr()?);
     let producer = hookfleet_producer::Settings {
@@ -195,7 +197,7 @@ pub(super) async fn start_fleet(
         allow_private_targets: true,
         keycloak_secrets: hookfleet_producer::keycloak::HookSecret::parse_list(keycloak::KEY)
             .map_err(anyhow::Error::msg)?,
-        retention: crate::settings::retention(Some(&args.retention), None)?,
+        retention: retention(&args.retention)?,
         ..hookfleet_producer::Settings::default()
     };
     let router = hookfleet_router::Settings {
@@ -214,16 +216,35 @@ pub(super) async fn start_fleet(
             ..hookfleet_delivery::Settings::default()
         }),
     };
-    let (fleet_common, fleet_stop) = (common.clone(), shutdown.clone());
-    let task =
-        tokio::spawn(async move { fleet::run(&fleet_common, roles, None, fleet_stop).await });
+    let task = fleet::start(target, roles, "", shutdown)?;
     Ok((api, token, task))
+}
+
+/// The producer's retention for `--retention`: an age, or `off` (the bench passes the same
+/// text to role processes as `HOOKFLEET_RETENTION`).
+fn retention(age: &str) -> anyhow::Result<hookfleet_producer::retention::Retention> {
+    let keep = match age.trim() {
+        "off" => None,
+        age => Some(
+            hookfleet_core::parse_duration(age)
+                .map_err(|e| anyhow::anyhow!("--retention: {e} (or `off`)"))?,
+        ),
+    };
+    anyhow::ensure!(
+        keep.is_none_or(|k| !k.is_zero()),
+        "--retention must be longer than zero, or `off`"
+    );
+    Ok(hookfleet_producer::retention::Retention {
+        keep,
+        ..Default::default()
+    })
 }
 
 /// A scenario's own schema and queue namespace on the local PostgreSQL and RabbitMQ.
 pub(super) struct Sandbox {
-    pub common: Common,
-    admin: tokio_postgres::Client,
+    pub target: Target,
+    /// The database the schema is in (without the schema's search path).
+    database_url: String,
     schema: String,
 }
 
@@ -235,53 +256,58 @@ impl Sandbox {
     ) -> anyhow::Result<Self> {
         let tag = hookfleet_core::EventId::random().as_str()[24..].to_owned();
         let schema = format!("bench_{tag}");
-        let (admin, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await?;
-        let sep = if database_url.contains('?') { '&' } else { '?' };
-        let common = Common {
+        hookfleet_store::fixtures::create_schema(database_url, &schema, false)
+            .await
+            .context("Failed to create the scenario's schema")?;
+        let target = Target {
             amqp_url: amqp_url.to_owned(),
-            database_url: format!("{database_url}{sep}options=-csearch_path%3D{schema}"),
+            database_url: hookfleet_store::fixtures::url_in_schema(database_url, &schema),
             namespace: format!("{schema}."),
-            metrics_addr: "127.0.0.1:0".parse()?,
-            allow_private_targets: true,
             db_pool_size: 16,
             // A throwaway schema: the development key is enough.
             secret_keys: hookfleet_store::Sealer::development(),
             subscription_queues: queues,
         };
         Ok(Self {
-            common,
-            admin,
+            target,
+            database_url: database_url.to_owned(),
             schema,
         })
     }
 
-    /// Deletes the namespace's queues and exchanges, and the schema.
+    /// Deletes the namespace's queues and exchanges, and the schema: the schema even when the
+    /// broker cannot be reached (the queues' error is returned after).
     pub async fn remove(self) -> anyhow::Result<()> {
-        let common = &self.common;
-        let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
-        let sub_ids: Vec<String> = (store.all_subscription_ids().await)
+        let queues = self.remove_queues().await;
+        hookfleet_store::fixtures::drop_schema(&self.database_url, &self.schema)
+            .await
+            .with_context(|| format!("Failed to drop the schema {}", self.schema))?;
+        queues.with_context(|| {
+            format!(
+                "Failed to delete the queues and exchanges named {}*",
+                self.target.namespace
+            )
+        })
+    }
+
+    async fn remove_queues(&self) -> anyhow::Result<()> {
+        let target = &self.target;
+        let sub_ids: Vec<String> = (target.store(1)?.all_subscription_ids().await)
             .unwrap_or_default()
             .iter()
             .map(ToString::to_string)
             .collect();
-        let amqp = hookfleet_bus::connect(&common.amqp_url, "bench-cleanup").await?;
+        let amqp = hookfleet_bus::connect(&target.amqp_url, "bench-cleanup").await?;
         let bus_admin = amqp.admin().await?;
         bus_admin
             .delete_namespace(
-                &hookfleet_bus::Topology::new(common.namespace.clone()),
+                &hookfleet_bus::Topology::new(target.namespace.clone()),
                 &sub_ids,
                 &hookfleet_router::enrich::RETRY_DELAYS,
             )
             .await?;
         bus_admin.close().await;
         amqp.close().await;
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .await?;
         Ok(())
     }
 }

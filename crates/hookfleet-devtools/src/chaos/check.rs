@@ -1,6 +1,8 @@
 //! The invariant checker: reads the record, the receivers' logs and the queues after the run
 //! drained, and counts every way an event could have been lost or an attempt recorded wrongly.
 use super::{Accepted, Sub};
+use hookfleet_core::EventId;
+use hookfleet_store::{DeliveryStatus, Store, fixtures::AttemptTally};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default)]
@@ -46,42 +48,32 @@ impl Findings {
 
 struct Row {
     sub_id: String,
-    status: String,
+    status: DeliveryStatus,
 }
 
 /// `event_id` of each accepted event (lifecycle calls are found by their op_id).
-async fn recorded_ids(
-    db: &tokio_postgres::Client,
-    accepted: &[Accepted],
-) -> anyhow::Result<Vec<Option<String>>> {
-    let by_op: HashMap<String, String> = db
-        .query(
-            "SELECT data->>'op_id', id FROM events WHERE type = 'event.created'",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get::<_, Option<String>>(0).unwrap_or_default(), r.get(1)))
+async fn recorded_ids(store: &Store, accepted: &[Accepted]) -> anyhow::Result<Vec<Option<String>>> {
+    let by_op = store.created_events_by_op_id().await?;
+    // An id the API answered that is not an event id cannot be in the record.
+    let native: Vec<EventId> = (accepted.iter())
+        .filter_map(|a| EventId::parse(a.event_id.as_deref()?))
         .collect();
-    let native: Vec<String> = accepted.iter().filter_map(|a| a.event_id.clone()).collect();
-    let present: HashSet<String> = db
-        .query("SELECT id FROM events WHERE id = ANY($1)", &[&native])
-        .await?
+    let present: HashSet<String> = (store.events_present(&native).await?)
         .iter()
-        .map(|r| r.get(0))
+        .map(ToString::to_string)
         .collect();
     Ok(accepted
         .iter()
         .map(|a| match (&a.event_id, &a.op_id) {
             (Some(id), _) => present.contains(id).then(|| id.clone()),
-            (None, Some(op)) => by_op.get(op).cloned(),
+            (None, Some(op)) => by_op.get(op).map(ToString::to_string),
             (None, None) => None,
         })
         .collect())
 }
 
 pub(super) async fn check(
-    db: &tokio_postgres::Client,
+    store: &Store,
     accepted: &[Accepted],
     subs: &[Sub],
 ) -> anyhow::Result<Findings> {
@@ -89,28 +81,19 @@ pub(super) async fn check(
         accepted: accepted.len(),
         ..Findings::default()
     };
-    let ids = recorded_ids(db, accepted).await?;
+    let ids = recorded_ids(store, accepted).await?;
+    let deliveries = store.all_deliveries().await?;
     let mut rows: HashMap<(String, String), Vec<Row>> = HashMap::new();
-    for r in db
-        .query(
-            "SELECT event_id, subscription_id, status FROM deliveries",
-            &[],
-        )
-        .await?
-    {
+    let mut by_id: HashMap<String, (String, DeliveryStatus)> = HashMap::new();
+    for d in deliveries {
         let row = Row {
-            sub_id: r.get(1),
-            status: r.get(2),
+            sub_id: d.subscription_id.to_string(),
+            status: d.status,
         };
-        let key = (r.get(0), row.sub_id.clone());
+        by_id.insert(d.id.to_string(), (row.sub_id.clone(), d.status));
+        let key = (d.event_id.to_string(), row.sub_id.clone());
         rows.entry(key).or_default().push(row);
     }
-    let by_id: HashMap<String, (String, String)> = db
-        .query("SELECT id, subscription_id, status FROM deliveries", &[])
-        .await?
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect();
 
     let mut expected: HashSet<(String, String)> = HashSet::new();
     for (a, id) in accepted.iter().zip(&ids) {
@@ -127,10 +110,10 @@ pub(super) async fn check(
             expected.insert((id.clone(), sub.id.clone()));
             match rows.get(&(id.clone(), sub.id.clone())).map(Vec::as_slice) {
                 None | Some([]) => f.lost += 1,
-                Some(found) => match found[0].status.as_str() {
-                    "delivered" => f.delivered += 1,
-                    "exhausted" => f.exhausted += 1,
-                    _ => f.pending += 1,
+                Some(found) => match found[0].status {
+                    DeliveryStatus::Delivered => f.delivered += 1,
+                    DeliveryStatus::Exhausted => f.exhausted += 1,
+                    DeliveryStatus::Pending | DeliveryStatus::Failed => f.pending += 1,
                 },
             }
         }
@@ -141,30 +124,24 @@ pub(super) async fn check(
         .filter(|(_, v)| v.iter().any(|r| subs.iter().any(|s| s.id == r.sub_id)))
         .count();
 
-    attempts(db, subs, &by_id, &mut f).await?;
+    attempts(store, subs, &by_id, &mut f).await?;
     Ok(f)
 }
 
 /// Compares recorded attempts with what each receiver saw.
 async fn attempts(
-    db: &tokio_postgres::Client,
+    store: &Store,
     subs: &[Sub],
-    by_id: &HashMap<String, (String, String)>,
+    by_id: &HashMap<String, (String, DeliveryStatus)>,
     f: &mut Findings,
 ) -> anyhow::Result<()> {
-    let recorded: HashMap<String, (i64, i64, i32)> = db
-        .query(
-            "SELECT delivery_id, count(*), count(status_code), max(attempt)
-             FROM delivery_attempts GROUP BY delivery_id",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+    let recorded: HashMap<String, AttemptTally> = (store.attempt_tallies().await?)
+        .into_iter()
+        .map(|(id, tally)| (id.to_string(), tally))
         .collect();
     f.attempts_twice = recorded
         .values()
-        .filter(|(count, _, max)| *count != i64::from(*max))
+        .filter(|t| t.count != i64::from(t.highest))
         .count();
     for sub in subs {
         let seen = sub.receiver.seen();
@@ -176,7 +153,9 @@ async fn attempts(
             if sub_id != &sub.id {
                 f.seen_not_recorded += 1;
             }
-            let (count, answered, _) = recorded.get(id).copied().unwrap_or((0, 0, 0));
+            let AttemptTally {
+                count, answered, ..
+            } = recorded.get(id).copied().unwrap_or_default();
             if answered as usize > *requests {
                 f.recorded_not_seen += answered as usize - requests;
             }
@@ -184,7 +163,7 @@ async fn attempts(
         }
         for (id, (sub_id, status)) in by_id {
             if sub_id == &sub.id
-                && status == "delivered"
+                && *status == DeliveryStatus::Delivered
                 && seen.get(id).is_none_or(|(_, ok)| *ok == 0)
             {
                 f.delivered_unseen += 1;

@@ -1,6 +1,6 @@
 //! Figures that matter at many subscriptions: how long until every subscription queue has a
 //! consumer, how long a fresh worker takes to consume them all, and the broker's memory.
-use crate::settings::Common;
+use crate::fleet::Target;
 use anyhow::Context;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -9,10 +9,9 @@ use tokio_util::sync::CancellationToken;
 const MANAGEMENT: &str = "http://127.0.0.1:15672/api/nodes";
 
 /// The subscription queues of the scenario's schema, by name.
-pub(super) async fn subscription_queues(common: &Common) -> anyhow::Result<Vec<String>> {
-    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
-    let ids = store.all_subscription_ids().await?;
-    let topology = common.topology();
+pub(super) async fn subscription_queues(target: &Target) -> anyhow::Result<Vec<String>> {
+    let ids = target.store(1)?.all_subscription_ids().await?;
+    let topology = target.topology();
     Ok(ids
         .iter()
         .map(|id| topology.subscription_queue(id.as_str()))
@@ -60,27 +59,25 @@ pub(super) async fn wait_consumed(
     Ok(())
 }
 
-/// Starts one more delivery worker in this process and times it from its connect to a
-/// consumer of its own on every queue (two per queue, counting the fleet's worker); then
-/// stops it.
-pub(super) async fn cold_start(common: &Common, queues: &[String]) -> anyhow::Result<f64> {
+/// Starts one more delivery worker in this process, through the launcher as any worker
+/// starts, and times it from its start to a consumer of its own on every queue (two per
+/// queue, counting the fleet's worker); then stops it.
+pub(super) async fn cold_start(target: &Target, queues: &[String]) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let session = hookfleet_bus::connect(&common.amqp_url, "bench-cold-worker").await?;
-    let store = hookfleet_store::Store::connect(&common.database_url, 4)?
-        .with_sealer(common.secret_keys.clone());
-    let settings = hookfleet_delivery::Settings {
-        allow_private_targets: true,
-        ..hookfleet_delivery::Settings::default()
+    let roles = hookfleet_launch::Roles {
+        delivery: Some(hookfleet_delivery::Settings {
+            allow_private_targets: true,
+            ..hookfleet_delivery::Settings::default()
+        }),
+        ..hookfleet_launch::Roles::default()
+    };
+    let cold = Target {
+        db_pool_size: 4,
+        ..target.clone()
     };
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(hookfleet_delivery::run(
-        session,
-        store,
-        common.topology(),
-        settings,
-        stop.clone(),
-    ));
-    let ready = wait_consumed(&common.amqp_url, queues, 2, Duration::from_secs(300)).await;
+    let worker = crate::fleet::start(&cold, roles, "bench-cold-", &stop)?;
+    let ready = wait_consumed(&target.amqp_url, queues, 2, Duration::from_secs(300)).await;
     let secs = started.elapsed().as_secs_f64();
     stop.cancel();
     worker

@@ -1,4 +1,4 @@
-//! `hookfleet bench passwords`: a real `hookfleet producer` child process under a flood of
+//! `hookfleet-dev bench passwords`: a real `hookfleet producer` child process under a flood of
 //! wrong channel passwords on `/event/create`, unauthenticated (no gateway token), as a hostile
 //! tester would send it. Measured: the producer's resident memory (`VmRSS` of
 //! `/proc/<pid>/status`) when idle, at most during the flood and a while after it, and the
@@ -9,7 +9,7 @@ use super::{
     report::{percentile, status_mib},
     setup::{RoleEnv, Sandbox, free_port},
 };
-use crate::chaos::procs::Procs;
+use crate::procs::{Procs, hookfleet_bin};
 use anyhow::Context;
 use serde_json::json;
 use std::{
@@ -55,8 +55,8 @@ pub struct PasswordBenchArgs {
     /// only the queue's caps and turns stand between the flood and the probes.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     lockout: Switch,
-    /// The `hookfleet` binary to start as the producer (default: this one), to measure
-    /// another build (an older commit) with the same flood.
+    /// The `hookfleet` binary to start as the producer (default: the one next to this
+    /// `hookfleet-dev`), to measure another build (an older commit) with the same flood.
     #[arg(long)]
     producer_bin: Option<std::path::PathBuf>,
     /// Give up on the flood after this many seconds.
@@ -107,17 +107,15 @@ pub async fn run(args: PasswordBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &PasswordBenchArgs, sandbox: &Sandbox) -> anyhow::Result<()> {
-    let common = &sandbox.common;
-    hookfleet_store::Store::connect(&common.database_url, 1)?
-        .migrate()
-        .await?;
+    let target = &sandbox.target;
+    target.store(1)?.migrate().await?;
     let metrics = format!("127.0.0.1:{}", free_port()?);
     let mut extra = vec![("HOOKFLEET_METRICS_ADDR", metrics.clone())];
     if args.lockout == Switch::Off {
         extra.push(("HOOKFLEET_PASSWORD_MAX_LOCKOUT", "off".into()));
     }
-    let mut roles = RoleEnv::new(common, extra)?;
-    roles.env.bin.clone_from(&args.producer_bin);
+    let bin = hookfleet_bin(args.producer_bin.as_deref())?;
+    let roles = RoleEnv::new(target, bin, extra)?;
     let (api, token) = (roles.api.clone(), roles.token.clone());
     let procs = Procs::start(roles.env, 0, 0).await?;
     let pid = procs.producer.pid().context("the producer has no pid")?;
@@ -137,7 +135,7 @@ async fn drive(
         .pool_max_idle_per_host(args.concurrency + 16)
         .timeout(Duration::from_secs(60))
         .build()?;
-    crate::demo::wait_ready(&http, api).await?;
+    crate::fleet::wait_ready(&http, api, Duration::from_secs(30)).await?;
     let rss = |field| status_mib(&pid.to_string(), field);
     let fresh = rss("VmRSS:");
     let flooded = create_channels(&http, api, token, args.channels, FLOODED_PASSWORD).await?;
@@ -145,12 +143,12 @@ async fn drive(
     // Idle: after the setup's hashes, once the producer has had a moment to settle.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = rss("VmRSS:");
-    let bin = args
-        .producer_bin
-        .as_ref()
-        .map_or_else(|| "this binary".to_owned(), |b| b.display().to_string());
+    let bin = args.producer_bin.as_ref().map_or_else(
+        || "the hookfleet binary next to this one".to_owned(),
+        |b| b.display().to_string(),
+    );
     println!(
-        "hookfleet bench passwords: producer pid {pid} ({bin}), lockout {:?}; RSS {fresh:.1} MiB at start, {idle:.1} MiB idle after creating {} channels",
+        "hookfleet-dev bench passwords: producer pid {pid} ({bin}), lockout {:?}; RSS {fresh:.1} MiB at start, {idle:.1} MiB idle after creating {} channels",
         args.lockout,
         args.channels + args.probes
     );

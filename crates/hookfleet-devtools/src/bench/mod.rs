@@ -1,8 +1,8 @@
-//! `hookfleet bench`: end-to-end throughput and latency on this machine. It runs the whole
-//! fleet in this process against the local RabbitMQ and PostgreSQL (in a namespace and schema
+//! `hookfleet-dev bench`: end-to-end throughput and latency on this machine. It runs the whole
+//! fleet in this process (its roles started through the launcher, as `hookfleet all` does) against the local RabbitMQ and PostgreSQL (in a namespace and schema
 //! of its own, removed afterwards), subscribes a loopback receiver N times, posts events over
 //! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
-//! receiver getting each copy. Traffic goes only to 127.0.0.1. `hookfleet bench passwords` is
+//! receiver getting each copy. Traffic goes only to 127.0.0.1. `hookfleet-dev bench passwords` is
 //! a scenario of its own (see `passwords`).
 mod keycloak;
 mod lifecycle;
@@ -19,7 +19,7 @@ use setup::{Fleet, Sandbox, start_fleet, start_processes, start_receiver, subscr
 
 use poster::Poster;
 
-use crate::settings::Common;
+use crate::fleet::Target;
 use anyhow::Context;
 use axum::{body::Bytes, extract::State};
 use hookfleet_core::EventId;
@@ -75,10 +75,14 @@ pub struct BenchArgs {
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
     /// Run the producer, one router and this many delivery workers as separate processes of
-    /// this binary (the bench's client and receiver stay here), and report each role's CPU per
-    /// delivery; without it the whole fleet runs in this process.
+    /// the `hookfleet` binary (the bench's client and receiver stay here), and report each
+    /// role's CPU per delivery; without it the whole fleet runs in this process.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
     processes: Option<u16>,
+    /// The `hookfleet` binary `--processes` runs the roles with (default: the one next to
+    /// this `hookfleet-dev`).
+    #[arg(long)]
+    hookfleet_bin: Option<std::path::PathBuf>,
     /// Which intake route the client posts to: `native` (`POST /v1/events`), `partner`
     /// (`POST /v1/installations/{id}/events`, with a key scoped to the installation),
     /// `lifecycle-create` (`POST /event/create` on one channel), `lifecycle-update`
@@ -180,10 +184,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         format!("paced at {} events/s", args.rate)
     };
+    let fleet = match args.processes {
+        Some(n) => format!("roles as hookfleet processes ({n} delivery worker(s))"),
+        None => "fleet in-process".to_owned(),
+    };
     println!(
-        "hookfleet bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, fleet in-process, loopback receiver",
+        "hookfleet-dev bench: {} events per scenario, {} concurrent POSTs of {} event(s) {pace} to the {:?} route, {fleet}, loopback receiver",
         args.events, args.concurrency, args.batch, args.dialect
     );
+    if args.processes.is_some() {
+        // Named before any scenario creates its schema and queues.
+        crate::procs::hookfleet_bin(args.hookfleet_bin.as_deref())?;
+    }
     anyhow::ensure!(
         args.processes.is_none() || args.dialect != Dialect::Keycloak,
         "--processes does not take the keycloak dialect (its stand-in admin API lives in this process)"
@@ -203,17 +215,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
     let sandbox =
         Sandbox::create(&args.amqp_url, &args.database_url, args.subscription_queues).await?;
-    let result = measure(args, subs, &sandbox.common).await;
+    let result = measure(args, subs, &sandbox.target).await;
     // Leave nothing behind, whatever happened.
     sandbox.remove().await?;
     result
 }
 
-async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Result<Figures> {
+async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Result<Figures> {
     let rss = RssSampler::start();
-    let store = hookfleet_store::Store::connect(&common.database_url, 1)?;
+    let store = target.store(1)?;
     store.migrate().await?;
-    prune::seed(&common.database_url, args.seed_old_rows).await?;
+    prune::seed(&store, args.seed_old_rows).await?;
     let rx = Arc::new(Rx {
         tally: Mutex::new(Tally::default()),
         count: AtomicUsize::new(0),
@@ -221,16 +233,19 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     let shutdown = CancellationToken::new();
     let receiver_url = start_receiver(rx.clone(), &shutdown).await?;
     let (api, token, fleet) = match args.processes {
-        Some(workers) => start_processes(common, usize::from(workers), &args.retention).await?,
+        Some(workers) => {
+            let bin = crate::procs::hookfleet_bin(args.hookfleet_bin.as_deref())?;
+            start_processes(target, bin, usize::from(workers), &args.retention).await?
+        }
         None => {
-            let (api, token, task) = start_fleet(args, common, &shutdown).await?;
+            let (api, token, task) = start_fleet(args, target, &shutdown).await?;
             (api, token, Fleet::InProcess(task))
         }
     };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    crate::demo::wait_ready(&http, &api).await?;
+    crate::fleet::wait_ready(&http, &api, Duration::from_secs(30)).await?;
     let credential = match args.dialect {
         Dialect::Partner => partner::key(&http, &api, &token).await?,
         _ => token.clone(),
@@ -247,8 +262,8 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
     let create_secs = created.elapsed().as_secs_f64();
     // Timing starts once the workers consume every subscription queue.
-    let queues = scale::subscription_queues(common).await?;
-    scale::wait_consumed(&common.amqp_url, &queues, 1, Duration::from_secs(300)).await?;
+    let queues = scale::subscription_queues(target).await?;
+    scale::wait_consumed(&target.amqp_url, &queues, 1, Duration::from_secs(300)).await?;
     let ready_secs = created.elapsed().as_secs_f64();
     let poster = Poster {
         http: http.clone(),
@@ -267,7 +282,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
         rx: rx.clone(),
     };
     let cpu = report::CpuMeter::start(&fleet.roles());
-    let watch = prune::Watch::start(&common.database_url, args.seed_old_rows).await?;
+    let watch = prune::Watch::start(&store, args.seed_old_rows).await?;
     let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
     watch.report().await?;
     figures.cpu_us = cpu.per_delivery(figures.all_deliveries);
@@ -281,7 +296,7 @@ async fn measure(args: &BenchArgs, subs: usize, common: &Common) -> anyhow::Resu
     figures.rss_after_mib = report::rss_mib();
     // Last, as the extra worker's memory would count in this process's.
     if queues.len() >= 1_000 {
-        figures.worker_start_secs = Some(scale::cold_start(common, &queues).await?);
+        figures.worker_start_secs = Some(scale::cold_start(target, &queues).await?);
     }
     shutdown.cancel();
     fleet.stop().await?;

@@ -1,18 +1,21 @@
-//! `hookfleet chaos`: proves that nothing accepted is lost under every fault this machine can
-//! make. It runs the fleet as separate processes of this binary (a producer, two routers,
+//! `hookfleet-dev chaos`: proves that nothing accepted is lost under every fault this machine
+//! can make. It runs the fleet as separate processes of the `hookfleet` binary (a producer, two routers,
 //! three delivery workers), posts a stream of events (native and lifecycle routes, several
 //! subscriptions with filters, receivers that fail on and off, answer 410 or hang), kills and
 //! restarts roles, RabbitMQ (or one node of a `scripts/cluster.sh` cluster at a time) and
 //! PostgreSQL on a schedule, waits for the fleet to drain, and checks the record against the
 //! receivers' logs and the queues. Loopback only; bounded in events and time. It stops the
-//! machine's RabbitMQ and PostgreSQL for a few seconds at a time: run it alone.
+//! machine's RabbitMQ and PostgreSQL for a few seconds at a time: run it alone. It reads the
+//! record through the store (its fixtures for whole-table reads), never with SQL of its own.
 mod check;
 mod faults;
-pub(crate) mod procs;
 mod receivers;
 mod setup;
 
+use crate::procs;
+
 use anyhow::Context;
+use hookfleet_store::fixtures;
 use receivers::Receiver;
 use setup::{cleanup, create_channel, drain, post_all, print_table, subscribe, wait_ready};
 use std::{
@@ -51,6 +54,9 @@ pub struct ChaosArgs {
     /// Where the roles' logs go (kept); default: a new directory under the temp dir.
     #[arg(long)]
     logs: Option<std::path::PathBuf>,
+    /// The `hookfleet` binary the roles run (default: the one next to this `hookfleet-dev`).
+    #[arg(long)]
+    hookfleet_bin: Option<std::path::PathBuf>,
 }
 
 /// One accepted call: what was sent and what the API answered.
@@ -90,6 +96,8 @@ const TYPES: [&str; 6] = [
 const ORGS: [&str; 3] = ["o1", "o2", "o3"];
 const CHANNEL_PASSWORD: &str = "chaos-channel-password";
 const TOKEN: &str = "chaos-admin-token";
+/// The run's schema in its database, and the prefix of its queue names.
+const SCHEMA: &str = "chaos";
 const LADDER: &str = "500ms,1s,2s,4s";
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
@@ -99,16 +107,12 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("hookfleet-chaos-{}", std::process::id())),
     };
     std::fs::create_dir_all(&logs).context("create the log directory")?;
+    let bin = procs::hookfleet_bin(args.hookfleet_bin.as_deref())?;
     hookfleet_store::ensure_database(&args.database_url).await?;
-    let db = connect_db(&args.database_url).await?;
-    db.batch_execute("DROP SCHEMA IF EXISTS chaos CASCADE; CREATE SCHEMA chaos")
-        .await?;
-    let sep = if args.database_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let database_url = format!("{}{sep}options=-csearch_path%3Dchaos", args.database_url);
+    fixtures::create_schema(&args.database_url, SCHEMA, true)
+        .await
+        .context("create the chaos schema")?;
+    let database_url = fixtures::url_in_schema(&args.database_url, SCHEMA);
     hookfleet_store::Store::connect(&database_url, 1)?
         .migrate()
         .await
@@ -122,7 +126,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         vars: vec![
             ("HOOKFLEET_AMQP_URL", args.amqp_url.clone()),
             ("HOOKFLEET_DATABASE_URL", database_url.clone()),
-            ("HOOKFLEET_NAMESPACE", "chaos.".into()),
+            ("HOOKFLEET_NAMESPACE", format!("{SCHEMA}.")),
             ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".into()),
             ("HOOKFLEET_HTTP_ADDR", format!("127.0.0.1:{port}")),
             ("HOOKFLEET_ADMIN_TOKEN", TOKEN.into()),
@@ -133,21 +137,27 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             ("RUST_LOG", "warn,lapin=off".into()),
         ],
         logs: logs.clone(),
-        bin: None,
+        bin,
     };
     let mut procs = procs::Procs::start(env, 2, 3).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    drop(db);
-    let outcome = drive(&args, &http, &api, &mut procs, &stop, deadline).await;
+    let outcome = drive(
+        &args,
+        &http,
+        &api,
+        &database_url,
+        &mut procs,
+        &stop,
+        deadline,
+    )
+    .await;
     procs.stop().await;
     stop.cancel();
-    // PostgreSQL was restarted under the run: every check opens a connection of its own.
-    if let Ok(db) = connect_db(&args.database_url).await {
-        cleanup(&args, &db).await;
-    }
-    drop_database(&args.database_url).await;
+    // PostgreSQL was restarted under the run: every check opens a store of its own.
+    cleanup(&args, &database_url).await;
+    let _ = fixtures::drop_database(&args.database_url).await;
     let (findings, faults, elapsed, posted) = outcome?;
     print_table(&findings, &faults, elapsed, posted);
     println!("roles' logs: {}", logs.display());
@@ -169,6 +179,7 @@ async fn drive(
     args: &ChaosArgs,
     http: &reqwest::Client,
     api: &str,
+    database_url: &str,
     procs: &mut procs::Procs,
     stop: &CancellationToken,
     deadline: Instant,
@@ -222,38 +233,11 @@ async fn drive(
         .bearer_auth(TOKEN)
         .send()
         .await?;
-    let db = connect_db(&args.database_url).await?;
-    db.batch_execute("SET search_path = chaos").await?;
-    let (left, parked) = drain(args, &db, &subs, deadline).await?;
-    let mut findings = check::check(&db, &accepted, &subs).await?;
+    let store = hookfleet_store::Store::connect(database_url, 2)?;
+    let (left, parked) = drain(args, &store, &subs, deadline).await?;
+    let mut findings = check::check(&store, &accepted, &subs).await?;
     findings.left_in_queues = left;
     findings.parked = parked;
     findings.seen_while_node_down = args.cluster_script.is_some().then_some(while_down);
     Ok((findings, injector.done, started.elapsed(), args.events))
-}
-
-/// Drops the run's database (connected to through the `postgres` database).
-async fn drop_database(url: &str) {
-    let Ok(mut u) = url::Url::parse(url) else {
-        return;
-    };
-    let name = u.path().trim_start_matches('/').to_owned();
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return;
-    }
-    u.set_path("/postgres");
-    if let Ok((client, conn)) = tokio_postgres::connect(u.as_str(), tokio_postgres::NoTls).await {
-        tokio::spawn(conn);
-        let _ = client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
-}
-
-async fn connect_db(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (db, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .context("connect to PostgreSQL")?;
-    tokio::spawn(conn);
-    Ok(db)
 }

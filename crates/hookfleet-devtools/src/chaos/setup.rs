@@ -2,7 +2,7 @@
 //! call with the same idempotency key or op_id until it is accepted, as a careful client
 //! would), waiting for the fleet to drain, the table, and leaving nothing behind.
 use super::{
-    Accepted, CHANNEL_PASSWORD, ChaosArgs, LADDER, ORGS, Sub, TOKEN, TYPES,
+    Accepted, CHANNEL_PASSWORD, ChaosArgs, LADDER, ORGS, SCHEMA, Sub, TOKEN, TYPES,
     check::Findings,
     faults::Fault,
     receivers::{Behaviour, Receiver},
@@ -10,6 +10,7 @@ use super::{
 use anyhow::Context;
 use futures_util::{StreamExt, stream};
 use hookfleet_bus::Topology;
+use hookfleet_store::Store;
 use serde_json::{Value, json};
 use std::{
     collections::BTreeMap,
@@ -18,7 +19,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn topology() -> Topology {
-    Topology::new("chaos.")
+    Topology::new(format!("{SCHEMA}."))
 }
 
 fn rungs() -> Vec<Duration> {
@@ -207,7 +208,7 @@ pub(super) async fn post_all(
 /// work queue is empty; returns (messages left in work queues, messages parked).
 pub(super) async fn drain(
     args: &ChaosArgs,
-    db: &tokio_postgres::Client,
+    store: &Store,
     subs: &[Sub],
     deadline: Instant,
 ) -> anyhow::Result<(u64, u64)> {
@@ -226,14 +227,8 @@ pub(super) async fn drain(
         }
         let parked = depth(&session, &topology.dead()).await?;
         session.close().await;
-        let row = db
-            .query_one(
-                "SELECT (SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed')),
-                        (SELECT count(*) FROM events WHERE routed_at IS NULL)",
-                &[],
-            )
-            .await?;
-        let (waiting, unrouted): (i64, i64) = (row.get(0), row.get(1));
+        let backlog = store.backlog().await?;
+        let (waiting, unrouted) = (backlog.waiting, backlog.unrouted);
         if left == 0 && waiting == 0 && unrouted == 0 {
             return Ok((0, parked));
         }
@@ -264,22 +259,21 @@ async fn depth(session: &hookfleet_bus::Session, queue: &str) -> anyhow::Result<
     }
 }
 
-/// Removes the run's queues, schema and database, whatever happened.
-pub(super) async fn cleanup(args: &ChaosArgs, db: &tokio_postgres::Client) {
-    let ids: Vec<String> = db
-        .query("SELECT id FROM chaos.subscriptions", &[])
-        .await
-        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        .unwrap_or_default();
+/// Removes the run's queues and schema, whatever happened.
+pub(super) async fn cleanup(args: &ChaosArgs, database_url: &str) {
+    let ids: Vec<String> = match Store::connect(database_url, 1) {
+        Ok(store) => (store.all_subscription_ids().await)
+            .map(|ids| ids.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     if let Ok(session) = hookfleet_bus::connect(&args.amqp_url, "chaos-cleanup").await {
         if let Ok(admin) = session.admin().await {
             let _ = admin.delete_namespace(&topology(), &ids, &rungs()).await;
         }
         session.close().await;
     }
-    let _ = db
-        .batch_execute("DROP SCHEMA IF EXISTS chaos CASCADE")
-        .await;
+    let _ = hookfleet_store::fixtures::drop_schema(&args.database_url, SCHEMA).await;
 }
 
 pub(super) fn print_table(

@@ -1,16 +1,37 @@
-//! The fleet under test as separate `hookfleet` processes (this same binary): a producer, two
-//! routers and three delivery workers, each restartable and killable with SIGKILL. The bench's
-//! `--processes` mode starts its fleet with it too.
+//! The fleet under test as separate processes of the `hookfleet` binary (the product, as
+//! deployed): a producer, routers and delivery workers, each restartable and killable with
+//! SIGKILL. The chaos suite runs its fleet so, and the bench with `--processes`.
 use anyhow::Context;
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 use tokio::process::{Child, Command};
 
 /// What every child is started with.
 pub(crate) struct Env {
     pub vars: Vec<(&'static str, String)>,
     pub logs: PathBuf,
-    /// The `hookfleet` binary the roles run; `None`: this one.
-    pub bin: Option<PathBuf>,
+    /// The `hookfleet` binary the roles run.
+    pub bin: PathBuf,
+}
+
+/// The `hookfleet` binary to run roles with: `chosen`, else the one next to this
+/// `hookfleet-dev` (cargo builds both into the same `target/<profile>/`).
+pub(crate) fn hookfleet_bin(chosen: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let bin = match chosen {
+        Some(b) => b.to_owned(),
+        None => std::env::current_exe()
+            .context("Failed to find this executable")?
+            .with_file_name("hookfleet"),
+    };
+    anyhow::ensure!(
+        bin.is_file(),
+        "the hookfleet binary is not at {} (build it with `cargo build -p hookfleet` in the same profile, or pass --hookfleet-bin)",
+        bin.display()
+    );
+    Ok(bin)
 }
 
 pub(crate) struct Proc {
@@ -116,11 +137,7 @@ fn spawn(env: &Env, role: &'static str, started: &mut usize) -> anyhow::Result<P
     *started += 1;
     let log = env.logs.join(format!("{started:03}-{role}.log"));
     let out = std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-    let bin = match &env.bin {
-        Some(b) => b.clone(),
-        None => std::env::current_exe()?,
-    };
-    let child = Command::new(bin)
+    let child = Command::new(&env.bin)
         .arg(role)
         .envs(env.vars.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(out.try_clone()?))

@@ -1,0 +1,70 @@
+//! `hookfleet-dev`: the tools a developer runs on this machine against its RabbitMQ and
+//! PostgreSQL, kept out of the shipped `hookfleet` binary. `bench` measures end-to-end
+//! throughput and latency (and `bench passwords` a flood of wrong channel passwords); `chaos`
+//! proves nothing accepted is lost under faults. They use the fleet as any role does: the
+//! record through `hookfleet-store` (its `fixtures` feature holds the SQL only they need),
+//! roles in this process through `hookfleet-launch` ([`fleet`]), and roles as separate
+//! processes of the `hookfleet` binary found next to this one ([`procs`]).
+#![forbid(unsafe_code)]
+
+mod bench;
+mod chaos;
+mod fleet;
+mod procs;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookfleet-dev",
+    version,
+    about = "hookfleet's benchmark and chaos suite (loopback only; not part of the product)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure end-to-end deliveries/s and latency on this machine (loopback only).
+    Bench(Box<bench::BenchArgs>),
+    /// Prove nothing is lost: the roles as separate processes under killed processes, broker
+    /// and database restarts and failing receivers, then an invariant check (loopback only;
+    /// stops this machine's RabbitMQ and PostgreSQL for seconds at a time).
+    Chaos(chaos::ChaosArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("Failed to start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Bench(args) => bench::run(*args).await,
+            Command::Chaos(args) => chaos::run(args).await,
+        }
+    })
+}
+
+/// Logs as the `hookfleet` binary writes them (the bench runs the roles in this process).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into())
+        // The driver logs every statement's parameters at debug level, subscription secrets
+        // among them: whatever RUST_LOG asks, never those lines.
+        .add_directive(
+            "tokio_postgres::query=info"
+                .parse()
+                .expect("a constant, valid directive"),
+        );
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
+}
