@@ -24,6 +24,10 @@ die() { echo "check-readme: $*" >&2; exit 1; }
 for port in 8080 9464 9999; do
     ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || die "port $port is taken: README's walk needs it"
 done
+# A newcomer plans the first hour around the measured first-build times README gives.
+awk '/^## Set up on a fresh machine/ {on=1; next} on && /^## / {exit} on {print}' README.md \
+    | tr '\n' ' ' | grep -qE "release build \*\*[0-9]+ min [0-9]+ s\*\*.*debug build \*\*[0-9]+ min [0-9]+ s\*\*" \
+    || die "README's set-up does not state the measured first-build times of the demo and the tests"
 bash scripts/vhost.sh add "$vhost"
 
 # The walk: each marked block's lines, with a banner naming the block's line in README. CI has
