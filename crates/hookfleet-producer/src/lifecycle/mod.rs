@@ -179,12 +179,6 @@ impl Envelope for Answer {
                 "invalid_json",
                 "send the body as JSON with `Content-Type: application/json`",
             ),
-            BodyError::Invalid(m) if m.starts_with("unknown field") => {
-                Self::error(StatusCode::BAD_REQUEST, "unknown_field", m)
-            }
-            BodyError::Invalid(m) if m.starts_with("invalid type") => {
-                Self::error(StatusCode::BAD_REQUEST, "invalid_field", m)
-            }
             BodyError::Invalid(m) => Self::error(StatusCode::BAD_REQUEST, "invalid_json", m),
         }
     }
@@ -263,7 +257,8 @@ async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
 }
 
 /// The body as [`Call`]: JSON storable by every later stage (no NUL, no lone surrogate, numbers
-/// in range, not too deep), then the document's fields and no others.
+/// in range, not too deep), then the document's fields and no others (`lifecycle::read_call`
+/// names what is wrong: `unknown_field`, `invalid_field` or `invalid_json`).
 pub(crate) struct LifecycleJson(pub Call);
 
 impl<S: Send + Sync> FromRequest<S> for LifecycleJson {
@@ -275,8 +270,9 @@ impl<S: Send + Sync> FromRequest<S> for LifecycleJson {
             .map_err(Answer::from_body)?;
         hookfleet_core::storable::check_json("body", raw.get())
             .map_err(|i| Answer::error(StatusCode::BAD_REQUEST, "invalid_json", i.to_string()))?;
-        serde_json::from_str(raw.get())
+        // Which fields are unknown or of the wrong type is decided by the call's rules.
+        lifecycle::read_call(raw.get())
             .map(Self)
-            .map_err(|e| Answer::from_body(BodyError::Invalid(e.to_string())))
+            .map_err(|r| Answer::error(StatusCode::BAD_REQUEST, r.code, r.message))
     }
 }
