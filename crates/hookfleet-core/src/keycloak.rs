@@ -34,23 +34,68 @@ pub const MAX_RESOURCE_PATH_LEN: usize = 1_024;
 const _: () = assert!(MAX_ID_LEN <= crate::event::MAX_IDEMPOTENCY_KEY_LEN);
 const _: () = assert!("keycloak:".len() + MAX_ID_LEN <= 255);
 
-/// The fields of a hook event the mapping reads.
+/// The identity provider's event (document 003), read at the hook by the very decoder the
+/// router reads it with (`hookfleet_core::keycloak`): JSON the record can hold (no NUL, no
+/// lone surrogate, at most 64 levels deep, finite numbers) with no key twice in any object, and
+/// these fields in these types; the text fields are limited in bytes and take no control
+/// characters. Any other field is the plugin's own and is buffered untouched. Anything else is
+/// a 400 `invalid_json` whose message names the field and the rule.
+//
+// The fields of a hook event the mapping reads, as [`HookEvent::decode`] reads them (the
+// description's names and limits are the decoder's).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = KeycloakEvent, rename_all = "camelCase")
+)]
 pub struct HookEvent {
+    /// The provider's event id, 1 to 128 bytes.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, example = "e1")
+    )]
     pub id: String,
-    /// `access.<EventType>` or `admin.<RESOURCE>-<OPERATION>`.
+    /// 1 to 256 bytes: `access.<EventType>` or `admin.<RESOURCE>-<OPERATION>`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            rename = "type",
+            min_length = 1,
+            max_length = 256,
+            example = "access.LOGOUT"
+        )
+    )]
     pub event_type: String,
+    /// At most 100 bytes.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100, example = "acme"))]
     pub realm_name: Option<String>,
     pub auth_details: Option<AuthDetails>,
-    /// The plugin's `details` map (empty when absent).
+    /// The plugin's details; `custom_required_action`, when present, is a string or null.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub details: Map<String, Value>,
+    /// At most 1,024 bytes (`groups/<id>` for `admin.GROUP-CREATE`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 1024, example = "groups/grp-1")
+    )]
     pub resource_path: Option<String>,
 }
 
-/// `authDetails`: who acted, through which client.
+/// Who acted and through which client; other fields are the plugin's.
+// `authDetails`, as the decoder reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = KeycloakAuthDetails, rename_all = "camelCase")
+)]
 pub struct AuthDetails {
+    /// At most 256 bytes.
+    #[cfg_attr(feature = "openapi", schema(max_length = 256, example = "user-1"))]
     pub user_id: Option<String>,
+    /// At most 256 bytes.
+    #[cfg_attr(feature = "openapi", schema(max_length = 256, example = "web-app"))]
     pub client_id: Option<String>,
 }
 

@@ -20,9 +20,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::webhooks::routes(&state))
         .merge(crate::keycloak::routes())
         .merge(crate::console::routes())
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -66,7 +66,22 @@ async fn count_requests(req: Request, next: Next) -> Response {
     res
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+const PROBES: &str = "probes";
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = PROBES, security(()),
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The producer reaches its broker and database.
+#[utoipa::path(get, path = "/readyz", tag = PROBES, security(()),
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`not ready`", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
         (StatusCode::OK, "ready").into_response()
     } else {

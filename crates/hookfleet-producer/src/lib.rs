@@ -19,6 +19,7 @@ mod lifecycle;
 pub use lifecycle::passwords::{Lockout, PasswordChecks};
 mod native;
 pub mod openapi;
+mod pages;
 mod partner;
 pub mod retention;
 pub mod serve;

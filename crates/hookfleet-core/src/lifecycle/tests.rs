@@ -383,19 +383,32 @@ fn a_body_is_refused_by_what_is_wrong_in_the_order_sent() {
     assert_eq!(code(r#"{"nope":1,"title":5}"#), "unknown_field");
     assert_eq!(code(r#"{"title":"a","title":"b"}"#), "invalid_json");
     let refused = read_call(r#"{"title":5}"#).unwrap_err();
-    assert!(refused.message.starts_with("title: invalid type"), "{refused:?}");
+    assert!(
+        refused.message.starts_with("title: invalid type"),
+        "{refused:?}"
+    );
 }
 
 #[test]
 fn every_call_field_is_read_and_no_other() {
     for name in CALL_FIELDS {
-        assert!(read_call(&format!(r#"{{"{name}":null}}"#)).is_ok(), "{name}");
+        assert!(
+            read_call(&format!(r#"{{"{name}":null}}"#)).is_ok(),
+            "{name}"
+        );
     }
     // A field added to `Call` but not to `CALL_FIELDS` would be refused as unknown: this
     // counts the struct's fields through serde's own list of them.
     let err = serde_json::from_str::<Call>(r#"{"not_a_field":1}"#).unwrap_err();
     for name in CALL_FIELDS {
-        assert!(err.to_string().contains(&format!("`{name}`")), "{name}: {err}");
+        assert!(
+            err.to_string().contains(&format!("`{name}`")),
+            "{name}: {err}"
+        );
     }
-    assert_eq!(err.to_string().matches('`').count() / 2 - 1, CALL_FIELDS.len(), "{err}");
+    assert_eq!(
+        err.to_string().matches('`').count() / 2 - 1,
+        CALL_FIELDS.len(),
+        "{err}"
+    );
 }
