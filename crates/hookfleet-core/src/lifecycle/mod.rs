@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, value::RawValue};
 
 mod publish;
+mod read;
 mod rules;
 mod state;
 
 pub use publish::{MAX_ATTRS_DEPTH, idempotency_key, new_event};
+pub use read::{CALL_FIELDS, read_call};
 pub use rules::*;
 pub use state::{MAX_STATE_ATTRS_BYTES, State, event_id_for};
 
@@ -115,86 +117,6 @@ pub struct Call {
     /// Flat string, number or boolean values.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<Value>,
-}
-
-/// Every field a [`Call`] may carry, as the body names it.
-pub const CALL_FIELDS: &[&str] = &[
-    "channel_id",
-    "password",
-    "op_id",
-    "thing_id",
-    "ciphertext",
-    "event_id",
-    "title",
-    "description",
-    "status",
-    "message",
-    "severity",
-    "event_time",
-    "started_at",
-    "ended_at",
-    "tags",
-    "images",
-    "attrs",
-    "metadata",
-];
-
-/// Reads a body (a JSON object, already held to `storable::check_json`) into a [`Call`],
-/// deciding the refusal's code by what is wrong rather than by serde's wording: walking the
-/// fields in the order sent, the first one [`CALL_FIELDS`] does not name is `unknown_field`,
-/// the first one whose value its field cannot hold is `invalid_field`, and a field sent twice
-/// (or anything else unreadable) is `invalid_json`.
-pub fn read_call(body: &str) -> Result<Call, Refusal> {
-    let invalid_json = |e: serde_json::Error| Refusal::new("invalid_json", e.to_string());
-    let Fields(fields) = serde_json::from_str(body).map_err(invalid_json)?;
-    let mut seen = std::collections::HashSet::new();
-    for (name, value) in &fields {
-        if !CALL_FIELDS.contains(&name.as_str()) {
-            let e = <serde_json::Error as serde::de::Error>::unknown_field(name, CALL_FIELDS);
-            return Err(Refusal::new("unknown_field", e.to_string()));
-        }
-        if !seen.insert(name.as_str()) {
-            return Err(Refusal::new(
-                "invalid_json",
-                format!("duplicate field `{name}`"),
-            ));
-        }
-        // The field alone, read as a call reads it: what can fail now is its value.
-        let alone = format!("{{{}:{}}}", Value::String(name.clone()), value.get());
-        if let Err(e) = serde_json::from_str::<Call>(&alone) {
-            let at = format!(" at line {} column {}", e.line(), e.column());
-            let why = e.to_string();
-            let why = why.strip_suffix(&at).unwrap_or(&why);
-            return Err(Refusal::field(name, why));
-        }
-    }
-    serde_json::from_str(body).map_err(invalid_json)
-}
-
-/// A JSON object's fields in the order sent, duplicates kept, each value as its text.
-struct Fields(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Fields {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Fields;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Fields, A::Error> {
-                let mut fields = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    fields.push(entry);
-                }
-                Ok(Fields(fields))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
 }
 
 /// One of the document's four severities.
