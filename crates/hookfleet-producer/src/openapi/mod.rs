@@ -28,8 +28,11 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
+mod drift;
 mod errors;
 mod links;
+
+pub use drift::drift;
 
 const PROBES: &str = "probes";
 
