@@ -1,10 +1,10 @@
 //! The producer's HTTP app: every route group (the native API and the source documents'
-//! dialects) merged with the probes and the API's description (`/openapi.json`), answers for
+//! dialects) merged with the probes (`probes`) and the API's description (`/openapi.json`), answers for
 //! unknown routes and methods, and the request counter.
 use crate::{AppState, error::ApiError};
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -20,8 +20,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::webhooks::routes(&state))
         .merge(crate::keycloak::routes())
         .merge(crate::console::routes())
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(crate::probes::healthz))
+        .route("/readyz", get(crate::probes::readyz))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
@@ -64,27 +64,4 @@ async fn count_requests(req: Request, next: Next) -> Response {
     metrics::counter!("hookfleet_http_requests_total", "route" => route, "status" => class)
         .increment(1);
     res
-}
-
-const PROBES: &str = "probes";
-
-/// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = PROBES, security(()),
-    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
-pub(crate) async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// The producer reaches its broker and database.
-#[utoipa::path(get, path = "/readyz", tag = PROBES, security(()),
-    responses(
-        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
-        (status = 503, description = "`not ready`", body = String, content_type = "text/plain"),
-    ))]
-pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
 }

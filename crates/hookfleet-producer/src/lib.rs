@@ -21,6 +21,7 @@ mod native;
 pub mod openapi;
 mod pages;
 mod partner;
+mod probes;
 pub mod retention;
 pub mod serve;
 pub mod targets;

@@ -8,7 +8,6 @@
 //! to a body is in the description without a word here. `tests/it/openapi.rs` asserts the
 //! report is empty.
 use crate::{
-    app,
     extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, RawBody},
     lifecycle::{self, Answer, Gate, LifecycleJson},
     native::{
@@ -16,6 +15,7 @@ use crate::{
         subscriptions,
     },
     partner::{self, PartnerJson},
+    probes,
     webhooks::{self, log},
 };
 use axum::{
@@ -359,8 +359,8 @@ pub fn drift(spec: &Value) -> Vec<String> {
     c.handler(log::webhook_test);
     c.handler(log::webhook_log);
     c.handler(crate::keycloak::keycloak_hook);
-    c.handler(app::healthz);
-    c.handler(app::readyz);
+    c.handler(probes::healthz);
+    c.handler(probes::readyz);
     c.handler(super::openapi_json);
     let every: BTreeSet<String> = spec["paths"]
         .as_object()

@@ -9,13 +9,13 @@
 //! description differ (`drift`); `scripts/check-openapi.sh` runs schemathesis against a
 //! running fleet in CI (no 5xx, every answer's status, content type and body as described).
 use crate::{
-    app,
     error::ErrorAnswer,
     lifecycle,
     native::{
         api_keys, changes, channels, deliveries, events, installations, pull, replays, secrets,
         subscriptions,
     },
+    probes::{self, PROBES},
     webhooks::{self, log},
 };
 use axum::{
@@ -33,8 +33,6 @@ mod errors;
 mod links;
 
 pub use drift::drift;
-
-const PROBES: &str = "probes";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -66,7 +64,7 @@ const PROBES: &str = "probes";
         webhooks::webhook_get, webhooks::webhook_delete, log::webhook_log,
         webhooks::webhook_enable, webhooks::webhook_disable,
         crate::keycloak::keycloak_hook,
-        app::healthz, app::readyz, openapi_json,
+        probes::healthz, probes::readyz, openapi_json,
     ),
     // The envelopes `errors` refers to by name.
     components(schemas(ErrorAnswer, lifecycle::Body)),
