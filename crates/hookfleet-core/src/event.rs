@@ -14,20 +14,42 @@ pub const MAX_SCOPE_VALUE_LEN: usize = 64;
 pub const MAX_COPIES: usize = 1_000;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
 
-/// `POST /v1/events` body. Unknown fields are rejected.
+/// `POST /v1/events` (and each item of a batch).
+// Unknown fields are rejected.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
+    /// Dot-separated words of letters, digits, `_` and `-`.
     #[serde(rename = "type")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "user.created",
+            max_length = 128,
+            pattern = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+        )
+    )]
     pub event_type: String,
+    /// One copy per organization (absent: one copy with `organization_id` null).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, value_type = Option<Vec<crate::openapi::ScopeValue>>))]
     pub organization_ids: Option<Vec<String>>,
+    /// One copy per partition (absent: one copy with `service_partition` null).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, value_type = Option<Vec<crate::openapi::ScopeValue>>))]
     pub service_partitions: Option<Vec<String>>,
+    /// Any JSON object storable by every stage (no NUL, no lone surrogate, depth ≤ 64…).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Box<RawValue>,
+    /// The same key always gives the same event id (also the `Idempotency-Key` header).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}$")
+    )]
     pub idempotency_key: Option<String>,
-    /// Where it came from (sender, client, source organization and partition, type version).
+    // Where it came from (sender, client, source organization and partition, type version).
     #[serde(default)]
     pub source: Option<crate::source::Source>,
 }

@@ -14,6 +14,8 @@ mod fuzz;
 pub mod ids;
 pub mod keycloak;
 pub mod lifecycle;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod render;
 pub mod routing;
 pub mod signing;

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 /// Longest value of a source field.
 pub const MAX_SOURCE_VALUE_LEN: usize = 128;
 
-/// Who caused an event (document 003's `eventSender`).
+/// Who sent an event, by the source's account.
+// Document 003's `eventSender`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Sender {
     User,
@@ -27,21 +29,27 @@ impl Sender {
     }
 }
 
-/// An event's source; every field optional.
+/// Where an event came from; each field 1 to 128 printable ASCII characters.
+// Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<Sender>,
     /// The client the event came through (`PCAHub-PcaPlus`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[ -~]{1,128}$"))]
     pub client: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[ -~]{1,128}$"))]
     pub organization_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[ -~]{1,128}$"))]
     pub service_partition: Option<String>,
     /// The version of the event type's shape (`1` when not said).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[ -~]{1,128}$"))]
     pub type_version: Option<String>,
 }
 

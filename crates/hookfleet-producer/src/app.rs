@@ -1,10 +1,10 @@
 //! The producer's HTTP app: every route group (the native API and the source documents'
-//! dialects) merged with the probes and the API's description (`/openapi.json`), answers for
+//! dialects) merged with the probes (`probes`) and the API's description (`/openapi.json`), answers for
 //! unknown routes and methods, and the request counter.
 use crate::{AppState, error::ApiError};
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -20,9 +20,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::webhooks::routes(&state))
         .merge(crate::keycloak::routes())
         .merge(crate::console::routes())
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/healthz", get(crate::probes::healthz))
+        .route("/readyz", get(crate::probes::readyz))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -68,12 +68,4 @@ async fn count_requests(req: Request, next: Next) -> Response {
     metrics::counter!("hookfleet_http_requests_total", "route" => route, "status" => class)
         .increment(1);
     res
-}
-
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if crate::ready(&state.store, std::slice::from_ref(&state.link)).await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
 }

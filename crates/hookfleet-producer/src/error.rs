@@ -5,7 +5,8 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub type AppResult<T> = Result<T, ApiError>;
 
@@ -112,50 +113,41 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The native API's error envelope (also the partner route's and the webhooks').
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorAnswer {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code (`invalid_json`, `validation_failed`, `not_found`, …): match on it.
+    pub code: &'static str,
+    /// For people; for `validation_failed` it starts with the field's name.
+    pub message: String,
+}
+
+impl ApiError {
+    /// What the envelope says of this error (alone, or as a batch item's `error`).
+    pub fn body(self) -> ErrorBody {
+        ErrorBody {
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        let status = self.status;
+        let answer = ErrorAnswer { error: self.body() };
+        (status, Json(answer)).into_response()
     }
 }
 
 impl From<hookfleet_store::StoreError> for ApiError {
     fn from(e: hookfleet_store::StoreError) -> Self {
         Self::unavailable("The database failed a request", &e)
-    }
-}
-
-impl From<crate::intake::IntakeError> for ApiError {
-    fn from(e: crate::intake::IntakeError) -> Self {
-        match e {
-            crate::intake::IntakeError::Invalid(i) => Self::invalid(i),
-            crate::intake::IntakeError::KeyReused => Self::key_reused(),
-            crate::intake::IntakeError::Unavailable { context, cause } => {
-                Self::unavailable(context, cause.as_ref())
-            }
-        }
-    }
-}
-
-impl crate::extract::Envelope for ApiError {
-    fn from_body(e: crate::extract::BodyError) -> Self {
-        use crate::extract::BodyError;
-        match e {
-            BodyError::TooLarge(limit) => Self::too_large(limit),
-            BodyError::Timeout(d) => Self::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!("the body did not arrive within {} ms", d.as_millis()),
-            ),
-            BodyError::NotJson => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ),
-            BodyError::Invalid(m) => Self::invalid_json(m),
-        }
     }
 }

@@ -42,6 +42,26 @@ pub trait Envelope: IntoResponse {
     fn from_body(e: BodyError) -> Self;
 }
 
+/// The native envelope's answers to a body it cannot read.
+impl Envelope for ApiError {
+    fn from_body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(limit) => Self::too_large(limit),
+            BodyError::Timeout(d) => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the body did not arrive within {} ms", d.as_millis()),
+            ),
+            BodyError::NotJson => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            BodyError::Invalid(m) => Self::invalid_json(m),
+        }
+    }
+}
+
 /// Applies a body limit to a route group: over it, 413 in the group's envelope `E` (at once
 /// when `Content-Length` says so).
 pub fn with_body_limit<S: Clone + Send + Sync + 'static, E: Envelope + 'static>(

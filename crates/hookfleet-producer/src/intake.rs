@@ -143,3 +143,15 @@ async fn publish(bus: &Bus, event: &IngestEvent) -> Result<Confirm, IntakeError>
         .await
         .map_err(|e| unavailable(PUBLISH_FAILED, Box::new(e)))
 }
+
+impl From<IntakeError> for crate::error::ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Invalid(i) => Self::invalid(i),
+            IntakeError::KeyReused => Self::key_reused(),
+            IntakeError::Unavailable { context, cause } => {
+                Self::unavailable(context, cause.as_ref())
+            }
+        }
+    }
+}

@@ -22,9 +22,12 @@ use axum::{
     routing::post,
 };
 use hookfleet_core::keycloak::HookEvent;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+const HOOK: &str = "identity-provider hook (document 003)";
 
 /// Largest hook body accepted (an admin event may carry a representation).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -69,7 +72,7 @@ impl HookSecret {
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    let group = Router::new().route("/v1/hooks/keycloak", post(hook));
+    let group = Router::new().route("/v1/hooks/keycloak", post(keycloak_hook));
     extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
 }
 
@@ -106,11 +109,32 @@ fn decode(body: &[u8]) -> Result<HookEvent, ApiError> {
         .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", why.to_string()))
 }
 
-async fn hook(
+/// The hook's answer: the raw event is in the bus.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct KeycloakAccepted {
+    accepted: bool,
+    id: String,
+}
+
+/// The identity provider's event, signed with a shared key (`HOOKFLEET_KEYCLOAK_SECRET`):
+/// the lowercase hex HMAC-SHA256 of the body in either header, `sha256=` optional. A body the
+/// router could not read is a 400 with the reason. Answered once the raw event is confirmed
+/// into the bus; enrichment and fan-out come after, and an event that can then never be
+/// published (its user gone, its record unreadable) is parked in `hookfleet.dead`.
+// The body is read raw (its signature is over the bytes), then by `HookEvent::decode`: the
+// request body's description is that decoder's type.
+#[utoipa::path(post, path = "/v1/hooks/keycloak", tag = HOOK, security(()),
+    params(
+        ("X-Keycloak-Signature" = Option<String>, Header, description = "HMAC of the body"),
+        ("X-Webhook-Signature" = Option<String>, Header, description = "The same, by another name"),
+    ),
+    request_body = HookEvent,
+    responses((status = 202, description = "In the bus", body = KeycloakAccepted)))]
+pub(crate) async fn keycloak_hook(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<KeycloakAccepted>)> {
     if state.settings.keycloak_secrets.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -136,7 +160,7 @@ async fn hook(
     metrics::counter!("hookfleet_hook_events_total", "outcome" => "accepted").increment(1);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"accepted": true, "id": id})),
+        Json(KeycloakAccepted { accepted: true, id }),
     ))
 }
 

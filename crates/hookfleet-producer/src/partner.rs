@@ -8,6 +8,7 @@
 use crate::{
     AppState,
     auth::{self, Principal},
+    error::{ErrorAnswer, ErrorBody},
     extract::{self, BodyError, Envelope},
     intake::{self, IntakeError},
 };
@@ -23,6 +24,9 @@ use hookfleet_core::{KeySpace, NewEvent, api_key::Scope};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use utoipa::ToSchema;
+
+const PARTNER: &str = "partner (document 000)";
 
 /// Largest body the partner route accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -31,7 +35,7 @@ const MAX_FIELD_LEN: usize = 256;
 
 pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let group = Router::new()
-        .route("/v1/installations/{id}/events", post(create_event))
+        .route("/v1/installations/{id}/events", post(partner_event))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     extract::with_body_limit::<_, PartnerError>(group, BODY_LIMIT)
 }
@@ -60,7 +64,12 @@ impl PartnerError {
 
 impl IntoResponse for PartnerError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorAnswer {
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -123,16 +132,19 @@ async fn require_key(State(state): State<Arc<AppState>>, mut req: Request, next:
     }
 }
 
-/// `{"event": {...}}`, exactly as the document gives it; anything else is a 400.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/installations/{id}/events` (document 000).
+// `{"event": {...}}`, exactly as the document gives it; anything else is a 400.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PartnerCall)]
 #[serde(deny_unknown_fields)]
-struct CreateEvent {
+pub(crate) struct CreateEvent {
     event: PartnerEvent,
 }
 
-#[derive(Debug, Deserialize)]
+/// The partner's event, by `type`; its fields in camelCase, 1 to 256 printable characters.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type", deny_unknown_fields)]
-enum PartnerEvent {
+pub(crate) enum PartnerEvent {
     #[serde(rename = "installation.updated", rename_all = "camelCase")]
     InstallationUpdated {
         #[serde(default)]
@@ -146,7 +158,7 @@ enum PartnerEvent {
     },
 }
 
-struct PartnerJson(CreateEvent);
+pub(crate) struct PartnerJson(CreateEvent);
 
 impl<S: Send + Sync> FromRequest<S> for PartnerJson {
     type Rejection = PartnerError;
@@ -201,7 +213,18 @@ fn may_post_for(principal: &Principal, installation: &str) -> bool {
     }
 }
 
-async fn create_event(
+/// A partner's event for its installation, as `installation.updated` or `resource.updated`
+/// with the installation as organization. Needs a key scoped to the installation (or admin).
+#[utoipa::path(post, path = "/v1/installations/{id}/events", tag = PARTNER,
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The installation"),
+        ("Idempotency-Key" = Option<String>, Header)),
+    request_body = CreateEvent,
+    responses(
+        (status = 201, description = "Accepted: the broker has it"),
+        (status = 409, description = "`idempotency_key_reused`", body = ErrorAnswer),
+    ))]
+pub(crate) async fn partner_event(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,

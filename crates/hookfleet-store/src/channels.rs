@@ -4,12 +4,15 @@ use crate::{Result, Store, row::Columns};
 use hookfleet_core::ChannelId;
 use time::OffsetDateTime;
 
-/// A channel as the API shows it (never its password or hash).
+// A channel as the API shows it (never its password or hash).
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Channel))]
 pub struct ChannelRow {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: ChannelId,
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
 }
 

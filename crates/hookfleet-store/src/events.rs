@@ -16,32 +16,45 @@ pub struct EventFilter {
     pub organization_id: Option<String>,
 }
 
-/// One event as recorded, as the API shows it (a test send's is never read back).
-///
-/// The fields are declared in alphabetical order on purpose: the API answered this record as
-/// a JSON map, whose keys `serde_json` writes sorted, and a struct is written in declaration
-/// order, so this order keeps the answer byte for byte what it was.
+/// An event as recorded.
+//
+// As the API shows it (a test send's is never read back). The fields are declared in
+// alphabetical order on purpose: the API answered this record as a JSON map, whose keys
+// `serde_json` writes sorted, and a struct is written in declaration order, so this order
+// keeps the answer byte for byte what it was.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Event))]
 pub struct EventRecord {
     /// The event's data; `null` if what the record holds cannot be read back as JSON (it nests
-    /// deeper than the reader goes, as an older version could store it). A `Value`, not the
-    /// stored text, so the answer keeps the shape it always had (sorted keys, no spacing).
+    /// deeper than the reader goes, as an older version could store it).
+    // A `Value`, not the stored text, so the answer keeps the shape it always had (sorted
+    // keys, no spacing).
     pub data: Value,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: EventId,
     pub idempotency_key: Option<String>,
-    /// Whose key `idempotency_key` is (`KeySpace::label`); absent before keys had spaces.
+    /// Whose key `idempotency_key` is: `native`, `partner:<installation>`,
+    /// `lifecycle:<channel>` or `keycloak:<realm>`; `null` without a key, and for events
+    /// recorded before keys had spaces.
+    // `KeySpace::label`.
     pub key_space: Option<String>,
     pub organization_ids: Vec<String>,
     /// When the router recorded it.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub received_at: OffsetDateTime,
-    /// When every copy was confirmed onto the bus; `None` until then.
+    /// When every copy was confirmed onto the bus; `null` until then.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub routed_at: Option<OffsetDateTime>,
     pub service_partitions: Vec<String>,
-    /// Where it came from, as recorded (a `Value` for the same reason as `data`).
+    /// Where it came from, as recorded.
+    // A `Value` for the same reason as `data`.
+    // Always written (`null` when none).
+    #[cfg_attr(feature = "openapi", schema(value_type = Value, required = true))]
     pub source: Option<Value>,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
     #[serde(rename = "type")]
     pub event_type: String,

@@ -4,10 +4,12 @@ use crate::{Result, Store, row::Columns};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Installation))]
 pub struct InstallationRow {
     pub id: String,
     pub name: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
 }
 

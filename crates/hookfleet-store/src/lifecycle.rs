@@ -18,6 +18,46 @@ pub struct LifecycleRow {
     pub updated_at: OffsetDateTime,
 }
 
+/// The row is described as the one object it is written as: the state's fields and its two
+/// times (`serde(flatten)` would make it an `allOf`).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for LifecycleRow {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, RefOr, schema::Schema};
+        let RefOr::T(Schema::Object(state)) = <State as utoipa::PartialSchema>::schema() else {
+            unreachable!("a struct's schema is an object")
+        };
+        let time = || {
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::DateTime,
+                )))
+        };
+        let mut row: ObjectBuilder = state.into();
+        for name in ["created_at", "updated_at"] {
+            row = row.property(name, time()).required(name);
+        }
+        row.into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for LifecycleRow {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "LifecycleEvent".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <State as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// The answer an `op_id` got the first time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstAnswer {

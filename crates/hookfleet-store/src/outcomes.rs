@@ -6,7 +6,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
+/// `failed`: a retry waits; `exhausted`: given up and parked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Pending,
@@ -96,23 +98,32 @@ pub struct Progress {
     pub attempts: i32,
 }
 
+/// One attempt of a delivery.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Attempt))]
 pub struct AttemptView {
     pub attempt: i32,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub sent_at: OffsetDateTime,
+    /// `null` when no answer came (timeout, connection or TLS error).
     pub status_code: Option<i32>,
     pub duration_ms: i32,
     pub error: Option<String>,
-    /// The first 1 KiB of the response body (shown by the single-delivery view).
+    /// The first 1 KiB of the answer's body (`GET /v1/deliveries/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_excerpt: Option<String>,
 }
 
+/// One delivery (an event copy × a subscription) with every attempt.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Delivery))]
 pub struct DeliveryView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: DeliveryId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub event_id: EventId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub subscription_id: SubscriptionId,
     pub organization_id: Option<String>,
     pub service_partition: Option<String>,
@@ -120,10 +131,12 @@ pub struct DeliveryView {
     pub attempt_count: i32,
     pub is_test: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub next_attempt_at: Option<OffsetDateTime>,
-    /// The event's type; `None` only if the event's record is gone.
+    /// The event's type (`null` only if the event's record is gone).
     pub event_type: Option<String>,
     pub attempts: Vec<AttemptView>,
 }

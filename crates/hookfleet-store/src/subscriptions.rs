@@ -74,8 +74,9 @@ pub struct SubscriptionChanges {
     pub profile: Option<Profile>,
 }
 
-/// Where a subscription is in its life.
+// Where a subscription is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SubscriptionState {
     Active,

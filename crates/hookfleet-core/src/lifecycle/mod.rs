@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, value::RawValue};
 
 mod publish;
+mod read;
 mod rules;
 mod state;
 
 pub use publish::{MAX_ATTRS_DEPTH, idempotency_key, new_event};
+pub use read::{CALL_FIELDS, read_call};
 pub use rules::*;
 pub use state::{MAX_STATE_ATTRS_BYTES, State, event_id_for};
 
@@ -61,36 +63,65 @@ impl Refusal {
     }
 }
 
-/// A call's body as sent: every field optional, so a missing one is reported by name, and
-/// unknown fields refused. `attrs`, `metadata` and `severity` are read loosely so each has its
-/// own error code. The three times are kept as the text sent (read it with `serde_json::from_str`,
-/// never `from_value`): `1.8e12` and `1800000000000.0` are whole milliseconds, and only the
-/// digits can tell `1800000000000.0000001` (a fraction) from them, since a double cannot.
+/// A call of the event-lifecycle dialect (document 001). Which fields a route needs or
+/// refuses is its own (`missing_field`, `field_not_allowed`): see the route.
+//
+// The body as sent: every field optional, so a missing one is reported by name, and unknown
+// fields refused ([`read_call`]). `attrs`, `metadata` and `severity` are read loosely so each
+// has its own error code. The three times are kept as the text sent (read it with
+// `serde_json::from_str`, never `from_value`): `1.8e12` and `1800000000000.0` are whole
+// milliseconds, and only the digits can tell `1800000000000.0000001` (a fraction) from them,
+// since a double cannot.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = LifecycleCall))]
 #[serde(deny_unknown_fields)]
 pub struct Call {
+    #[cfg_attr(feature = "openapi", schema(example = "chn_0"))]
     pub channel_id: Option<String>,
+    /// The channel's password, 8 to 128 characters.
+    #[cfg_attr(feature = "openapi", schema(example = "correct-horse-battery"))]
     pub password: Option<String>,
+    /// Repeating an `op_id` on a channel returns the first answer (generated when absent).
     pub op_id: Option<String>,
     pub thing_id: Option<String>,
     pub ciphertext: Option<String>,
+    /// Update and close only.
     pub event_id: Option<String>,
+    /// Create only (required there).
     pub title: Option<String>,
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "running"))]
     pub status: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "Deployment started"))]
     pub message: Option<String>,
+    /// `critical`, `high`, `normal` or `low`.
+    #[cfg_attr(feature = "openapi", schema(example = "normal"))]
     pub severity: Option<String>,
+    /// Unix milliseconds, 0 to the last of year 9999: a whole number, as an integer or with no
+    /// fractional part (`1.8e12` and `1800000000000.0` are whole, as JSON Schema's `integer`
+    /// says); stored and delivered as the integer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, example = 1713750000000u64, maximum = 253402300799999u64))]
     pub event_time: Option<Box<RawValue>>,
+    /// Create only; Unix milliseconds, as `event_time`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, maximum = 253402300799999u64))]
     pub started_at: Option<Box<RawValue>>,
+    /// Close only; Unix milliseconds, as `event_time`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, maximum = 253402300799999u64))]
     pub ended_at: Option<Box<RawValue>>,
     pub tags: Option<Vec<String>>,
     pub images: Option<Vec<String>>,
+    /// A JSON merge patch of the event's attributes (no arrays; at most 62 levels deep, the
+    /// object itself being level 1).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub attrs: Option<Value>,
+    /// Flat string, number or boolean values.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<Value>,
 }
 
 /// One of the document's four severities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critical,

@@ -14,8 +14,10 @@ pub fn event_id_for(channel_id: &str, op_id: &str) -> String {
     crate::ids::digest_hex(&[b"lifecycle-event", channel_id.as_bytes(), op_id.as_bytes()])
 }
 
-/// What the record keeps of an event and shows at `GET /v1/channels/{id}/events/{event_id}`.
+/// A lifecycle event's state (document 001), as the last accepted call left it.
+// What the record keeps of an event and shows at `GET /v1/channels/{id}/events/{event_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct State {
     pub event_id: String,
     pub channel_id: String,
@@ -25,6 +27,7 @@ pub struct State {
     pub status: String,
     pub severity: Severity,
     pub message: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub attrs: Map<String, Value>,
     pub tags: Vec<String>,
     pub images: Vec<String>,

@@ -25,25 +25,18 @@ use hookfleet_core::{
 };
 use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 mod call;
 pub(crate) mod passwords;
 
+const LIFECYCLE: &str = "event lifecycle (document 001)";
+
 pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
-    let route = |r: Route| {
-        post(move |State(s): State<Arc<AppState>>, gate, body| call::run(s, gate, r, body))
-            .fallback(|| async {
-                Answer::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "use POST",
-                )
-            })
-    };
     let group = Router::new()
-        .route("/event/create", route(Route::Create))
-        .route("/event/update", route(Route::Update))
-        .route("/event/close", route(Route::Close))
+        .route("/event/create", post(lifecycle_create).fallback(use_post))
+        .route("/event/update", post(lifecycle_update).fallback(use_post))
+        .route("/event/close", post(lifecycle_close).fallback(use_post))
         .route(
             "/event/{*rest}",
             any(|| async { Answer::error(StatusCode::NOT_FOUND, "not_found", "no such route") }),
@@ -52,8 +45,67 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     extract::with_body_limit::<_, Answer>(group, lifecycle::BODY_LIMIT)
 }
 
-/// `data` of the envelope: what is known of the call when it was answered.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Opens a lifecycle event on a channel: needs `channel_id`, `password`, `title`, `status`,
+/// `message`, `severity`, `event_time`; refuses `event_id` and `ended_at`.
+#[utoipa::path(post, path = "/event/create", tag = LIFECYCLE,
+    security((), ("gateway_token" = [])),
+    request_body = Call,
+    responses((status = 200, description = "Accepted: committed and confirmed into the bus",
+        body = Body)))]
+pub(crate) async fn lifecycle_create(
+    State(state): State<Arc<AppState>>,
+    gate: Gate,
+    body: LifecycleJson,
+) -> Answer {
+    call::run(state, gate, Route::Create, body).await
+}
+
+/// Moves an open event: needs `event_id` besides the fields of create (not `title`);
+/// refuses `started_at` and `ended_at`.
+#[utoipa::path(post, path = "/event/update", tag = LIFECYCLE,
+    security((), ("gateway_token" = [])),
+    request_body = Call,
+    responses(
+        (status = 200, description = "Accepted", body = Body),
+        (status = 409, description = "`event_closed`", body = Body),
+    ))]
+pub(crate) async fn lifecycle_update(
+    State(state): State<Arc<AppState>>,
+    gate: Gate,
+    body: LifecycleJson,
+) -> Answer {
+    call::run(state, gate, Route::Update, body).await
+}
+
+/// Closes an event (`ended_at` defaults to `event_time`); refuses `started_at`.
+#[utoipa::path(post, path = "/event/close", tag = LIFECYCLE,
+    security((), ("gateway_token" = [])),
+    request_body = Call,
+    responses(
+        (status = 200, description = "Accepted", body = Body),
+        (status = 409, description = "`event_closed`", body = Body),
+    ))]
+pub(crate) async fn lifecycle_close(
+    State(state): State<Arc<AppState>>,
+    gate: Gate,
+    body: LifecycleJson,
+) -> Answer {
+    call::run(state, gate, Route::Close, body).await
+}
+
+/// Another method on a lifecycle route.
+async fn use_post() -> Answer {
+    Answer::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "use POST",
+    )
+}
+
+/// What was known of the call when it was answered.
+// `data` of the envelope.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(as = LifecycleData)]
 pub(crate) struct Data {
     pub channel_id: Option<String>,
     pub op_id: Option<String>,
@@ -133,9 +185,11 @@ impl Answer {
     }
 }
 
-/// The envelope's fields, in the document's order.
-#[derive(Serialize)]
-struct Body {
+/// Every answer of the lifecycle dialect, errors included.
+// The envelope's fields, in the document's order.
+#[derive(Serialize, ToSchema)]
+#[schema(as = LifecycleAnswer)]
+pub(crate) struct Body {
     success: bool,
     data: Data,
     error: Option<String>,
@@ -179,12 +233,6 @@ impl Envelope for Answer {
                 "invalid_json",
                 "send the body as JSON with `Content-Type: application/json`",
             ),
-            BodyError::Invalid(m) if m.starts_with("unknown field") => {
-                Self::error(StatusCode::BAD_REQUEST, "unknown_field", m)
-            }
-            BodyError::Invalid(m) if m.starts_with("invalid type") => {
-                Self::error(StatusCode::BAD_REQUEST, "invalid_field", m)
-            }
             BodyError::Invalid(m) => Self::error(StatusCode::BAD_REQUEST, "invalid_json", m),
         }
     }
@@ -263,7 +311,8 @@ async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
 }
 
 /// The body as [`Call`]: JSON storable by every later stage (no NUL, no lone surrogate, numbers
-/// in range, not too deep), then the document's fields and no others.
+/// in range, not too deep), then the document's fields and no others (`lifecycle::read_call`
+/// names what is wrong: `unknown_field`, `invalid_field` or `invalid_json`).
 pub(crate) struct LifecycleJson(pub Call);
 
 impl<S: Send + Sync> FromRequest<S> for LifecycleJson {
@@ -275,8 +324,9 @@ impl<S: Send + Sync> FromRequest<S> for LifecycleJson {
             .map_err(Answer::from_body)?;
         hookfleet_core::storable::check_json("body", raw.get())
             .map_err(|i| Answer::error(StatusCode::BAD_REQUEST, "invalid_json", i.to_string()))?;
-        serde_json::from_str(raw.get())
+        // Which fields are unknown or of the wrong type is decided by the call's rules.
+        lifecycle::read_call(raw.get())
             .map(Self)
-            .map_err(|e| Answer::from_body(BodyError::Invalid(e.to_string())))
+            .map_err(|r| Answer::error(StatusCode::BAD_REQUEST, r.code, r.message))
     }
 }

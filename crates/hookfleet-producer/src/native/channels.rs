@@ -2,6 +2,8 @@
 //! is created with a password of 8 to 128 characters, kept only as an argon2id hash (made on
 //! the password check threads, see `lifecycle::passwords`: it is slow on purpose, and those
 //! threads bound its memory); neither is ever shown back.
+use super::tags::CHANNELS;
+use crate::pages::List;
 use crate::{
     AppState,
     error::{ApiError, AppResult},
@@ -14,8 +16,9 @@ use axum::{
     routing::{get, post},
 };
 use hookfleet_core::{ChannelId, Invalid, channel};
-use serde_json::{Value, json};
+use hookfleet_store::{ChannelRow, LifecycleRow};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -24,17 +27,25 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/v1/channels/{id}/events/{event_id}", get(get_event))
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// `POST /v1/channels`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewChannel {
+pub(crate) struct NewChannel {
+    #[schema(example = "deploys", min_length = 1)]
     name: String,
+    /// 8 to 128 characters; stored only as an argon2id hash.
+    #[schema(example = "correct-horse-battery", min_length = 8, max_length = 128)]
     password: String,
 }
 
-async fn create_channel(
+/// Makes a lifecycle channel (document 001) with its password (kept as an argon2id hash).
+#[utoipa::path(post, path = "/v1/channels", tag = CHANNELS, security(("admin_token" = [])),
+    request_body = NewChannel,
+    responses((status = 201, description = "Made", body = ChannelRow)))]
+pub(crate) async fn create_channel(
     State(state): State<Arc<AppState>>,
     ApiJson(new): ApiJson<NewChannel>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<ChannelRow>)> {
     let name = new.name.trim();
     if name.is_empty() {
         return Err(ApiError::invalid(Invalid::new("name", "must not be blank")));
@@ -53,27 +64,39 @@ async fn create_channel(
         .create_channel(&ChannelId::random(), name, &hash)
         .await?;
     super::directory_changed(&state).await;
-    Ok((StatusCode::CREATED, Json(json!(row))))
+    Ok((StatusCode::CREATED, Json(row)))
 }
 
-async fn list_channels(State(state): State<Arc<AppState>>) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "data": state.store.channels().await? })))
+#[utoipa::path(get, path = "/v1/channels", tag = CHANNELS, security(("admin_token" = [])),
+    responses((status = 200, description = "Every live channel", body = List<ChannelRow>)))]
+pub(crate) async fn list_channels(
+    State(state): State<Arc<AppState>>,
+) -> AppResult<Json<List<ChannelRow>>> {
+    Ok(Json(List {
+        data: state.store.channels().await?,
+    }))
 }
 
-async fn get_channel(
+#[utoipa::path(get, path = "/v1/channels/{id}", tag = CHANNELS, security(("admin_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The channel", body = ChannelRow)))]
+pub(crate) async fn get_channel(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ChannelRow>> {
     let id = ChannelId::parse(&id).ok_or_else(|| ApiError::not_found("channel"))?;
     let row = state
         .store
         .channel(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("channel"))?;
-    Ok(Json(json!(row)))
+    Ok(Json(row))
 }
 
-async fn delete_channel(
+#[utoipa::path(delete, path = "/v1/channels/{id}", tag = CHANNELS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn delete_channel(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {
@@ -85,16 +108,20 @@ async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A lifecycle event's current state.
-async fn get_event(
+/// A lifecycle event's state, as its last accepted call left it.
+#[utoipa::path(get, path = "/v1/channels/{id}/events/{event_id}", tag = CHANNELS,
+    security(("admin_token" = [])),
+    params(("id" = String, Path), ("event_id" = String, Path)),
+    responses((status = 200, description = "The event's state", body = LifecycleRow)))]
+pub(crate) async fn get_event(
     State(state): State<Arc<AppState>>,
     ApiPath((id, event_id)): ApiPath<(String, String)>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<LifecycleRow>> {
     let id = ChannelId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let row = state
         .store
         .lifecycle_event(&id, &event_id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(json!(row)))
+    Ok(Json(row))
 }

@@ -1,9 +1,12 @@
 //! `/v1/events`: posting events, reading the record of events, and one event's deliveries.
+use super::tags::EVENTS;
 use crate::{
     AppState,
     error::{ApiError, AppResult},
+    error::{ErrorAnswer, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, page_limit},
     intake,
+    pages::{List, Page},
 };
 use axum::{
     Json, Router,
@@ -12,9 +15,12 @@ use axum::{
     routing::{get, post},
 };
 use hookfleet_core::{EventId, IngestEvent, KeySpace, NewEvent};
-use serde_json::{Value, json};
+use hookfleet_store::{DeliveryView, EventRecord};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 
 /// Whose keys the native API's are: only admin credentials may call it, and they share one
 /// space, so a retry sent with a rotated admin key is still the same event.
@@ -35,11 +41,21 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/v1/events/{id}/deliveries", get(event_deliveries))
 }
 
-async fn create_event(
+/// Sends one event; `202` once the broker has confirmed it into a durable queue.
+#[utoipa::path(post, path = "/v1/events", tag = EVENTS, security(("admin_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Same as `idempotency_key` in the body")),
+    request_body = NewEvent,
+    responses(
+        (status = 202, description = "Accepted: the broker has it", body = AcceptedEvent),
+        (status = 409, description = "`idempotency_key_reused`: the key names a recorded event \
+            with another type, data, organizations or partitions", body = ErrorAnswer),
+    ))]
+pub(crate) async fn create_event(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewEvent>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<AcceptedEvent>)> {
     let header_key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -55,33 +71,72 @@ async fn create_event(
     Ok((StatusCode::ACCEPTED, Json(accepted(&event))))
 }
 
-/// What an accepted event's answer says of it (alone, or as a batch item).
-fn accepted(event: &IngestEvent) -> Value {
-    json!({
-        "id": event.id,
-        "type": event.event_type,
-        "timestamp": event.timestamp.format(&Rfc3339).unwrap_or_default(),
-        "organization_ids": event.organization_ids,
-        "service_partitions": event.service_partitions,
-        "idempotency_key": event.idempotency_key,
-    })
+/// What `202` says of an accepted event: the broker has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AcceptedEvent {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    organization_ids: Vec<String>,
+    service_partitions: Vec<String>,
+    idempotency_key: Option<String>,
 }
 
-#[derive(serde::Deserialize)]
+/// What an accepted event's answer says of it (alone, or as a batch item).
+fn accepted(event: &IngestEvent) -> AcceptedEvent {
+    AcceptedEvent {
+        id: event.id.to_string(),
+        event_type: event.event_type.clone(),
+        timestamp: event.timestamp.format(&Rfc3339).unwrap_or_default(),
+        organization_ids: event.organization_ids.clone(),
+        service_partitions: event.service_partitions.clone(),
+        idempotency_key: event.idempotency_key.clone(),
+    }
+}
+
+/// `POST /v1/events/batch`.
+#[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Batch {
-    /// Each item is read on its own, so a malformed one refuses only itself.
+pub(crate) struct Batch {
+    /// 1 to 1,000 events, each a `NewEvent` read on its own: an item that is not one (even
+    /// `null`) refuses only itself, in the answer's `data`.
+    #[schema(min_items = 1, max_items = 1000)]
     events: Vec<Value>,
 }
 
-/// Up to [`MAX_BATCH`] events in one call. The answer is 200 with one result per item, in
-/// order: `{"status": 202, "event": {…}}` for an accepted event (stored by the broker, as with
-/// `POST /v1/events`), or `{"status": 400|413|422|503, "error": {code, message}}` for one that
-/// was not. Each item's `idempotency_key` works as on the single route.
-async fn create_batch(
+/// The answer to a batch: one result per item, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchResult {
+    accepted: u64,
+    refused: u64,
+    data: Vec<BatchItem>,
+}
+
+/// `{"status": 202, "event": …}` or `{"status": 400|413|422|503, "error": …}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchItem {
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<AcceptedEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody>,
+}
+
+/// Sends up to 1,000 events in one call (body up to 8 MiB); one result per item, in order.
+//
+// Up to [`MAX_BATCH`] events in one call. The answer is 200 with one result per item, in
+// order: `{"status": 202, "event": {…}}` for an accepted event (stored by the broker, as with
+// `POST /v1/events`), or `{"status": 400|413|422|503, "error": {code, message}}` for one that
+// was not. Each item's `idempotency_key` works as on the single route.
+#[utoipa::path(post, path = "/v1/events/batch", tag = EVENTS, security(("admin_token" = [])),
+    request_body = Batch,
+    responses((status = 200, description = "One result per item", body = BatchResult)))]
+pub(crate) async fn create_batch(
     State(state): State<Arc<AppState>>,
     ApiJson(batch): ApiJson<Batch>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<BatchResult>> {
     let n = batch.events.len();
     if n == 0 || n > MAX_BATCH {
         return Err(ApiError::invalid(hookfleet_core::Invalid::new(
@@ -90,7 +145,7 @@ async fn create_batch(
         )));
     }
     // Malformed items are answered here; the readable ones go to the intake together.
-    let mut answers: Vec<Option<Value>> = Vec::with_capacity(n);
+    let mut answers: Vec<Option<BatchItem>> = Vec::with_capacity(n);
     let mut readable = Vec::with_capacity(n);
     for v in batch.events {
         // An item is held to the single route's body limit, so a batch cannot carry an event
@@ -113,14 +168,18 @@ async fn create_batch(
         .await
         .into_iter();
     let mut accepted_count = 0;
-    let data: Vec<Value> = answers
+    let data: Vec<BatchItem> = answers
         .into_iter()
         .map(|answer| match answer {
             Some(refused) => refused,
             None => match results.next() {
                 Some(Ok(event)) => {
                     accepted_count += 1;
-                    json!({"status": 202, "event": accepted(&event)})
+                    BatchItem {
+                        status: StatusCode::ACCEPTED.as_u16(),
+                        event: Some(accepted(&event)),
+                        error: None,
+                    }
                 }
                 Some(Err(e)) => item_error(ApiError::from(e)),
                 None => item_error(ApiError::new(
@@ -131,11 +190,11 @@ async fn create_batch(
             },
         })
         .collect();
-    Ok(Json(json!({
-        "accepted": accepted_count,
-        "refused": n - accepted_count,
-        "data": data,
-    })))
+    Ok(Json(BatchResult {
+        accepted: accepted_count,
+        refused: n as u64 - accepted_count,
+        data,
+    }))
 }
 
 /// The length of `v` as JSON, counted without building the text.
@@ -156,27 +215,42 @@ fn encoded_len(v: &Value) -> usize {
     count.0
 }
 
-fn item_error(e: ApiError) -> Value {
-    json!({"status": e.status().as_u16(), "error": {"code": e.code(), "message": e.message()}})
+fn item_error(e: ApiError) -> BatchItem {
+    BatchItem {
+        status: e.status().as_u16(),
+        event: None,
+        error: Some(e.body()),
+    }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
+    /// 1 to 1,000 (100)
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
+    /// Only events of this type
     #[serde(rename = "type")]
     event_type: Option<String>,
+    /// Only events carrying this organization
     organization_id: Option<String>,
 }
 
-/// `GET /v1/events`: the recorded events, newest first (by when they were recorded), optionally
-/// of one type or carrying one organization; `next_cursor` until the last page. An accepted
-/// event appears once the router has recorded it, moments after its `202`.
-async fn list_events(
+/// The record of events, newest first; test sends are not listed.
+//
+// Newest first by when they were recorded, optionally of one type or carrying one
+// organization; `next_cursor` until the last page. An accepted event appears once the router
+// has recorded it, moments after its `202`.
+#[utoipa::path(get, path = "/v1/events", tag = EVENTS, security(("admin_token" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of events", body = Page<EventRecord>)))]
+pub(crate) async fn list_events(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Page<EventRecord>>> {
     let limit = page_limit(q.limit)?;
     let after = crate::extract::cursor(q.cursor.as_deref(), EventId::parse)?;
     let (event_type, organization_id) = super::filters::type_and_organization(
@@ -193,12 +267,21 @@ async fn list_events(
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
-    Ok(Json(json!({ "data": rows, "next_cursor": next_cursor })))
+    let next_cursor = more
+        .then(|| rows.last().map(|r| r.id.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        data: rows,
+        next_cursor,
+    }))
 }
 
-/// `GET /v1/events/{id}`: the event as recorded, with when it was received and fanned out.
-async fn show_event(
+/// One event as recorded (`404` until the router has recorded it, moments after its `202`).
+// With when it was received and fanned out.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = EVENTS, security(("admin_token" = [])),
+    params(("id" = String, Path, description = "The event's id (`evt_…`)")),
+    responses((status = 200, description = "The event", body = EventRecord)))]
+pub(crate) async fn show_event(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<hookfleet_store::EventRecord>> {
@@ -211,15 +294,20 @@ async fn show_event(
     Ok(Json(event))
 }
 
-async fn event_deliveries(
+/// Every delivery of one event, with their attempts.
+#[utoipa::path(get, path = "/v1/events/{id}/deliveries", tag = EVENTS,
+    security(("admin_token" = [])),
+    params(("id" = String, Path, description = "The event's id (`evt_…`)")),
+    responses((status = 200, description = "Its deliveries", body = List<DeliveryView>)))]
+pub(crate) async fn event_deliveries(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<List<DeliveryView>>> {
     let id = EventId::parse(&id).ok_or_else(|| ApiError::not_found("event"))?;
     let deliveries = state
         .store
         .event_deliveries(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(json!({ "data": deliveries })))
+    Ok(Json(List { data: deliveries }))
 }

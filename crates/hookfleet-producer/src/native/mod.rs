@@ -10,15 +10,27 @@ use crate::{
 use axum::{Router, middleware};
 use std::sync::Arc;
 
-mod api_keys;
-mod channels;
+pub(crate) mod api_keys;
+pub(crate) mod changes;
+pub(crate) mod channels;
 pub(crate) mod deliveries;
-mod events;
+pub(crate) mod events;
 mod filters;
-mod installations;
+pub(crate) mod installations;
 pub(crate) mod pull;
-mod secrets;
+pub(crate) mod replays;
+pub(crate) mod secrets;
 pub(crate) mod subscriptions;
+
+/// The description's groups of operations (`tag`), one per resource.
+pub(crate) mod tags {
+    pub(crate) const EVENTS: &str = "events";
+    pub(crate) const SUBSCRIPTIONS: &str = "subscriptions";
+    pub(crate) const DELIVERIES: &str = "deliveries";
+    pub(crate) const KEYS: &str = "api-keys";
+    pub(crate) const INSTALLATIONS: &str = "installations";
+    pub(crate) const CHANNELS: &str = "channels";
+}
 
 /// Largest request body the native API accepts.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -29,11 +41,13 @@ pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let group = Router::new()
         .merge(events::routes())
         .merge(subscriptions::routes())
+        .merge(changes::routes())
         .merge(api_keys::routes())
         .merge(installations::routes())
         .merge(channels::routes())
         .merge(pull::routes())
         .merge(deliveries::routes())
+        .merge(replays::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,
@@ -60,11 +74,12 @@ const DEFAULT_ROTATION_GRACE: &str = "24h";
 /// Longest grace a rotation may give the replaced secret or key.
 const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
-/// The body of a rotation (a subscription's secret, an API key).
-#[derive(Debug, Default, serde::Deserialize)]
+/// A rotation's body (a subscription's secret, a pull user, an API key); may be empty.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Rotate {
-    /// How long the replaced one keeps working beside the new one (`0s`: stop at once).
+pub(crate) struct Rotate {
+    /// How long the replaced one keeps working (default `24h`, at most `7d`, `0s`: stop now).
+    #[schema(example = "24h")]
     previous_valid_for: Option<String>,
 }
 

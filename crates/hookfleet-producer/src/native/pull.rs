@@ -4,6 +4,7 @@
 //! management API with permission to read that one queue and nothing else. Deleting the
 //! subscription removes the user. A rotation makes a new user; the replaced one keeps reading
 //! until its grace ends, when the janitor deletes it.
+use super::{Rotate, tags::SUBSCRIPTIONS};
 use crate::{
     AppState,
     error::{ApiError, AppResult},
@@ -12,15 +13,16 @@ use crate::{
 use axum::{Json, Router, extract::State, routing::post};
 use hookfleet_core::SubscriptionId;
 use serde::Serialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/v1/subscriptions/{id}/pull/rotate", post(rotate))
+    Router::new().route("/v1/subscriptions/{id}/pull/rotate", post(rotate_pull))
 }
 
-/// What a pull subscriber needs to read its copies; shown once, at creation.
-#[derive(Debug, Clone, Serialize)]
+/// Broker access of a pull subscription (shown once).
+// What a pull subscriber needs to read its copies; shown at creation and rotation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct PullAccess {
     /// `amqp://user:password@host:port/vhost`.
     pub amqp_url: String,
@@ -124,13 +126,26 @@ pub(crate) async fn remove_readers(state: &AppState, id: &SubscriptionId) -> Res
     Ok(())
 }
 
-/// `POST /v1/subscriptions/{id}/pull/rotate {previous_valid_for?}`: a new broker user at once;
-/// the replaced one keeps reading for the grace (default 24h, `0s`: stops now).
-async fn rotate(
+/// `POST /v1/subscriptions/{id}/pull/rotate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PullRotated {
+    pull: PullAccess,
+    #[schema(format = DateTime)]
+    previous_valid_until: Option<String>,
+}
+
+/// New broker credentials for a pull subscription (`404` for a push one).
+// A new broker user at once; the replaced one keeps reading for the grace (default 24h, `0s`:
+// stops now).
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/pull/rotate", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    request_body(content = Option<Rotate>, description = "May be empty"),
+    responses((status = 200, description = "Rotated", body = PullRotated)))]
+pub(crate) async fn rotate_pull(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-    ApiJsonOrDefault(body): ApiJsonOrDefault<super::Rotate>,
-) -> AppResult<Json<Value>> {
+    ApiJsonOrDefault(body): ApiJsonOrDefault<Rotate>,
+) -> AppResult<Json<PullRotated>> {
     let grace = body.grace()?;
     let row = state.subscription(&id).await?;
     if row.delivery != hookfleet_core::subscription::Delivery::Pull {
@@ -161,7 +176,10 @@ async fn rotate(
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     });
-    Ok(Json(json!({"pull": access, "previous_valid_until": until})))
+    Ok(Json(PullRotated {
+        pull: access,
+        previous_valid_until: until,
+    }))
 }
 
 /// Deletes replaced users whose grace has ended (the janitor calls it).

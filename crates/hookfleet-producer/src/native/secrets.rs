@@ -1,5 +1,6 @@
 //! A subscription's signing secrets: shown (`GET /v1/subscriptions/{id}/secret`) and rotated
 //! with a grace during which the replaced one still signs.
+use super::{Rotate, tags::SUBSCRIPTIONS};
 use crate::{
     AppState,
     error::{ApiError, AppResult},
@@ -12,9 +13,10 @@ use axum::{
 };
 use hookfleet_core::Secret;
 use hookfleet_store::SubscriptionRow;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -22,20 +24,38 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/v1/subscriptions/{id}/secret/rotate", post(rotate_secret))
 }
 
-async fn get_secret(
+/// A subscription's signing secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Secrets {
+    key: Option<String>,
+    keys: Vec<String>,
+    #[schema(format = DateTime)]
+    previous_keys_expire_at: Option<String>,
+}
+
+/// The secrets that sign now, the current one first.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/secret", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Its secrets", body = Secrets)))]
+pub(crate) async fn get_secret(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Secrets>> {
     Ok(Json(secret_view(&state.subscription(&id).await?)))
 }
 
-/// `POST /v1/subscriptions/{id}/secret/rotate`: a new signing secret at once; deliveries carry
-/// a signature from each valid secret, so receivers switch without rejecting anything.
-async fn rotate_secret(
+/// A new secret at once; the replaced one keeps signing for `previous_valid_for`.
+// Deliveries carry a signature from each valid secret, so receivers switch without rejecting
+// anything.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/secret/rotate", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    request_body(content = Option<Rotate>, description = "May be empty"),
+    responses((status = 200, description = "Rotated", body = Secrets)))]
+pub(crate) async fn rotate_secret(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-    ApiJsonOrDefault(body): ApiJsonOrDefault<super::Rotate>,
-) -> AppResult<Json<Value>> {
+    ApiJsonOrDefault(body): ApiJsonOrDefault<Rotate>,
+) -> AppResult<Json<Secrets>> {
     let grace = body.grace()?;
     let row = state.subscription(&id).await?;
     let secret = Secret::generate();
@@ -48,12 +68,12 @@ async fn rotate_secret(
     Ok(Json(secret_view(&rotated)))
 }
 
-fn secret_view(row: &SubscriptionRow) -> Value {
-    json!({
-        "key": row.secrets.first(),
-        "keys": row.secrets,
-        "previous_keys_expire_at": row
+fn secret_view(row: &SubscriptionRow) -> Secrets {
+    Secrets {
+        key: row.secrets.first().cloned(),
+        keys: row.secrets.clone(),
+        previous_keys_expire_at: row
             .previous_secrets_expire_at
             .and_then(|t| t.format(&Rfc3339).ok()),
-    })
+    }
 }

@@ -1,10 +1,12 @@
-//! `/v1/subscriptions`: create, list, read, change, rotate the secret of, enable and delete
-//! subscriptions. Each is a queue bound to `hookfleet.events` with its filters; a change of
-//! filters rebinds it, and delivery workers hear of every change by a control notice.
+//! `/v1/subscriptions`: create, list, read and delete subscriptions (changing one is
+//! `changes`). Each is a queue bound to `hookfleet.events` with its filters; delivery workers
+//! hear of every change by a control notice.
+use super::{pull::PullAccess, tags::SUBSCRIPTIONS};
 use crate::{
     AppState,
-    error::{ApiError, AppResult},
+    error::{ApiError, AppResult, ErrorAnswer},
     extract::{ApiJson, ApiPath, ApiQuery, page_limit},
+    pages::Page,
 };
 use axum::{
     Json, Router,
@@ -14,12 +16,14 @@ use axum::{
 };
 use hookfleet_core::{
     Secret, SubscriptionId,
-    subscription::{self as sub, NewSubscription, SubscriptionUpdate},
+    render::Profile,
+    subscription::{self as sub, NewSubscription},
 };
 use hookfleet_store::{SubscriptionRow, SubscriptionState};
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -29,52 +33,99 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/v1/subscriptions/{id}",
-            get(get_subscription)
-                .delete(delete_subscription)
-                .patch(update_subscription),
+            get(get_subscription).delete(delete_subscription),
         )
         .merge(super::secrets::routes())
-        .route("/v1/subscriptions/{id}/enable", post(enable_subscription))
-        .route("/v1/subscriptions/{id}/disable", post(disable_subscription))
 }
 
-fn subscription_view(row: &SubscriptionRow) -> Value {
-    let ladder = row
-        .retry_ladder
-        .as_ref()
-        .map(hookfleet_core::Ladder::display);
-    json!({
-        "id": row.id,
-        "url": (row.delivery == sub::Delivery::Push).then_some(&row.url),
-        "delivery": row.delivery,
-        "description": row.description,
-        "event_types": row.event_types,
-        "organizations": row.organizations,
-        "partitions": row.partitions,
-        "state": row.state,
-        "disabled_reason": row.disabled_reason,
-        "retry_ladder": ladder,
-        "max_in_flight": row.max_in_flight,
-        "rate_limit_per_s": row.rate_limit_per_s,
-        "ordering": row.ordering,
-        "profile": row.profile,
-        "created_at": row.created_at.format(&Rfc3339).unwrap_or_default(),
-    })
+/// A subscription, without its secret unless it was just made.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Subscription {
+    id: String,
+    /// `null` for a pull subscription.
+    url: Option<String>,
+    delivery: sub::Delivery,
+    description: Option<String>,
+    event_types: Vec<String>,
+    organizations: Option<Vec<String>>,
+    partitions: Option<Vec<String>>,
+    state: SubscriptionState,
+    disabled_reason: Option<String>,
+    /// Its own ladder in milliseconds (`null`: the fleet's).
+    retry_ladder: Option<Vec<String>>,
+    max_in_flight: i32,
+    rate_limit_per_s: Option<i32>,
+    ordering: sub::Ordering,
+    profile: Profile,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// `GET` of one: messages ready in its queue (`null` if the broker cannot say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>)]
+    backlog: Option<Option<u32>>,
+    /// `GET` of one: its deliveries given up and parked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parked: Option<i64>,
+    /// Only in the answer that made it: the signing secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    /// Only in the answer that made a pull subscription: what its owner reads with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull: Option<PullAccess>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+impl Subscription {
+    /// The row as every answer shows it (no secret, no backlog).
+    pub(crate) fn of(row: &SubscriptionRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            url: (row.delivery == sub::Delivery::Push).then(|| row.url.clone()),
+            delivery: row.delivery,
+            description: row.description.clone(),
+            event_types: row.event_types.clone(),
+            organizations: row.organizations.clone(),
+            partitions: row.partitions.clone(),
+            state: row.state,
+            disabled_reason: row.disabled_reason.clone(),
+            retry_ladder: row
+                .retry_ladder
+                .as_ref()
+                .map(hookfleet_core::Ladder::display),
+            max_in_flight: row.max_in_flight,
+            rate_limit_per_s: row.rate_limit_per_s,
+            ordering: row.ordering,
+            profile: row.profile,
+            created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
+            backlog: None,
+            parked: None,
+            secret: None,
+            pull: None,
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
+    /// 1 to 1,000 (100)
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
-/// `GET /v1/subscriptions`: every subscription not deleted, newest first, without secrets;
-/// `next_cursor` until the last page.
-async fn list_subscriptions(
+/// Every subscription not deleted, newest first, without secrets.
+// `next_cursor` until the last page.
+#[utoipa::path(get, path = "/v1/subscriptions", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of subscriptions",
+        body = Page<Subscription>)))]
+pub(crate) async fn list_subscriptions(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Page<Subscription>>> {
     let limit = page_limit(q.limit)?;
     // The cursor is the last id of the previous page; ids sort by creation time.
     let after = crate::extract::cursor(q.cursor.as_deref(), SubscriptionId::parse)?;
@@ -84,22 +135,36 @@ async fn list_subscriptions(
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
-    let data: Vec<Value> = rows.iter().map(subscription_view).collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next_cursor })))
+    let next_cursor = more
+        .then(|| rows.last().map(|r| r.id.to_string()))
+        .flatten();
+    Ok(Json(Page {
+        data: rows.iter().map(Subscription::of).collect(),
+        next_cursor,
+    }))
 }
 
-async fn create_subscription(
+/// Makes a subscription; the answer carries its signing secret (and, for a pull
+/// subscription, its broker access) this once.
+#[utoipa::path(post, path = "/v1/subscriptions", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])),
+    request_body = NewSubscription,
+    responses(
+        (status = 201, description = "Made", body = Subscription),
+        (status = 422, description = "`validation_failed`, or `private_target`: the URL \
+            resolves to an address the fleet does not deliver to", body = ErrorAnswer),
+    ))]
+pub(crate) async fn create_subscription(
     State(state): State<Arc<AppState>>,
     ApiJson(new): ApiJson<NewSubscription>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Subscription>)> {
     let spec = new.validate().map_err(ApiError::invalid)?;
     let created = create(&state, spec).await?;
-    let mut view = subscription_view(&created.row);
-    view["secret"] = json!(created.secret.expose());
-    if let Some(p) = created.pull {
-        view["pull"] = json!(p);
-    }
+    let view = Subscription {
+        secret: Some(created.secret.expose()),
+        pull: created.pull,
+        ..Subscription::of(&created.row)
+    };
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -108,7 +173,7 @@ async fn create_subscription(
 pub(crate) struct Created {
     pub row: SubscriptionRow,
     pub secret: Secret,
-    pub pull: Option<super::pull::PullAccess>,
+    pub pull: Option<PullAccess>,
 }
 
 /// Records a subscription and declares its queue and bindings (for a pull subscription also
@@ -184,95 +249,8 @@ pub(crate) async fn create(
     Ok(Created { row, secret, pull })
 }
 
-async fn update_subscription(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(update): ApiJson<SubscriptionUpdate>,
-) -> AppResult<Json<Value>> {
-    let row = state.subscription(&id).await?;
-    let changes = changes_from(update, &row).map_err(ApiError::invalid)?;
-    if let Some(url) = &changes.url
-        && !state.settings.allow_private_targets
-    {
-        let url = url::Url::parse(url)
-            .map_err(|e| ApiError::invalid(hookfleet_core::Invalid::new("url", e.to_string())))?;
-        crate::targets::check_public(&url)
-            .await
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "private_target", m))?;
-    }
-    // Only a filter change touches the broker; then the session is needed up front.
-    let bus = if changes.event_types.is_some() {
-        Some(state.bus()?)
-    } else {
-        None
-    };
-    let updated = state
-        .store
-        .update_subscription(&row.id, &changes, |before, after| {
-            rebind(bus, &state.topology, before, after)
-        })
-        .await?
-        .map_err(|e| ApiError::unavailable("Failed to change a subscription's bindings", &e))?
-        .ok_or_else(|| ApiError::not_found("subscription"))?;
-    state.notify_workers().await;
-    Ok(Json(subscription_view(&updated)))
-}
-
-/// Checks a PATCH against the rules and turns it into the record's changes. Filters are checked
-/// as they will be after the change (the binding limit spans all three).
-fn changes_from(
-    update: SubscriptionUpdate,
-    row: &SubscriptionRow,
-) -> Result<hookfleet_store::SubscriptionChanges, hookfleet_core::Invalid> {
-    let filters = update
-        .changes_filters()
-        .then(|| {
-            sub::Filters::new(
-                update
-                    .event_types
-                    .unwrap_or_else(|| row.event_types.clone()),
-                update
-                    .organizations
-                    .unwrap_or_else(|| row.organizations.clone()),
-                update.partitions.unwrap_or_else(|| row.partitions.clone()),
-            )
-        })
-        .transpose()?;
-    Ok(hookfleet_store::SubscriptionChanges {
-        url: update
-            .url
-            .as_deref()
-            .map(sub::validate_url)
-            .transpose()?
-            .map(|u| u.to_string()),
-        description: update
-            .description
-            .map(|d| sub::validate_description(&d).map(|()| d))
-            .transpose()?,
-        retry_ladder: update
-            .retry_ladder
-            .map(|l| l.as_deref().map(sub::validate_ladder).transpose())
-            .transpose()?,
-        max_in_flight: update
-            .max_in_flight
-            .map(sub::validate_max_in_flight)
-            .transpose()?
-            .map(|n| n as i32),
-        rate_limit_per_s: update
-            .rate_limit_per_s
-            .map(|r| {
-                r.map(|r| sub::validate_rate_limit(r).map(|r| r as i32))
-                    .transpose()
-            })
-            .transpose()?,
-        event_types: filters.as_ref().map(|f| f.event_types.clone()),
-        organizations: filters.as_ref().map(|f| f.organizations.clone()),
-        partitions: filters.map(|f| f.partitions),
-        profile: update.profile,
-    })
-}
-
-fn binding_keys(row: &SubscriptionRow) -> Vec<String> {
+/// The binding keys of a subscription's filters.
+pub(super) fn binding_keys(row: &SubscriptionRow) -> Vec<String> {
     hookfleet_core::routing::binding_keys(
         &row.event_types,
         row.partitions.as_deref(),
@@ -280,85 +258,15 @@ fn binding_keys(row: &SubscriptionRow) -> Vec<String> {
     )
 }
 
-/// Moves a subscription's bindings from `before`'s filters to `after`'s: new keys are bound
-/// first, so a type kept across the change never misses a copy, then stale ones are removed.
-/// On failure it puts back what it can and reports the error (the row change rolls back).
-async fn rebind(
-    bus: Option<Arc<crate::Bus>>,
-    topology: &hookfleet_bus::Topology,
-    before: SubscriptionRow,
-    after: SubscriptionRow,
-) -> Result<(), hookfleet_bus::BusError> {
-    let (old, new) = (binding_keys(&before), binding_keys(&after));
-    let added: Vec<String> = new.iter().filter(|k| !old.contains(k)).cloned().collect();
-    let removed: Vec<String> = old.iter().filter(|k| !new.contains(k)).cloned().collect();
-    let Some(bus) = bus.filter(|_| !added.is_empty() || !removed.is_empty()) else {
-        return Ok(());
-    };
-    let admin = &bus.admin;
-    let id = after.id.as_str();
-    let moved = async {
-        admin.bind(topology, id, &added).await?;
-        admin.unbind(topology, id, &removed).await
-    }
-    .await;
-    if moved.is_err() {
-        let _ = admin.bind(topology, id, &removed).await;
-        let _ = admin.unbind(topology, id, &added).await;
-    }
-    moved
-}
-
-async fn enable_subscription(
+/// One subscription, with what waits for it (`backlog`, `parked`).
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "The subscription", body = Subscription)))]
+pub(crate) async fn get_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
-    enable(&state, &state.subscription(&id).await?).await?;
-    Ok(Json(subscription_view(&state.subscription(&id).await?)))
-}
-
-/// Re-enables a disabled subscription: workers take it up again, and what queued meanwhile
-/// is delivered. An active one is left as it is. (The webhook dialect's `…/enable` too.)
-pub(crate) async fn enable(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
-    if row.state != SubscriptionState::Active {
-        state.store.enable_subscription(&row.id).await?;
-        state.notify_workers().await;
-    }
-    Ok(())
-}
-
-/// What a subscription disabled through the API says about why.
-const DISABLED_BY_OPERATOR: &str = "disabled through the API";
-
-/// `POST /v1/subscriptions/{id}/disable`: nothing more is sent to it until it is enabled;
-/// its queue keeps what arrives meanwhile.
-async fn disable_subscription(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
-    disable(&state, &state.subscription(&id).await?).await?;
-    Ok(Json(subscription_view(&state.subscription(&id).await?)))
-}
-
-/// Disables an active subscription by hand; a disabled one is left as it is (keeping the
-/// reason it was disabled for). (The webhook dialect's `…/disable` too.)
-pub(crate) async fn disable(state: &AppState, row: &SubscriptionRow) -> AppResult<()> {
-    if row.state == SubscriptionState::Active {
-        state
-            .store
-            .disable_subscription(&row.id, DISABLED_BY_OPERATOR)
-            .await?;
-        state.notify_workers().await;
-    }
-    Ok(())
-}
-
-async fn get_subscription(
-    State(state): State<Arc<AppState>>,
-    ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Subscription>> {
     let row = state.subscription(&id).await?;
-    let mut view = subscription_view(&row);
     // What waits: messages ready in its queue (null if the broker cannot say), and deliveries
     // given up and parked (listed by `GET …/deliveries?status=exhausted`).
     let backlog = match state.bus_session() {
@@ -368,12 +276,18 @@ async fn get_subscription(
         }
         None => None,
     };
-    view["backlog"] = json!(backlog);
-    view["parked"] = json!(state.store.parked_count(&row.id).await?);
-    Ok(Json(view))
+    Ok(Json(Subscription {
+        backlog: Some(backlog),
+        parked: Some(state.store.parked_count(&row.id).await?),
+        ..Subscription::of(&row)
+    }))
 }
 
-async fn delete_subscription(
+/// Deletes a subscription: unbound at once, its queue removed after the grace.
+#[utoipa::path(delete, path = "/v1/subscriptions/{id}", tag = SUBSCRIPTIONS,
+    security(("admin_token" = [])), params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn delete_subscription(
     State(state): State<Arc<AppState>>,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<StatusCode> {

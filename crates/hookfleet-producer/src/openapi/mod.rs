@@ -1,11 +1,23 @@
-//! The API's OpenAPI 3.1 description, built with utoipa from the operations documented in
-//! this module's files (one per part of the API, one function per handler) and the body
-//! shapes in its `schemas*` files, completed with the error answers every route of a group
-//! shares (`errors`) and the Bearer schemes. It is served at `/openapi.json` without a
-//! credential, built once per process. Two checks keep it true to the code:
-//! `tests/it/openapi.rs` fails when a route is served and not described (or described and not
-//! served), and `scripts/check-openapi.sh` runs schemathesis against a running fleet in CI
-//! (no 5xx, every answer's status, content type and body as described).
+//! The API's OpenAPI 3.1 description, built with utoipa from the handlers themselves: each
+//! carries its `#[utoipa::path]`, and the bodies it reads and answers are the very types it
+//! (de)serializes (`ToSchema`, the core's and the store's behind their `openapi` feature). This
+//! module lists the handlers and completes what a route cannot say alone: the error answers
+//! every route of a group shares (`errors`), the links between operations (`links`) and the
+//! Bearer schemes. It is served at `/openapi.json` without a credential, built once per
+//! process. Checks keep it true to the code: `tests/it/openapi.rs` fails when a route is served
+//! and not described (or described and not served), or when a handler's body types and its
+//! description differ (`drift`); `scripts/check-openapi.sh` runs schemathesis against a
+//! running fleet in CI (no 5xx, every answer's status, content type and body as described).
+use crate::{
+    error::ErrorAnswer,
+    lifecycle,
+    native::{
+        api_keys, changes, channels, deliveries, events, installations, pull, replays, secrets,
+        subscriptions,
+    },
+    probes::{self, PROBES},
+    webhooks::{self, log},
+};
 use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -16,14 +28,11 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-mod admin;
-mod dialects;
+mod drift;
 mod errors;
 mod links;
-mod native;
-mod schemas;
-mod schemas_admin;
-mod schemas_dialects;
+
+pub use drift::drift;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,28 +43,31 @@ mod schemas_dialects;
             lifecycle, webhooks, the identity-provider hook). README.md explains each route."
     ),
     paths(
-        native::create_event, native::create_batch, native::list_events, native::show_event,
-        native::event_deliveries,
-        native::create_subscription, native::list_subscriptions, native::get_subscription,
-        native::update_subscription, native::delete_subscription, native::enable_subscription,
-        native::disable_subscription,
-        native::get_secret, native::rotate_secret, native::rotate_pull,
-        native::test_send, native::recover, native::subscription_deliveries,
-        native::all_deliveries, native::get_delivery, native::retry_delivery,
-        admin::create_key, admin::list_keys, admin::get_key, admin::revoke_key, admin::rotate_key,
-        admin::create_installation, admin::list_installations, admin::get_installation,
-        admin::delete_installation,
-        admin::create_channel, admin::list_channels, admin::get_channel, admin::delete_channel,
-        admin::get_event,
-        dialects::partner_event,
-        dialects::lifecycle_create, dialects::lifecycle_update, dialects::lifecycle_close,
-        dialects::webhook_create, dialects::webhook_list, dialects::webhook_test,
-        dialects::webhook_get, dialects::webhook_delete, dialects::webhook_log,
-        dialects::webhook_enable, dialects::webhook_disable,
-        dialects::keycloak_hook,
-        dialects::healthz, dialects::readyz, dialects::openapi_json,
+        events::create_event, events::create_batch, events::list_events, events::show_event,
+        events::event_deliveries,
+        subscriptions::create_subscription, subscriptions::list_subscriptions,
+        subscriptions::get_subscription, changes::update_subscription,
+        subscriptions::delete_subscription, changes::enable_subscription,
+        changes::disable_subscription,
+        secrets::get_secret, secrets::rotate_secret, pull::rotate_pull,
+        replays::test_send, replays::recover, deliveries::subscription_deliveries,
+        deliveries::all_deliveries, deliveries::get_delivery, replays::retry_delivery,
+        api_keys::create_key, api_keys::list_keys, api_keys::get_key, api_keys::revoke_key,
+        api_keys::rotate_key,
+        installations::create_installation, installations::list_installations,
+        installations::get_installation, installations::delete_installation,
+        channels::create_channel, channels::list_channels, channels::get_channel,
+        channels::delete_channel, channels::get_event,
+        crate::partner::partner_event,
+        lifecycle::lifecycle_create, lifecycle::lifecycle_update, lifecycle::lifecycle_close,
+        webhooks::webhook_create, webhooks::webhook_list, log::webhook_test,
+        webhooks::webhook_get, webhooks::webhook_delete, log::webhook_log,
+        webhooks::webhook_enable, webhooks::webhook_disable,
+        crate::keycloak::keycloak_hook,
+        probes::healthz, probes::readyz, openapi_json,
     ),
-    components(schemas(schemas::Error, schemas_dialects::LifecycleAnswer)),
+    // The envelopes `errors` refers to by name.
+    components(schemas(ErrorAnswer, lifecycle::Body)),
     modifiers(&Completions)
 )]
 struct ApiDoc;
@@ -102,8 +114,10 @@ pub fn document() -> Result<serde_json::Value, serde_json::Error> {
     Ok(spec)
 }
 
-/// `GET /openapi.json`.
-pub(crate) async fn serve() -> Response {
+/// This description (OpenAPI 3.1).
+#[utoipa::path(get, path = "/openapi.json", tag = PROBES, security(()),
+    responses((status = 200, description = "The OpenAPI description", body = serde_json::Value)))]
+pub(crate) async fn openapi_json() -> Response {
     static SPEC: OnceLock<Result<String, String>> = OnceLock::new();
     let spec = SPEC.get_or_init(|| {
         document()

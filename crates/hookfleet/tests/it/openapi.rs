@@ -2,7 +2,11 @@
 //! complete. Every route the producer's source registers (each `.route("…"` call) must be
 //! described with exactly the methods the running app answers on it (anything but 405), and
 //! every described operation must be served. So a route added without its description, a
-//! method added to a route, or a description left behind by a removed route fails here.
+//! method added to a route, or a description left behind by a removed route fails here. And
+//! each handler's body types, read from its Rust signature, must be the ones its operation
+//! describes (`hookfleet_producer::openapi::drift`): the components are generated from those
+//! very types, so a body's shape cannot drift from its description, and a handler whose body
+//! type changes while its annotation still names the old one fails here.
 use hookfleet_testkit::{TOKEN, spawn_api};
 use serde_json::Value;
 use std::{collections::BTreeSet, path::Path};
@@ -234,4 +238,11 @@ fn the_lifecycle_routes_describe_their_429_with_retry_after() {
             "{route}: {answer}"
         );
     }
+}
+
+#[test]
+fn every_handler_reads_and_answers_the_types_its_operation_describes() {
+    let spec = hookfleet_producer::openapi::document().expect("the description");
+    let drift = hookfleet_producer::openapi::drift(&spec);
+    assert!(drift.is_empty(), "{drift:#?}");
 }

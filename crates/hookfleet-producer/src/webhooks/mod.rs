@@ -9,9 +9,10 @@
 use crate::{
     AppState,
     auth::{self, Principal},
-    error::{ApiError, AppResult},
+    error::{ApiError, AppResult, ErrorAnswer},
     extract::{self, ApiJson, ApiPath, ApiQuery, page_limit},
-    native::{deliveries, subscriptions},
+    native::{changes, subscriptions},
+    pages::Page,
 };
 use axum::{
     Extension, Json, Router,
@@ -24,11 +25,15 @@ use axum::{
 use hookfleet_core::{
     SubscriptionId, api_key::Scope, render::Profile, subscription::NewSubscription,
 };
-use hookfleet_store::SubscriptionRow;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use hookfleet_store::{SubscriptionRow, SubscriptionState};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+
+pub(crate) mod log;
+
+const WEBHOOKS: &str = "webhooks (document 002)";
 
 /// Largest body these routes accept.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -38,19 +43,18 @@ const PREFIX: &str = "wh_";
 
 pub(crate) fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let group = Router::new()
-        .route("/v1/webhooks", post(create).get(list))
-        .route("/v1/webhooks/test", post(test))
-        .route("/v1/webhooks/{id}", get(get_one).delete(delete))
-        .route("/v1/webhooks/{id}/enable", post(enable))
-        .route("/v1/webhooks/{id}/disable", post(disable))
-        .route("/v1/webhooks/{id}/deliveries", get(log))
+        .route("/v1/webhooks", post(webhook_create).get(webhook_list))
+        .route("/v1/webhooks/{id}", get(webhook_get).delete(webhook_delete))
+        .route("/v1/webhooks/{id}/enable", post(webhook_enable))
+        .route("/v1/webhooks/{id}/disable", post(webhook_disable))
+        .merge(log::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     extract::with_body_limit::<_, ApiError>(group, BODY_LIMIT)
 }
 
 /// Whose webhooks a caller manages.
 #[derive(Debug, Clone)]
-enum Owner {
+pub(crate) enum Owner {
     All,
     Organizations(Vec<String>),
 }
@@ -136,32 +140,66 @@ async fn owned(state: &AppState, owner: &Owner, id: &str) -> AppResult<Subscript
     Ok(row)
 }
 
-fn view(row: &SubscriptionRow) -> Value {
-    json!({
-        "id": public_id(&row.id),
-        "url": row.url,
-        "events": row.event_types,
-        "organizations": row.organizations,
-        "state": row.state,
-        "disabled_reason": row.disabled_reason,
-        "created_at": row.created_at.format(&Rfc3339).unwrap_or_default(),
-    })
+/// A webhook (a subscription with the `innervoice` profile); `secret` only when just made.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Webhook {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    organizations: Option<Vec<String>>,
+    state: SubscriptionState,
+    /// Why it is disabled (`null` while active): disabled through the API, or every delivery
+    /// exhausted for `HOOKFLEET_DISABLE_AFTER`.
+    disabled_reason: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+fn view(row: &SubscriptionRow) -> Webhook {
+    Webhook {
+        id: public_id(&row.id),
+        url: row.url.clone(),
+        events: row.event_types.clone(),
+        organizations: row.organizations.clone(),
+        state: row.state,
+        disabled_reason: row.disabled_reason.clone(),
+        created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
+        secret: None,
+    }
+}
+
+/// `POST /v1/webhooks` (document 002).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewWebhook {
+pub(crate) struct NewWebhook {
+    #[schema(
+        example = "http://127.0.0.1:9/webhooks/innervoice",
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
+    )]
     url: String,
+    #[schema(min_items = 1, max_items = 50, example = json!(["action.executed"]),
+        value_type = Vec<hookfleet_core::openapi::TypePattern>)]
     events: Vec<String>,
     #[serde(default)]
     description: Option<String>,
 }
 
-async fn create(
+/// Registers a webhook for the key's organizations (an admin key: for every one).
+#[utoipa::path(post, path = "/v1/webhooks", tag = WEBHOOKS, security(("api_key" = [])),
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "Made; the secret is shown this once", body = Webhook),
+        (status = 422, description = "`validation_failed`, or `private_target`",
+            body = ErrorAnswer),
+    ))]
+pub(crate) async fn webhook_create(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiJson(new): ApiJson<NewWebhook>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Webhook>)> {
     let spec = NewSubscription {
         url: Some(new.url),
         event_types: new.events,
@@ -183,23 +221,33 @@ async fn create(
         ApiError::invalid(i)
     })?;
     let created = subscriptions::create(&state, spec).await?;
-    let mut v = view(&created.row);
-    v["secret"] = json!(created.secret.expose());
+    let v = Webhook {
+        secret: Some(created.secret.expose()),
+        ..view(&created.row)
+    };
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
+    /// 1 to 1,000 (100)
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
-async fn list(
+/// The webhooks the key may see, newest first.
+#[utoipa::path(get, path = "/v1/webhooks", tag = WEBHOOKS, security(("api_key" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of webhooks", body = Page<Webhook>)))]
+pub(crate) async fn webhook_list(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Page<Webhook>>> {
     let limit = page_limit(q.limit)?;
     let after = extract::cursor(q.cursor.as_deref(), |c| {
         SubscriptionId::parse(&format!("sub_{}", c.strip_prefix(PREFIX)?))
@@ -218,19 +266,28 @@ async fn list(
     let next_cursor = more
         .then(|| rows.last().map(|r| public_id(&r.id)))
         .flatten();
-    let data: Vec<Value> = rows.iter().map(view).collect();
-    Ok(Json(json!({"data": data, "next_cursor": next_cursor})))
+    Ok(Json(Page {
+        data: rows.iter().map(view).collect(),
+        next_cursor,
+    }))
 }
 
-async fn get_one(
+/// One webhook (another organization's answers 404).
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = WEBHOOKS, security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "The webhook", body = Webhook)))]
+pub(crate) async fn webhook_get(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Webhook>> {
     Ok(Json(view(&owned(&state, &owner, &id).await?)))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = WEBHOOKS, security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn webhook_delete(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiPath(id): ApiPath<String>,
@@ -240,103 +297,32 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/webhooks/{id}/enable`: a disabled webhook delivers again, what queued meanwhile
-/// first; an active one is answered as it is.
-async fn enable(
+/// Re-enables a disabled webhook: what queued meanwhile is delivered; an active one is
+/// answered as it is (another organization's answers 404).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/enable", tag = WEBHOOKS,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Active", body = Webhook)))]
+pub(crate) async fn webhook_enable(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Webhook>> {
     let row = owned(&state, &owner, &id).await?;
-    subscriptions::enable(&state, &row).await?;
+    changes::enable(&state, &row).await?;
     Ok(Json(view(&owned(&state, &owner, &id).await?)))
 }
 
-/// `POST /v1/webhooks/{id}/disable`: nothing more is sent until it is enabled; what arrives
-/// meanwhile waits. A disabled one is answered as it is.
-async fn disable(
+/// Disables a webhook by hand: nothing more is sent until it is enabled, and what arrives
+/// meanwhile waits; a disabled one is answered as it is (another organization's answers 404).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/disable", tag = WEBHOOKS,
+    security(("api_key" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "Disabled", body = Webhook)))]
+pub(crate) async fn webhook_disable(
     State(state): State<Arc<AppState>>,
     Extension(owner): Extension<Owner>,
     ApiPath(id): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Webhook>> {
     let row = owned(&state, &owner, &id).await?;
-    subscriptions::disable(&state, &row).await?;
+    changes::disable(&state, &row).await?;
     Ok(Json(view(&owned(&state, &owner, &id).await?)))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestRequest {
-    webhook_id: String,
-    event: String,
-}
-
-/// `POST /v1/webhooks/test {webhook_id, event}`: the document's sample payload of that event
-/// type (a short message for other types) to that webhook only.
-async fn test(
-    State(state): State<Arc<AppState>>,
-    Extension(owner): Extension<Owner>,
-    ApiJson(req): ApiJson<TestRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let row = owned(&state, &owner, &req.webhook_id).await?;
-    let data = sample(&req.event).to_string();
-    let sent = deliveries::send_test(&state, &row, req.event.clone(), data).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "webhook_id": public_id(&row.id),
-            "event": req.event,
-            "delivery_id": sent.delivery_id,
-        })),
-    ))
-}
-
-/// The document's payloads, as its event list gives them.
-fn sample(event: &str) -> Value {
-    match event {
-        "action.executed" => json!({"execution_id": "exec_abc", "plan_id": "pl_xyz",
-            "action": "calendar.create", "status": "ok", "id": "evt_123", "latency_ms": 342}),
-        "minutes_back.added" => json!({"execution_id": "exec_abc", "plan_id": "pl_xyz",
-            "minutes": 18, "source": "plan_execution", "user_id": "user_001"}),
-        "execution.completed" => json!({"execution_id": "exec_abc", "plan_id": "pl_xyz",
-            "status": "completed", "total_actions": 3, "successful_actions": 3,
-            "failed_actions": 0, "minutes_back": 18}),
-        "execution.failed" => json!({"execution_id": "exec_abc", "plan_id": "pl_xyz",
-            "error": "Calendar API timeout", "failed_action": "calendar.create"}),
-        _ => json!({"message": "A test event from hookfleet"}),
-    }
-}
-
-/// `GET /v1/webhooks/{id}/deliveries`: the document's log, newest delivery first; per
-/// attempt the time sent, the status code, the response time and the retry count.
-async fn log(
-    State(state): State<Arc<AppState>>,
-    Extension(owner): Extension<Owner>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<deliveries::LogQuery>,
-) -> AppResult<Json<Value>> {
-    let row = owned(&state, &owner, &id).await?;
-    let page = deliveries::log_page(&state, Some(row.id), q).await?;
-    let data: Vec<Value> = page
-        .data
-        .iter()
-        .map(|d| {
-            let attempts: Vec<Value> = d
-                .attempts
-                .iter()
-                .map(|a| {
-                    json!({
-                        "sent_at": a.sent_at.format(&Rfc3339).unwrap_or_default(),
-                        "status_code": a.status_code,
-                        "response_time_ms": a.duration_ms,
-                        "retry_count": a.attempt - 1,
-                        "error": a.error,
-                    })
-                })
-                .collect();
-            json!({"delivery_id": d.id, "event_id": d.event_id, "status": d.status,
-                   "is_test": d.is_test, "attempts": attempts})
-        })
-        .collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
 }

@@ -3,6 +3,9 @@
 use crate::{Invalid, event::validate_scope, routing};
 use serde::Deserialize;
 
+mod update;
+pub use update::SubscriptionUpdate;
+
 pub const MAX_PATTERNS: usize = 50;
 pub const MAX_BINDINGS: usize = 1_000;
 pub const MAX_URL_LEN: usize = 2_048;
@@ -15,13 +18,15 @@ pub fn validate_description(d: &str) -> Result<(), Invalid> {
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 1_000;
 
-/// How a subscription's messages are ordered.
+/// `fifo`: one message at a time, in queue order, fleet-wide (fixed at creation).
+// How a subscription's messages are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Ordering {
-    /// Deliveries run concurrently and retries wait on the ladder while later messages go on.
+    // Deliveries run concurrently and retries wait on the ladder while later messages go on.
     Unordered,
-    /// One message at a time, in queue order; a failing message holds the ones behind it.
+    // One message at a time, in queue order; a failing message holds the ones behind it.
     Fifo,
 }
 
@@ -42,15 +47,17 @@ pub fn random_password() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// How copies reach a subscriber.
+/// `push` (HTTP calls to `url`) or `pull` (the owner reads its queue over AMQP).
+// How copies reach a subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = DeliveryMode))]
 #[serde(rename_all = "lowercase")]
 pub enum Delivery {
-    /// Workers POST each copy to the subscription's URL.
+    // Workers POST each copy to the subscription's URL.
     #[default]
     Push,
-    /// Workers put each rendered copy on the subscription's own queue, which its owner reads
-    /// with any AMQP 0-9-1 client and the credentials it was given; no HTTP call.
+    // Workers put each rendered copy on the subscription's own queue, which its owner reads
+    // with any AMQP 0-9-1 client and the credentials it was given; no HTTP call.
     Pull,
 }
 
@@ -66,41 +73,6 @@ impl Delivery {
         [Self::Push, Self::Pull]
             .into_iter()
             .find(|d| d.as_str() == s)
-    }
-}
-
-/// Settings of a subscription that can change while it runs (`PATCH`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionUpdate {
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// `["5s", "30s"]`; `null` returns to the fleet's ladder, `[]` means no retries.
-    #[serde(default, deserialize_with = "double_option")]
-    pub retry_ladder: Option<Option<Vec<String>>>,
-    #[serde(default)]
-    pub max_in_flight: Option<u32>,
-    #[serde(default, deserialize_with = "double_option")]
-    pub rate_limit_per_s: Option<Option<u32>>,
-    /// New type patterns (replacing the old ones; at least one).
-    #[serde(default)]
-    pub event_types: Option<Vec<String>>,
-    /// New organization scope; `null` means every organization.
-    #[serde(default, deserialize_with = "double_option")]
-    pub organizations: Option<Option<Vec<String>>>,
-    /// New partition scope; `null` means every partition.
-    #[serde(default, deserialize_with = "double_option")]
-    pub partitions: Option<Option<Vec<String>>>,
-    /// How its requests are rendered from now on (retries of earlier copies included).
-    #[serde(default)]
-    pub profile: Option<crate::render::Profile>,
-}
-
-impl SubscriptionUpdate {
-    pub fn changes_filters(&self) -> bool {
-        self.event_types.is_some() || self.organizations.is_some() || self.partitions.is_some()
     }
 }
 
@@ -170,15 +142,6 @@ impl Filters {
     }
 }
 
-/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Parses a ladder given as a list of durations.
 pub fn validate_ladder(rungs: &[String]) -> Result<crate::Ladder, Invalid> {
     let parsed = rungs
@@ -233,32 +196,51 @@ pub fn validate_url(s: &str) -> Result<url::Url, Invalid> {
     Ok(url)
 }
 
-/// `POST /v1/subscriptions` body. Unknown fields are rejected.
+/// `POST /v1/subscriptions`.
+// Unknown fields are rejected.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// Where copies are POSTed; required for push, refused for pull.
+    /// Required for push delivery, absent for pull.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "http://127.0.0.1:9/hook",
+            pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+            max_length = 2048
+        )
+    )]
     pub url: Option<String>,
+    /// AMQP topic patterns on the dot-separated type (`*` one word, `#` zero or more).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50, value_type = Vec<crate::openapi::TypePattern>))]
     pub event_types: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, value_type = Option<Vec<crate::openapi::ScopeValue>>))]
     pub organizations: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, value_type = Option<Vec<crate::openapi::ScopeValue>>))]
     pub partitions: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub description: Option<String>,
+    /// Durations such as `5s`, `30s`, `5m`; `[]` for no retries.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crate::openapi::Duration>>))]
     pub retry_ladder: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_in_flight: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub rate_limit_per_s: Option<u32>,
     #[serde(default)]
     pub ordering: Option<Ordering>,
-    /// How its requests are rendered; `standard-webhooks` when absent.
+    // How its requests are rendered; `standard-webhooks` when absent.
     #[serde(default)]
     pub profile: Option<crate::render::Profile>,
-    /// `push` (default) or `pull`, fixed at creation.
+    // `push` (default) or `pull`, fixed at creation.
     #[serde(default)]
     pub delivery: Option<Delivery>,
 }
