@@ -102,12 +102,15 @@ pub struct Progress {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Attempt))]
 pub struct AttemptView {
+    #[cfg_attr(feature = "openapi", schema(format = Int64))]
     pub attempt: i32,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub sent_at: OffsetDateTime,
     /// `null` when no answer came (timeout, connection or TLS error).
+    #[cfg_attr(feature = "openapi", schema(format = Int64))]
     pub status_code: Option<i32>,
+    #[cfg_attr(feature = "openapi", schema(format = Int64))]
     pub duration_ms: i32,
     pub error: Option<String>,
     /// The first 1 KiB of the answer's body (`GET /v1/deliveries/{id}` only).
@@ -128,6 +131,7 @@ pub struct DeliveryView {
     pub organization_id: Option<String>,
     pub service_partition: Option<String>,
     pub status: DeliveryStatus,
+    #[cfg_attr(feature = "openapi", schema(format = Int64))]
     pub attempt_count: i32,
     pub is_test: bool,
     #[serde(with = "time::serde::rfc3339")]

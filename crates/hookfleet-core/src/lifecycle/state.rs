@@ -25,6 +25,9 @@ pub struct State {
     pub title: String,
     pub description: Option<String>,
     pub status: String,
+    // A string, as the description said before it was derived from this type: one of the
+    // four `Severity` names (a client generated from it keeps its type).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub severity: Severity,
     pub message: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]

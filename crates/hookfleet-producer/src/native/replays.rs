@@ -34,7 +34,9 @@ async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
 pub(crate) struct Retried {
     delivery_id: String,
     /// The number the new attempt will carry.
+    #[schema(format = Int64)]
     attempt: i32,
+    #[schema(format = Int64)]
     removed_from_dead: u32,
 }
 
@@ -128,6 +130,7 @@ const MAX_RECOVER_STEP: i64 = 10_000;
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Recovered {
     recovered: u64,
+    #[schema(format = Int64)]
     removed_from_dead: u32,
     /// How many in the window are left for later steps.
     remaining: i64,

@@ -53,7 +53,10 @@ pub(crate) struct Subscription {
     disabled_reason: Option<String>,
     /// Its own ladder in milliseconds (`null`: the fleet's).
     retry_ladder: Option<Vec<String>>,
+    // The description says int64, as it did before it was derived from this type.
+    #[schema(format = Int64)]
     max_in_flight: i32,
+    #[schema(format = Int64)]
     rate_limit_per_s: Option<i32>,
     ordering: sub::Ordering,
     profile: Profile,
@@ -61,7 +64,7 @@ pub(crate) struct Subscription {
     created_at: String,
     /// `GET` of one: messages ready in its queue (`null` if the broker cannot say).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, format = Int64)]
     backlog: Option<Option<u32>>,
     /// `GET` of one: its deliveries given up and parked.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -104,8 +104,12 @@ pub(crate) struct WebhookDelivery {
 pub(crate) struct WebhookAttempt {
     #[schema(format = DateTime)]
     sent_at: String,
+    // int64 in the description, as before it was derived from this type.
+    #[schema(format = Int64)]
     status_code: Option<i32>,
+    #[schema(format = Int64)]
     response_time_ms: i32,
+    #[schema(format = Int64)]
     retry_count: i32,
     error: Option<String>,
 }
