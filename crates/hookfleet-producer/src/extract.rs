@@ -176,7 +176,20 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(BodyError::Invalid("the body must be a JSON object".into()));
     }
-    serde_json::from_slice(bytes).map_err(|e| BodyError::Invalid(e.to_string()))
+    // The path names the field a value is wrong in (`event_types: invalid type: string …`);
+    // serde's own message says only what it expected.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        BodyError::Invalid(if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })?;
+    de.end().map_err(|e| BodyError::Invalid(e.to_string()))?;
+    Ok(value)
 }
 
 /// Like [`ApiJson`], but an empty body stands for `T::default()`: for endpoints whose every

@@ -207,6 +207,28 @@ async fn bad_subscriptions_get_their_status_and_write_nothing() {
         assert_eq!(got, status, "{what}: {json}");
         assert_eq!(json["error"]["code"], code, "{what}: {json}");
     }
+    // A value of the wrong type is named by its field, at any depth.
+    for (body, field) in [
+        (
+            json!({"url": "http://93.184.216.34/h", "event_types": "order.*"}),
+            "event_types: invalid type: string \"order.*\", expected a sequence",
+        ),
+        (
+            json!({"url": "http://93.184.216.34/h", "event_types": ["a", 7]}),
+            "event_types[1]: invalid type: integer `7`, expected a string",
+        ),
+    ] {
+        let (got, json) = send(
+            &app,
+            "/v1/subscriptions",
+            Some(TOKEN),
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(got, 400, "{json}");
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(field), "{message}");
+    }
     assert_nothing_written(&app).await;
 }
 
