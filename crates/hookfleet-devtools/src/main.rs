@@ -38,7 +38,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logs();
+    // Logs as the `hookfleet` binary writes them (the bench runs the roles in this process).
+    hookfleet_launch::init_logs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,22 +50,4 @@ fn main() -> anyhow::Result<()> {
             Command::Chaos(args) => chaos::run(args).await,
         }
     })
-}
-
-/// Logs as the `hookfleet` binary writes them (the bench runs the roles in this process).
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into())
-        // The driver logs every statement's parameters at debug level, subscription secrets
-        // among them: whatever RUST_LOG asks, never those lines.
-        .add_directive(
-            "tokio_postgres::query=info"
-                .parse()
-                .expect("a constant, valid directive"),
-        );
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .try_init();
 }

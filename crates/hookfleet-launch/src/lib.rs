@@ -2,8 +2,12 @@
 //! delivery worker are put on the broker (each under `supervise`, so a lost connection restarts
 //! the role, not the process) and handed the record. `hookfleet all` and the single-role
 //! commands, `hookfleet-dev bench`, the demo and the test kit all start roles through [`spawn`],
-//! and wait on them with [`first_failure`].
+//! and wait on them with [`first_failure`]; both binaries write their log as [`init_logs`] sets it.
 #![forbid(unsafe_code)]
+
+mod logs;
+
+pub use logs::init_logs;
 
 use anyhow::Context;
 use hookfleet_bus::{Broker, Link, Session, Topology, supervise};

@@ -8,24 +8,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
-pub fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,lapin=warn,amq_protocol=warn".into())
-        // tokio-postgres logs every statement's parameters at debug level, subscription
-        // secrets and API key hashes among them: whatever RUST_LOG asks, never those lines.
-        .add_directive(
-            "tokio_postgres::query=info"
-                .parse()
-                .expect("a constant, valid directive"),
-        );
-    // Colour only for a person at a terminal: in a file, a pipe or a log collector the escape
-    // codes are noise that breaks grep and parsers.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .try_init();
-}
+pub use hookfleet_launch::init_logs;
 
 /// Installs the process-wide recorder with explicit buckets, so histograms render as
 /// Prometheus histograms (not summaries), and describes every metric for `# HELP`.
