@@ -176,20 +176,18 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(BodyError::Invalid("the body must be a JSON object".into()));
     }
-    // The path names the field a value is wrong in (`event_types: invalid type: string …`);
-    // serde's own message says only what it expected.
+    serde_json::from_slice(bytes).map_err(|e| BodyError::Invalid(with_path::<T>(bytes, e)))
+}
+
+/// The refusal's text, naming the field a value is wrong in (`event_types: invalid type: …`):
+/// serde's own message says only what it expected. The body is read again with its path
+/// tracked only once it failed, so an accepted body costs nothing more.
+fn with_path<T: DeserializeOwned>(bytes: &[u8], plain: serde_json::Error) -> String {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        BodyError::Invalid(if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        })
-    })?;
-    de.end().map_err(|e| BodyError::Invalid(e.to_string()))?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) if e.path().to_string() != "." => format!("{}: {}", e.path(), e.inner()),
+        _ => plain.to_string(),
+    }
 }
 
 /// Like [`ApiJson`], but an empty body stands for `T::default()`: for endpoints whose every
