@@ -385,4 +385,31 @@ async fn pull_users_are_made_through_whichever_management_node_is_up() {
     assert_eq!(res.status(), 200);
     let rotated: Value = res.json().await.unwrap();
     assert_ne!(sub["pull"]["username"], rotated["pull"]["username"]);
+    // Deleting goes through the list too, and takes both readers with it (none is left on the
+    // broker after the test).
+    assert_eq!(
+        app.delete(&format!("/v1/subscriptions/{id}"))
+            .await
+            .status(),
+        204
+    );
+    let users: Value = reqwest::Client::new()
+        .get("http://127.0.0.1:15672/api/users")
+        .basic_auth("guest", Some("guest"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    for access in [&sub["pull"], &rotated["pull"]] {
+        let name = access["username"].as_str().unwrap();
+        assert!(!names.contains(&name), "{name} is left on the broker");
+    }
 }
