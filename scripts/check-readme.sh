@@ -65,6 +65,8 @@ expect '^\{"accepted":true,"id":"e1"\}$' "the hook's answer"
 expect '"key":"hfk_' "the API key"
 [[ $(grep -c '^HTTP/1.1 201' "$work/out") -ge 2 ]] || die "the partner events were not both accepted"
 [[ $(grep -o '"accepted":true' "$work/out" | wc -l) -ge 4 ]] || die "the lifecycle calls were not all accepted"
+# Each lifecycle answer on a line of its own (they used to run together).
+[[ $(grep -c '^{"success":true,' "$work/out") -eq 3 ]] || die "the lifecycle's three answers are not each on a line of their own"
 expect '"closed":true' "the closed lifecycle event"
 expect 'teardown: dropped database '"$db" "Clean up dropping the walk's database"
 
