@@ -45,6 +45,11 @@ impl Admin {
             .await
     }
 
+    /// The own, unbound queue of a subscription of the shared tier.
+    pub async fn declare_unbound(&self, topology: &Topology, id: &str) -> Result<()> {
+        topology::declare_unbound(&self.channel, topology, id).await
+    }
+
     pub async fn declare_pull_queue(&self, topology: &Topology, id: &str) -> Result<()> {
         topology::declare_pull_queue(&self.channel, topology, id).await
     }

@@ -58,6 +58,24 @@ impl Publisher {
         .await
     }
 
+    /// One copy of an event for one subscription of the shared tier, straight onto its lane (a
+    /// shard, or its own unbound queue while it is hot), naming its subscription. Mandatory: a
+    /// lane that is gone (a hot queue removed meanwhile) fails rather than drops the copy, and
+    /// the router sends it to the subscription's shard instead.
+    pub async fn publish_for(
+        &self,
+        event_id: &EventId,
+        subscription: &SubscriptionId,
+        lane: crate::Lane,
+        body: &[u8],
+    ) -> Result<Confirm> {
+        let mut outgoing = Outgoing::with_message_id(event_id.as_str());
+        outgoing.headers.subscription = Some(subscription.to_string());
+        let queue = self.topology.lane_queue(subscription.as_str(), lane);
+        self.send("", &queue, Routing::Mandatory, body, &outgoing)
+            .await
+    }
+
     /// A pull subscription's rendered copy into its outbox: the body, and each rendered header
     /// as a message header of the same name; the message id is the delivery's. Mandatory, so a
     /// missing outbox is a failed attempt rather than a silent drop.

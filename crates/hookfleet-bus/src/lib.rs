@@ -33,7 +33,7 @@ pub use publish::{Confirm, Publisher};
 pub use queue_kind::QueueKind;
 pub use session::{Acker, Consumer, Message, Session};
 pub use supervise::{Backoff, Broker, Link, supervise};
-pub use topology::Topology;
+pub use topology::{DEFAULT_SHARDS, Lane, Topology};
 pub use wire::{
     HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_QUEUE, HEADER_REASON, HEADER_SUBSCRIPTION, HEADER_TEST,
     Headers,

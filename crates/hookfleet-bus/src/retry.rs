@@ -5,7 +5,7 @@
 //! key once the delay has passed. No timer lives in any process, so waiting retries survive
 //! every restart. The delivery workers' ladder and the enricher's waits both come here.
 use crate::{
-    Confirm, Publisher, Result, Topology,
+    Confirm, Lane, Publisher, Result, Topology,
     publish::Routing,
     topology::{durable, long_string},
     wire::{Headers, Outgoing},
@@ -19,32 +19,37 @@ use lapin::{
 use std::time::Duration;
 
 impl Publisher {
-    /// A delivery's copy back onto its subscription's queue as attempt `attempt`, after
-    /// `delay` on the retry ladder's rung of that length (zero: at once, at the back of the
-    /// queue). `test` marks a test send, recorded as such.
+    /// A delivery's copy back onto its subscription's lane (its own queue, or its shard) as
+    /// attempt `attempt`, after `delay` on the retry ladder's rung of that length (zero: at
+    /// once, at the back of the queue). `test` marks a test send, recorded as such. The copy
+    /// names its subscription, which a shard needs and an own queue ignores.
     pub async fn schedule_retry(
         &self,
         subscription: &SubscriptionId,
+        lane: Lane,
         delay: Duration,
         attempt: i32,
         test: bool,
         body: &[u8],
     ) -> Result<Confirm> {
-        let queue = self.topology.subscription_queue(subscription.as_str());
-        let outgoing = Outgoing::with_headers(Headers::attempt(attempt, test));
+        let queue = self.topology.lane_queue(subscription.as_str(), lane);
+        let mut headers = Headers::attempt(attempt, test);
+        headers.subscription = Some(subscription.to_string());
+        let outgoing = Outgoing::with_headers(headers);
         self.come_back(&queue, delay, &outgoing, body).await
     }
 
-    /// A delivery's copy onto its subscription's queue now, as attempt `attempt`: a replay, a
+    /// A delivery's copy onto its subscription's lane now, as attempt `attempt`: a replay, a
     /// recovery or a test send.
     pub async fn enqueue_attempt(
         &self,
         subscription: &SubscriptionId,
+        lane: Lane,
         attempt: i32,
         test: bool,
         body: &[u8],
     ) -> Result<Confirm> {
-        self.schedule_retry(subscription, Duration::ZERO, attempt, test, body)
+        self.schedule_retry(subscription, lane, Duration::ZERO, attempt, test, body)
             .await
     }
 

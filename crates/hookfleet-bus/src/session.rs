@@ -196,6 +196,45 @@ impl Session {
         declared
     }
 
+    /// Declares the own, unbound queue of a subscription of the shared tier (it turned hot), on
+    /// a channel used only for that. Idempotent.
+    pub async fn declare_unbound(&self, topology: &Topology, subscription_id: &str) -> Result<()> {
+        let channel = self.connection.create_channel().await?;
+        let declared = crate::topology::declare_unbound(&channel, topology, subscription_id).await;
+        let _ = channel.close(200, "done".into()).await;
+        declared
+    }
+
+    /// Deletes a subscription's own queue if it holds no message and has no consumer (so no
+    /// message is unacked either), on channels of its own (the broker closes the channel of a
+    /// question about a missing queue). True if it is gone; false if it is not empty, still
+    /// consumed, or the broker could not say. Quorum queues refuse the broker's own `if-empty`
+    /// and `if-unused` deletes, so this checks, then deletes: the caller makes sure nothing
+    /// publishes to the queue any more (see the delivery role's `moves`).
+    pub async fn delete_own_queue_if_idle(
+        &self,
+        topology: &Topology,
+        subscription_id: &str,
+    ) -> Result<bool> {
+        let queue = topology.subscription_queue(subscription_id);
+        let channel = self.connection.create_channel().await?;
+        let declared = crate::topology::passive(&channel, &queue).await;
+        let _ = channel.close(200, "done".into()).await;
+        let Ok(q) = declared else {
+            // Already gone.
+            return Ok(true);
+        };
+        if q.message_count() > 0 || q.consumer_count() > 0 {
+            return Ok(false);
+        }
+        let channel = self.connection.create_channel().await?;
+        let deleted = channel
+            .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
+            .await;
+        let _ = channel.close(200, "done".into()).await;
+        Ok(deleted.is_ok())
+    }
+
     /// A channel for declaring, binding and deleting queues and walking the dead queue, held
     /// by the session until [`Admin::close`].
     pub async fn admin(&self) -> Result<Admin> {

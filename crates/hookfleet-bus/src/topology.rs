@@ -22,13 +22,70 @@ use crate::queue_kind::QueueKind;
 pub struct Topology {
     prefix: String,
     subscription_queues: QueueKind,
+    /// Shard queues of the shared tier (`HOOKFLEET_SHARDS`); 0: every subscription has its own
+    /// queue.
+    shards: u16,
 }
+
+/// Where a subscription's copies wait: its own queue, or shard `n` of the shared tier (each
+/// message there names its subscription in a header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Own,
+    Shard(u16),
+}
+
+/// The shard count a fleet gets unless `HOOKFLEET_SHARDS` says otherwise: enough queues for the
+/// workers of a small cluster to share out, few enough that an idle fleet costs nothing.
+pub const DEFAULT_SHARDS: u16 = 8;
 
 impl Topology {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
             subscription_queues: QueueKind::Quorum,
+            shards: DEFAULT_SHARDS,
+        }
+    }
+
+    /// The same names, with `n` shard queues (0: no shared tier).
+    pub fn with_shards(mut self, n: u16) -> Self {
+        self.shards = n;
+        self
+    }
+
+    /// How many shard queues this fleet declares and new subscriptions are spread over.
+    pub fn shards(&self) -> u16 {
+        self.shards
+    }
+
+    /// A shard queue of the shared tier: the copies of many subscriptions, each message naming
+    /// its subscription in a header.
+    pub fn shard_queue(&self, n: u16) -> String {
+        format!("{}hookfleet.shard.{n}", self.prefix)
+    }
+
+    /// The shard a new subscription of the shared tier goes to: a stable hash of its id (FNV-1a,
+    /// fixed here so every version agrees), so subscriptions spread evenly. `None` without
+    /// shards. The shard is recorded with the subscription, so changing the count later moves
+    /// no existing subscription.
+    pub fn shard_of(&self, subscription_id: &str) -> Option<u16> {
+        if self.shards == 0 {
+            return None;
+        }
+        let mut hash: u32 = 0x811c_9dc5;
+        for b in subscription_id.bytes() {
+            hash ^= u32::from(b);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        u16::try_from(hash % u32::from(self.shards)).ok()
+    }
+
+    /// The queue a lane of this subscription is.
+    pub fn lane_queue(&self, subscription_id: &str, lane: Lane) -> String {
+        match lane {
+            Lane::Own => self.subscription_queue(subscription_id),
+            Lane::Shard(n) => self.shard_queue(n),
         }
     }
 
@@ -158,7 +215,11 @@ pub(crate) async fn declare_topology(channel: &Channel, topology: &Topology) -> 
     channel
         .queue_declare(topology.dead().into(), durable(), dead_args)
         .await?;
-    for queue in [topology.ingest(), topology.hooks()] {
+    let shards = (0..topology.shards).map(|n| topology.shard_queue(n));
+    for queue in [topology.ingest(), topology.hooks()]
+        .into_iter()
+        .chain(shards)
+    {
         channel
             .queue_declare(queue.into(), durable(), work_queue_args(topology))
             .await?;
@@ -274,6 +335,23 @@ pub(crate) async fn delete_subscription(
     Ok(())
 }
 
+/// Declares the own queue of a subscription of the shared tier, unbound: the router (or a
+/// worker moving copies off a shard) puts its copies there directly. Idempotent.
+pub(crate) async fn declare_unbound(
+    channel: &Channel,
+    topology: &Topology,
+    subscription_id: &str,
+) -> Result<()> {
+    channel
+        .queue_declare(
+            topology.subscription_queue(subscription_id).into(),
+            durable(),
+            subscription_queue_args(topology),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Declares a pull subscription's outbox: durable, of the fleet's subscription queue kind,
 /// read only by its owner.
 pub(crate) async fn declare_pull_queue(
@@ -290,15 +368,15 @@ pub(crate) async fn declare_pull_queue(
 
 /// How many ready messages a queue holds (a passive declare; fails if it does not exist).
 pub(crate) async fn queue_depth(channel: &Channel, queue: &str) -> Result<u32> {
-    Ok(passive_declare(channel, queue).await?.message_count())
+    Ok(passive(channel, queue).await?.message_count())
 }
 
 /// How many consumers a queue has, as the broker counts them now.
 pub(crate) async fn queue_consumers(channel: &Channel, queue: &str) -> Result<u32> {
-    Ok(passive_declare(channel, queue).await?.consumer_count())
+    Ok(passive(channel, queue).await?.consumer_count())
 }
 
-async fn passive_declare(channel: &Channel, queue: &str) -> Result<lapin::Queue> {
+pub(crate) async fn passive(channel: &Channel, queue: &str) -> Result<lapin::Queue> {
     Ok(channel
         .queue_declare(
             queue.into(),
@@ -325,6 +403,7 @@ pub(crate) async fn delete_namespace(
         .map(|d| topology.retry_rung(*d))
         .collect();
     let mut queues = vec![topology.ingest(), topology.hooks(), topology.dead()];
+    queues.extend((0..topology.shards).map(|n| topology.shard_queue(n)));
     queues.extend(
         subscription_ids
             .iter()

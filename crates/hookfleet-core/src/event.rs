@@ -128,6 +128,9 @@ impl DeliveredBody<'_> {
 pub struct EventCopy {
     pub routing_key: String,
     pub body: Vec<u8>,
+    /// What the routing key encodes, for the router's own matching of the shared tier.
+    pub partition: Option<String>,
+    pub organization: Option<String>,
 }
 
 /// Checks an event type: dot-separated words of `[A-Za-z0-9_-]`, no wildcards.
@@ -284,6 +287,8 @@ impl IngestEvent {
                         &self.data,
                         self.source.as_ref(),
                     )?,
+                    partition: part.clone(),
+                    organization: org.clone(),
                 });
             }
         }

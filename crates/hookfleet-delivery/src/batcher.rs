@@ -9,7 +9,7 @@
 //! (what the consumer tells the broker). [`Pending`] is the batch's item that carries them.
 use crate::{config::Mode, decide::Decision};
 use futures_util::future::join_all;
-use hookfleet_bus::{Confirm, Publisher, Topology};
+use hookfleet_bus::{Confirm, Lane, Publisher, Topology};
 use hookfleet_core::{DeliveryId, SubscriptionId};
 use hookfleet_store::{OutcomeRow, PoisonRow, Store};
 use std::{sync::Arc, time::Duration};
@@ -24,6 +24,7 @@ pub(crate) enum Settle {
     /// the back of its queue), then ack.
     Retry {
         subscription: SubscriptionId,
+        lane: Lane,
         delay: Duration,
         attempt: i32,
         rung: usize,
@@ -47,6 +48,8 @@ pub(crate) enum Settle {
 /// The delivery a settle is for.
 pub(crate) struct Of<'a> {
     pub subscription: &'a SubscriptionId,
+    /// Where its retries go.
+    pub lane: Lane,
     pub delivery: &'a DeliveryId,
     pub is_test: bool,
 }
@@ -62,6 +65,7 @@ impl Settle {
     ) -> (Self, Option<(i32, Duration)>) {
         let retry = |delay: Duration, attempt: i32, rung: usize| Self::Retry {
             subscription: of.subscription.clone(),
+            lane: of.lane,
             delay,
             attempt,
             rung,
@@ -303,6 +307,7 @@ impl Batcher {
             }
             Settle::Retry {
                 subscription,
+                lane,
                 delay,
                 attempt,
                 rung,
@@ -311,7 +316,7 @@ impl Batcher {
                 metrics::counter!("hookfleet_retries_scheduled_total", "rung" => rung.to_string())
                     .increment(1);
                 publisher
-                    .schedule_retry(subscription, *delay, *attempt, *is_test, &p.data)
+                    .schedule_retry(subscription, *lane, *delay, *attempt, *is_test, &p.data)
                     .await
             }
             Settle::Ack | Settle::Hold => unreachable!("settled without moving"),

@@ -1,10 +1,11 @@
 //! The worker's settings, and what a consumer needs to know of its subscription, read from its
 //! row and those settings (its ladder: its own, or the fleet's); replaced in place when the
 //! subscription changes, or the consumer restarted when the change needs it.
+use hookfleet_bus::Lane;
 use hookfleet_core::{
     Ladder, Secret, SubscriptionId,
     render::{OnGone, Profile},
-    subscription::{Delivery, Ordering},
+    subscription::{Delivery, Ordering, Tier},
 };
 use hookfleet_store::SubscriptionRow;
 use std::time::Duration;
@@ -44,6 +45,15 @@ pub struct Settings {
     /// Deliver to loopback, private and link-local addresses (tests, local demos). Off, such
     /// an attempt fails without a request being sent.
     pub allow_private_targets: bool,
+    /// Unacked messages per shard queue of the shared tier.
+    pub shard_prefetch: u16,
+    /// A shared-tier subscription with more than this many copies waiting in a worker for a
+    /// free slot (its in-flight cap or rate is reached) turns hot: it gets a queue of its own,
+    /// where its copies wait without holding a shard's consumer.
+    pub hot_after_waiting: usize,
+    /// A hot subscription whose own queue has been empty and idle this long goes back to its
+    /// shard; its emptied queue is removed after as long again.
+    pub hot_idle: Duration,
 }
 
 impl Default for Settings {
@@ -64,6 +74,9 @@ impl Default for Settings {
             ladder: Ladder::default(),
             disable_after: Duration::from_secs(5 * 86_400),
             allow_private_targets: false,
+            shard_prefetch: 1_000,
+            hot_after_waiting: 64,
+            hot_idle: Duration::from_secs(60),
         }
     }
 }
@@ -94,6 +107,12 @@ pub(crate) struct SubConfig {
     pub on_gone: OnGone,
     /// Why sending to `url` is refused (a literal private IP while those are not allowed).
     pub refused: Option<String>,
+    pub tier: Tier,
+    /// Where its retries, and copies it hands back, go: its own queue, or its shard (on the
+    /// shared tier, hot or not: a shard always exists, a hot queue may be on its way out).
+    pub lane: Lane,
+    /// Whether it has a queue of its own the workers consume.
+    pub own_queue: bool,
 }
 
 impl SubConfig {
@@ -130,6 +149,12 @@ impl SubConfig {
             } else {
                 crate::guard::literal_private(&row.url)
             },
+            tier: row.tier,
+            lane: match (row.tier, row.shard) {
+                (Tier::Own, _) | (_, None) => Lane::Own,
+                (_, Some(n)) => Lane::Shard(n),
+            },
+            own_queue: row.own_queue,
         })
     }
 

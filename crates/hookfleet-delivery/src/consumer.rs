@@ -4,27 +4,19 @@
 //! then waits for every message it took to be settled before closing its channel.
 use crate::{
     batcher::{Completion, Verdict},
-    config::{Mode, Settings, SubConfig},
+    config::{Mode, Settings},
+    directory::Entry,
     handle::{Held, Job, Slots},
     shared::Shared,
 };
 use hookfleet_bus::{Consumer, TrackedAcker};
-use std::{
-    sync::{
-        Arc, RwLock,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
+use hookfleet_core::subscription::Tier;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// The live configuration of a subscription, replaced in place when it changes.
-pub(crate) type LiveConfig = Arc<RwLock<Arc<SubConfig>>>;
-
-fn current(config: &LiveConfig) -> Arc<SubConfig> {
-    config.read().unwrap_or_else(|p| p.into_inner()).clone()
-}
 
 /// Each unordered subscription's share of the worker's prefetch budget.
 pub(crate) fn prefetch_share(settings: &Settings, subscriptions: usize) -> u16 {
@@ -43,16 +35,16 @@ pub(crate) fn prefetch_stale(running: u16, share: u16) -> bool {
     running > 2 * share || 2 * running < share
 }
 
-/// Consumes one subscription's queue until stopped; `prefetch` is its share of the budget
+/// Consumes one subscription's own queue until stopped; `prefetch` is its share of the budget
 /// (a FIFO subscription always takes one). `took` is set at each message taken.
 pub(crate) async fn consume(
     shared: Arc<Shared>,
-    config: LiveConfig,
+    config: Arc<Entry>,
     prefetch: u16,
     took: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
-    let first = current(&config);
+    let first = config.config();
     // A FIFO subscription takes one message at a time: the next is not even fetched until the
     // current one is delivered or exhausted.
     let prefetch = match first.mode {
@@ -60,6 +52,18 @@ pub(crate) async fn consume(
         Mode::Unordered => prefetch,
     };
     let queue = shared.topology.subscription_queue(first.id.as_str());
+    // A shared-tier subscription's own queue is made by the worker that turned it hot; one
+    // that finds it gone (removed as it went back to its shard just as it turned hot again)
+    // makes it again.
+    if first.tier != Tier::Own
+        && let Err(e) = shared
+            .session
+            .declare_unbound(&shared.topology, first.id.as_str())
+            .await
+    {
+        tracing::warn!(subscription = %first.id, error = %e, "Failed to declare a hot subscription's queue; retrying at the next reconcile");
+        return;
+    }
     let consumer = match shared.session.consume(&queue, prefetch).await {
         Ok(c) => c,
         Err(e) => {
@@ -77,14 +81,12 @@ pub(crate) async fn consume(
 
 async fn unordered(
     shared: Arc<Shared>,
-    config: &LiveConfig,
+    config: &Arc<Entry>,
     mut consumer: Consumer,
     took: &AtomicBool,
     stop: &CancellationToken,
 ) {
-    let first = current(config);
-    let http_slots = Arc::new(Semaphore::new(first.max_in_flight));
-    let mut pacer = first.rate_limit_per_s.map(Pacer::new);
+    let first = config.config();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Completion>();
     let mut acks = TrackedAcker::new(consumer.acker());
     let mut consuming = true;
@@ -97,13 +99,13 @@ async fn unordered(
                 Some(Ok(message)) => {
                     took.store(true, Ordering::Relaxed);
                     acks.taken(message.tag);
-                    if let Some(p) = pacer.as_mut() {
-                        p.wait().await;
+                    if let Some(p) = &config.pacer {
+                        p.lock().await.wait().await;
                     }
-                    let Ok(own) = http_slots.clone().acquire_owned().await else { break };
+                    let Ok(own) = config.slots.clone().acquire_owned().await else { break };
                     let Ok(worker) = shared.in_flight.clone().acquire_owned().await else { break };
                     let slots = Slots::new(Some(own), worker);
-                    let job = Job { shared: shared.clone(), cfg: current(config), done: done_tx.clone(), stop: stop.clone() };
+                    let job = Job { shared: shared.clone(), cfg: config.config(), done: done_tx.clone(), stop: config.stop.clone() };
                     tokio::spawn(async move { job.handle(message, slots, None).await });
                 }
                 Some(Err(e)) => {
@@ -138,7 +140,7 @@ async fn unordered(
 /// the head of the queue and the next worker resumes from the recorded attempts.
 async fn fifo(
     shared: Arc<Shared>,
-    config: &LiveConfig,
+    config: &Arc<Entry>,
     mut consumer: Consumer,
     stop: &CancellationToken,
 ) {
@@ -157,9 +159,9 @@ async fn fifo(
         while let Some((message, attempt)) = next.take() {
             let job = Job {
                 shared: shared.clone(),
-                cfg: current(config),
+                cfg: config.config(),
                 done: done_tx.clone(),
-                stop: stop.clone(),
+                stop: config.stop.clone(),
             };
             let Ok(worker) = shared.in_flight.clone().acquire_owned().await else {
                 break 'messages;
@@ -197,29 +199,6 @@ async fn fifo(
         }
     }
     acker.close("subscription stopped").await;
-}
-
-/// Spaces requests at most `rate` per second in this worker.
-struct Pacer {
-    interval: Duration,
-    next: Instant,
-}
-
-impl Pacer {
-    fn new(rate: u32) -> Self {
-        Self {
-            interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
-            next: Instant::now(),
-        }
-    }
-
-    async fn wait(&mut self) {
-        let now = Instant::now();
-        if self.next > now {
-            tokio::time::sleep_until(self.next.into()).await;
-        }
-        self.next = self.next.max(now) + self.interval;
-    }
 }
 
 #[cfg(test)]

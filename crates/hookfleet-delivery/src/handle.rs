@@ -88,10 +88,11 @@ fn decode(message: &Message, sub: &SubscriptionId) -> Result<Incoming, String> {
 }
 
 impl Job {
+    /// The queue this subscription's messages come from, as a poison note names it.
     fn queue(&self) -> String {
         self.shared
             .topology
-            .subscription_queue(self.cfg.id.as_str())
+            .lane_queue(self.cfg.id.as_str(), self.cfg.lane)
     }
 
     /// Handles one message, holding `slots` until its request is answered; `attempt`
@@ -270,6 +271,7 @@ impl Job {
     fn of<'a>(&'a self, msg: &'a Incoming) -> Of<'a> {
         Of {
             subscription: &self.cfg.id,
+            lane: self.cfg.lane,
             delivery: &msg.delivery_id,
             is_test: msg.is_test,
         }

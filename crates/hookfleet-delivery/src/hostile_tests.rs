@@ -719,6 +719,10 @@ fn subscription_row(url: &str) -> SubscriptionRow {
         profile: Profile::StandardWebhooks,
         delivery: Delivery::Push,
         pull_user: None,
+        tier: hookfleet_core::subscription::Tier::Own,
+        shard: None,
+        tier_reason: None,
+        own_queue: true,
     }
 }
 

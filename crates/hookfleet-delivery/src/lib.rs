@@ -1,17 +1,19 @@
-//! hookfleet-delivery is the worker fleet: identical processes consuming every subscription's
-//! queue as competing consumers. Each message becomes one HTTP POST, rendered for the
+//! hookfleet-delivery is the worker fleet: identical processes consuming, as competing
+//! consumers, every subscription's own queue and every shard queue of the shared tier (where
+//! the long tail of subscriptions share a few queues, each copy naming its subscription). Each message becomes one HTTP POST, rendered for the
 //! subscription's profile (`hookfleet_core::render`); the outcome is
 //! recorded in a batch that commits before the message is acked (delivered) or parked in
 //! `hookfleet.dead` (failed). Workers follow subscriptions being added and removed while they
 //! run: a notice on `hookfleet.control` triggers a reconcile from PostgreSQL, and a periodic
 //! reconcile is the safety net, so a restart is never needed.
 //!
-//! The files, each importing only the ones after it: `worker` (the role's loop) →
-//! `reconcile` (which queues are consumed) → `consumer` (one queue, in its mode) → `handle`
-//! (one message) → `shared` (what every consumer shares) → `batcher` (outcomes committed, then
-//! messages settled) → `decide` (what an answer means, pure) → `config` (the settings and each
-//! subscription's configuration), with `attempt` (one HTTP POST) and `guard` (private
-//! addresses) beside them.
+//! The files, each importing only the ones after it: `worker` (the role's loop) → `moves` (hot
+//! subscriptions back to their shard) → `reconcile` (which queues are consumed) → `consumer`
+//! (one own queue, in its mode) and `shards` (one shard queue) → `handle` (one message) →
+//! `shared` (what every consumer shares) → `directory` (each subscription's live config,
+//! slots and pace) → `batcher` (outcomes committed, then messages settled) → `decide` (what an
+//! answer means, pure) → `config` (the settings and each subscription's configuration), with
+//! `attempt` (one HTTP POST) and `guard` (private addresses) beside them.
 #![forbid(unsafe_code)]
 
 mod attempt;
@@ -19,11 +21,14 @@ mod batcher;
 mod config;
 mod consumer;
 mod decide;
+mod directory;
 mod guard;
 mod handle;
 #[cfg(test)]
 mod hostile_tests;
+mod moves;
 mod reconcile;
+mod shards;
 mod shared;
 mod worker;
 
@@ -68,7 +73,19 @@ pub fn describe_metrics() {
     );
     metrics::describe_gauge!(
         "hookfleet_subscriptions_consumed",
-        "Subscription queues this worker is consuming."
+        "Own subscription queues (own tier, and hot ones) this worker is consuming."
+    );
+    metrics::describe_gauge!(
+        "hookfleet_shards_consumed",
+        "Shard queues of the shared tier this worker is consuming."
+    );
+    metrics::describe_counter!(
+        "hookfleet_tier_moves_total",
+        "Shared-tier subscriptions moved to a queue of their own (to=hot) or back to their shard (to=shared)."
+    );
+    metrics::describe_counter!(
+        "hookfleet_copies_dropped_total",
+        "Copies on a shard whose subscription was deleted: acked without delivery, by reason."
     );
     metrics::describe_gauge!(
         "hookfleet_subscriptions_unreadable",

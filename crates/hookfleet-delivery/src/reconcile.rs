@@ -1,7 +1,9 @@
-//! Which subscription queues this worker consumes: brought in line with the active
-//! subscriptions in PostgreSQL at every control notice and periodically. A consumer whose
+//! Which queues this worker consumes: brought in line with the active subscriptions in
+//! PostgreSQL at every control notice and periodically. The [`Directory`] of subscriptions is
+//! updated first; then every subscription with a queue of its own has a consumer (one whose
 //! subscription changed in a way it can take in place gets the new configuration; one that
-//! cannot (its limits or mode changed) is restarted; one whose subscription went is stopped.
+//! cannot, because its limits or mode changed, is restarted; one whose subscription went is
+//! stopped), and every shard queue of the shared tier has one.
 //!
 //! The prefetch budget goes to the subscriptions that have work: one that took a message in
 //! the last [`BUSY_WINDOW`] gets the budget shared among the busy ones, the others the budget
@@ -10,14 +12,16 @@
 //! per subscription).
 use crate::{
     config::SubConfig,
-    consumer::{LiveConfig, consume, prefetch_share, prefetch_stale},
+    consumer::{consume, prefetch_share, prefetch_stale},
+    directory::Entry,
+    shards::consume_shard,
     shared::Shared,
 };
 use hookfleet_core::SubscriptionId;
 use std::{
     collections::HashMap,
     sync::{
-        Arc, RwLock,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -26,30 +30,76 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) struct Running {
-    config: LiveConfig,
+    entry: Arc<Entry>,
     /// The prefetch it was started with (its share of the budget then).
     prefetch: u16,
     /// Set by the consumer when it takes a message; read and cleared here.
     took: Arc<AtomicBool>,
     /// It counts as busy until then (it took a message less than [`BUSY_WINDOW`] before).
     busy_until: Option<Instant>,
+    /// When it last took a message (or started).
+    last_took: Instant,
     pub stop: CancellationToken,
     pub task: JoinHandle<()>,
 }
 
-/// The consumers of one worker, by subscription id.
-pub(crate) type Consumers = HashMap<SubscriptionId, Running>;
+/// The consumers of one worker: of own queues, by subscription id, and of each shard.
+#[derive(Default)]
+pub(crate) struct Consumers {
+    own: HashMap<SubscriptionId, Running>,
+    shards: Vec<(CancellationToken, JoinHandle<()>)>,
+}
+
+impl Consumers {
+    /// Own queues consumed.
+    pub(crate) fn len(&self) -> usize {
+        self.own.len()
+    }
+
+    /// Stops every consumer and waits for each to settle what it took.
+    pub(crate) async fn stop_all(&mut self) {
+        for r in self.own.values() {
+            r.stop.cancel();
+        }
+        for (stop, _) in &self.shards {
+            stop.cancel();
+        }
+        for (_, r) in self.own.drain() {
+            let _ = r.task.await;
+        }
+        for (_, task) in self.shards.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    /// Hot subscriptions whose own queue this worker consumes and that took nothing for
+    /// `idle` and have nothing waiting here.
+    pub(crate) fn idle_hot(&self, idle: Duration) -> Vec<SubscriptionId> {
+        let now = Instant::now();
+        self.own
+            .iter()
+            .filter(|(_, r)| {
+                r.entry.config().tier == hookfleet_core::subscription::Tier::Hot
+                    && !r.took.load(Ordering::Relaxed)
+                    && now.duration_since(r.last_took) >= idle
+                    && r.entry.waiting() == 0
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
 
 /// How long after its last message a subscription still counts as busy: longer than the
 /// periodic reconcile, so a steady stream never looks idle between two of them.
 pub(crate) const BUSY_WINDOW: Duration = Duration::from_secs(15);
 
 /// Marks who took a message since the last look, and counts the busy.
-fn count_busy(running: &mut Consumers, now: Instant) -> usize {
+fn count_busy(running: &mut HashMap<SubscriptionId, Running>, now: Instant) -> usize {
     let mut busy = 0;
     for r in running.values_mut() {
         if r.took.swap(false, Ordering::Relaxed) {
             r.busy_until = Some(now + BUSY_WINDOW);
+            r.last_took = now;
         }
         if r.busy_until.is_some_and(|t| now < t) {
             busy += 1;
@@ -79,7 +129,7 @@ impl Shares {
 /// waits for, so the subscription's in-flight cap and rate hold across the hand-over.
 type Stopped = HashMap<SubscriptionId, (Option<Instant>, JoinHandle<()>)>;
 
-pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
+pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers) {
     let subs = match shared.store.active_subscriptions().await {
         Ok(s) => {
             note_unreadable(&s.unreadable);
@@ -96,6 +146,11 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
             wanted.insert(row.id.clone(), c);
         }
     }
+    shared.directory.update(wanted);
+    start_shards(shared, &mut consumers.shards);
+    let wanted: HashMap<SubscriptionId, Arc<Entry>> =
+        shared.directory.own_queues().into_iter().collect();
+    let running = &mut consumers.own;
     let now = Instant::now();
     let busy = count_busy(running, now);
     let even = prefetch_share(&shared.settings, wanted.len());
@@ -105,18 +160,15 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, running: &mut Consumers) {
         busy: prefetch_share(&shared.settings, busy).max(even),
     };
     let mut stopped = stop_stale(running, &wanted, &shares);
-    for (id, config) in wanted {
-        if let Some(r) = running.get(&id) {
-            let mut slot = r.config.write().unwrap_or_else(|p| p.into_inner());
-            if **slot != config {
-                *slot = Arc::new(config);
-            }
+    for (id, entry) in wanted {
+        if running.contains_key(&id) {
             continue;
         }
-        let r = start(shared, config, stopped.remove(&id), &shares);
+        let r = start(shared, entry, stopped.remove(&id), &shares);
         running.insert(id, r);
     }
     metrics::gauge!("hookfleet_subscriptions_consumed").set(running.len() as f64);
+    metrics::gauge!("hookfleet_shards_consumed").set(consumers.shards.len() as f64);
     // Counted once the consumers match what was read: a change committed before a pass began
     // is in force once that pass is counted (what tests and operators wait on).
     metrics::counter!("hookfleet_reconciles_total").increment(1);
@@ -138,20 +190,42 @@ fn note_unreadable(unreadable: &[(String, hookfleet_store::StoreError)]) {
     );
 }
 
+/// Consumes every shard queue: the fleet's count, and any higher shard a subscription is on
+/// (made while the fleet had more). A shard consumer that ended is started again.
+fn start_shards(shared: &Arc<Shared>, shards: &mut Vec<(CancellationToken, JoinHandle<()>)>) {
+    let count = shared
+        .directory
+        .highest_shard()
+        .map_or(0, |n| usize::from(n) + 1)
+        .max(usize::from(shared.topology.shards()));
+    for n in 0..count {
+        if shards.get(n).is_some_and(|(_, t)| !t.is_finished()) {
+            continue;
+        }
+        let stop = CancellationToken::new();
+        let Ok(shard) = u16::try_from(n) else { break };
+        let task = tokio::spawn(consume_shard(shared.clone(), shard, stop.clone()));
+        if n < shards.len() {
+            shards[n] = (stop, task);
+        } else {
+            shards.push((stop, task));
+        }
+    }
+}
+
 /// Stops the consumers that ended, whose subscription went or changed past what it can take in
-/// place, or whose prefetch is far from its target.
+/// place (its entry was replaced), or whose prefetch is far from its target.
 fn stop_stale(
-    running: &mut Consumers,
-    wanted: &HashMap<SubscriptionId, SubConfig>,
+    running: &mut HashMap<SubscriptionId, Running>,
+    wanted: &HashMap<SubscriptionId, Arc<Entry>>,
     shares: &Shares,
 ) -> Stopped {
     let stale: Vec<SubscriptionId> = running
         .iter()
         .filter(|(id, r)| {
-            let current = r.config.read().unwrap_or_else(|p| p.into_inner()).clone();
             r.task.is_finished()
                 || prefetch_stale(r.prefetch, shares.of(r.busy_until))
-                || wanted.get(*id).is_none_or(|w| w.needs_restart(&current))
+                || wanted.get(*id).is_none_or(|w| !Arc::ptr_eq(w, &r.entry))
         })
         .map(|(id, _)| id.clone())
         .collect();
@@ -169,7 +243,7 @@ fn stop_stale(
 /// restarted while busy keeps its busy share.
 fn start(
     shared: &Arc<Shared>,
-    config: SubConfig,
+    entry: Arc<Entry>,
     before: Option<(Option<Instant>, JoinHandle<()>)>,
     shares: &Shares,
 ) -> Running {
@@ -178,12 +252,13 @@ fn start(
         None => (None, None),
     };
     let prefetch = shares.of(busy_until);
-    let config = Arc::new(RwLock::new(Arc::new(config)));
-    let stop = CancellationToken::new();
+    // Stopped with its subscription (a 410 Gone, or no longer active), or on its own (a new
+    // prefetch share).
+    let stop = entry.stop.child_token();
     let took = Arc::new(AtomicBool::new(false));
     let next = consume(
         shared.clone(),
-        config.clone(),
+        entry.clone(),
         prefetch,
         took.clone(),
         stop.clone(),
@@ -201,10 +276,11 @@ fn start(
         }
     };
     Running {
-        config,
+        entry,
         prefetch,
         took,
         busy_until,
+        last_took: shares.now,
         stop,
         task,
     }

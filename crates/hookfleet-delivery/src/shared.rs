@@ -1,9 +1,10 @@
 //! What every consumer task of one worker shares: the broker session it consumes on, the
 //! record, the one HTTP client, the publisher that moves messages on, the worker-wide cap on
-//! requests in flight, and the way to the outcome batcher.
+//! requests in flight, the directory of subscriptions, and the way to the outcome batcher.
 use crate::{
     batcher::{Pending, Verdict},
     config::Settings,
+    directory::Directory,
 };
 use anyhow::Context;
 use hookfleet_bus::{Publisher, Session, Topology};
@@ -22,6 +23,14 @@ pub(crate) struct Shared {
     pub publisher: Arc<Publisher>,
     /// Requests in flight across every subscription of this worker.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    pub directory: Directory,
+    /// Hot subscriptions whose own queue this worker declared, and when (to move copies there
+    /// without a declare each); forgotten when a move finds the queue gone.
+    pub hot_queues: std::sync::Mutex<
+        std::collections::HashMap<hookfleet_core::SubscriptionId, std::time::Instant>,
+    >,
+    /// Deleted subscriptions whose copies were met on a shard (see `shards`).
+    pub gone: std::sync::Mutex<std::collections::HashSet<hookfleet_core::SubscriptionId>>,
 }
 
 impl Shared {

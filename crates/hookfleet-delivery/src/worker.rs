@@ -56,8 +56,11 @@ pub async fn run(
         outcomes: tx,
         publisher,
         in_flight: Arc::new(tokio::sync::Semaphore::new(in_flight_total.max(1))),
+        directory: Default::default(),
+        hot_queues: Default::default(),
+        gone: Default::default(),
     });
-    let mut running = Consumers::new();
+    let mut running = Consumers::default();
     let mut tick = tokio::time::interval(shared.settings.reconcile_interval);
     tracing::info!("Delivery worker started");
     // A lost control consumer means a lost connection (or channel): drain what is in hand the
@@ -68,6 +71,7 @@ pub async fn run(
             _ = tick.tick() => {
                 sweep_health(&shared).await;
                 reconcile(&shared, &mut running).await;
+                crate::moves::sweep_tiers(&shared, &running).await;
             }
             notice = notices.next() => match notice {
                 Some(Ok(())) => {
@@ -89,12 +93,7 @@ pub async fn run(
 /// Stops every consumer, waits for each to settle what it took, then for the batcher to
 /// commit and settle the last outcomes (it ends once every consumer's sender is gone).
 async fn drain(mut running: Consumers, shared: Arc<Shared>, batcher: JoinHandle<()>) {
-    for r in running.values() {
-        r.stop.cancel();
-    }
-    for (_, r) in running.drain() {
-        let _ = r.task.await;
-    }
+    running.stop_all().await;
     drop(shared);
     let _ = batcher.await;
 }

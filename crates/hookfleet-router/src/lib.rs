@@ -2,7 +2,10 @@
 //! (`ON CONFLICT DO NOTHING`, so an idempotent repeat fans out nothing), expands each new event
 //! into one copy per (organization × service partition), publishes the copies to the topic
 //! exchange `hookfleet.events` and acks the batch only once every copy is confirmed and the
-//! events are marked routed. RabbitMQ's bindings then do the per-subscription fan-out.
+//! events are marked routed. RabbitMQ's bindings then do the per-subscription fan-out for the
+//! subscriptions with a bound queue of their own; for the shared tier (`shared`), whose
+//! subscriptions share a few shard queues, the router matches each copy against its index of
+//! their filters and puts one copy per subscription on its lane, naming it.
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
@@ -15,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 pub mod enrich;
 mod park;
+mod shared;
 pub use enrich::KeycloakAdmin;
 use park::{Ctx, park};
+use shared::SharedTier;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -28,6 +33,8 @@ pub struct Settings {
     pub batch_linger: Duration,
     /// The identity provider's admin API; with it the router also enriches hook events.
     pub keycloak: Option<KeycloakAdmin>,
+    /// Safety-net reload of the shared tier's subscriptions, in case a notice was missed.
+    pub reload_interval: Duration,
 }
 
 impl Default for Settings {
@@ -37,6 +44,7 @@ impl Default for Settings {
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
             keycloak: None,
+            reload_interval: Duration::from_secs(5),
         }
     }
 }
@@ -49,6 +57,10 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         "hookfleet_events_routed_total",
         "Events recorded and fanned out by the router."
+    );
+    metrics::describe_gauge!(
+        "hookfleet_router_shared_subscriptions",
+        "Subscriptions of the shared tier (hot ones included) the router copies events to."
     );
     metrics::describe_counter!(
         "hookfleet_events_duplicate_total",
@@ -132,11 +144,32 @@ async fn route(
         .await
         .context("Failed to consume the ingest queue")?;
     let acker = consumer.acker();
+    // Listening before the first load, so no change made in between goes unheard.
+    let mut notices = session
+        .notices(topology)
+        .await
+        .context("Failed to listen for control notices")?;
+    let mut shared = SharedTier::empty();
+    shared.reload(store).await;
+    let mut reload = tokio::time::interval(settings.reload_interval);
     tracing::info!(queue = %topology.ingest(), "Router consuming");
     let mut failures = 0u32;
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = reload.tick() => {
+                shared.reload(store).await;
+                continue;
+            }
+            notice = notices.next() => match notice {
+                Some(Ok(())) => {
+                    notices.skip_ready();
+                    shared.reload(store).await;
+                    continue;
+                }
+                Some(Err(e)) => return Err(e).context("The control listener failed"),
+                None => anyhow::bail!("The broker cancelled the control listener"),
+            },
             next = consumer.next() => match next {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => return Err(e).context("The ingest consumer failed"),
@@ -152,7 +185,7 @@ async fn route(
                 Ok(None) | Err(_) => break,
             }
         }
-        match route_batch(store, publisher, topology, &acker, batch).await {
+        match route_batch(store, publisher, topology, &shared, &acker, batch).await {
             BatchOutcome::Requeued => {
                 // Back off so a database or broker outage is not hammered; nothing is lost.
                 failures = failures.saturating_add(1);
@@ -167,6 +200,7 @@ async fn route(
     }
     tracing::info!("Router stopped consuming");
     acker.close("shutdown").await;
+    notices.close().await;
     Ok(())
 }
 
@@ -181,10 +215,11 @@ struct Poison {
 /// A message that cannot be decoded, stored or fanned out is poison: it is parked in
 /// `hookfleet.dead` with its reason, noted in `poison_messages`, and acked, and the rest of
 /// the batch goes on. Only an outage (database or broker away) requeues the whole batch.
-pub async fn route_batch(
+async fn route_batch(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
+    shared: &SharedTier,
     acker: &Acker,
     batch: Vec<Message>,
 ) -> BatchOutcome {
@@ -194,7 +229,7 @@ pub async fn route_batch(
         topology,
         acker,
     };
-    match ctx.route(&batch).await {
+    match ctx.route(&batch, shared).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "Requeueing an ingest batch");
@@ -248,7 +283,7 @@ fn copies_of<'e>(
 }
 
 impl Ctx<'_> {
-    async fn route(&self, batch: &[Message]) -> anyhow::Result<BatchOutcome> {
+    async fn route(&self, batch: &[Message], shared: &SharedTier) -> anyhow::Result<BatchOutcome> {
         let (events, mut poison) = decode(batch);
         let (to_route, refused) = record_isolating(self.store, &events)
             .await
@@ -262,7 +297,7 @@ impl Ctx<'_> {
         park(self, &self.topology.ingest(), "ingest", &parked)
             .await
             .context("Failed to park poison ingest messages")?;
-        let copies = self.publish(&out).await?;
+        let copies = self.publish(&out, shared).await?;
         let routed: Vec<&EventId> = out.iter().map(|(e, _)| &e.id).collect();
         // If this fails the copies are out; requeueing publishes them again (at-least-once).
         self.store
@@ -295,12 +330,16 @@ impl Ctx<'_> {
         })
     }
 
-    /// Publishes every copy, then waits for the broker to confirm them all.
+    /// Publishes every copy: once to the events exchange for the bound queues, and once per
+    /// matching shared-tier subscription onto its lane; then waits for the broker to confirm
+    /// them all. Returns how many were published.
     async fn publish(
         &self,
         out: &[(&IngestEvent, Vec<hookfleet_core::EventCopy>)],
+        shared: &SharedTier,
     ) -> anyhow::Result<usize> {
-        let mut pending = Vec::new();
+        let mut bound = Vec::new();
+        let mut direct = Vec::new();
         for (event, copies) in out {
             for copy in copies {
                 let confirm = self
@@ -308,14 +347,47 @@ impl Ctx<'_> {
                     .publish_copy(&event.id, copy)
                     .await
                     .context("Failed to publish an event copy")?;
-                pending.push(confirm.wait());
+                bound.push(confirm.wait());
+                for target in shared.targets(copy, &event.event_type) {
+                    let confirm = self
+                        .publisher
+                        .publish_for(&event.id, &target.id, target.lane, &copy.body)
+                        .await
+                        .context("Failed to publish a shared-tier copy")?;
+                    direct.push(self.landed(confirm, &event.id, target, &copy.body));
+                }
             }
         }
-        let n = pending.len();
-        try_join_all(pending)
+        let n = bound.len() + direct.len();
+        try_join_all(bound)
             .await
             .context("The broker did not confirm every copy")?;
+        try_join_all(direct)
+            .await
+            .context("The broker did not confirm every shared-tier copy")?;
         Ok(n)
+    }
+
+    /// Waits for a shared-tier copy's confirm. A hot subscription's queue may be gone (it went
+    /// back to its shard and the queue was removed before this router heard): the copy is
+    /// returned, and goes to its shard instead, which always exists.
+    async fn landed(
+        &self,
+        confirm: hookfleet_bus::Confirm,
+        event_id: &EventId,
+        target: &shared::Target,
+        body: &[u8],
+    ) -> hookfleet_bus::Result<()> {
+        match confirm.wait().await {
+            Err(hookfleet_bus::BusError::Returned) if target.lane != target.shard => {
+                self.publisher
+                    .publish_for(event_id, &target.id, target.shard, body)
+                    .await?
+                    .wait()
+                    .await
+            }
+            other => other,
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mod retention;
 mod row;
 mod sealed;
 mod subscriptions;
+mod tiers;
 mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
@@ -43,6 +44,7 @@ pub use sealed::{DEVELOPMENT_KEY_ID, Resealed, SealError, Sealer};
 pub use subscriptions::{
     ActiveSubscriptions, SubscriptionChanges, SubscriptionRow, SubscriptionState,
 };
+pub use tiers::RoutedRow;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;

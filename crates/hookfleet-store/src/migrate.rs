@@ -81,6 +81,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "lifecycle_retention",
         include_str!("../../../migrations/0016_lifecycle_retention.sql"),
     ),
+    (
+        17,
+        "tiers",
+        include_str!("../../../migrations/0017_tiers.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -7,7 +7,7 @@ use crate::{
 use hookfleet_core::{
     Ladder, SubscriptionId,
     render::Profile,
-    subscription::{Delivery, Ordering},
+    subscription::{Delivery, Ordering, Tier},
 };
 use tokio_postgres::Row;
 
@@ -46,6 +46,14 @@ pub struct SubscriptionRow {
     pub delivery: Delivery,
     /// The broker user that reads a pull subscription's queue.
     pub pull_user: Option<String>,
+    /// Where its copies wait, and why there.
+    pub tier: Tier,
+    /// Its shard queue on the shared tier (kept while hot, to go back to).
+    pub shard: Option<u16>,
+    pub tier_reason: Option<String>,
+    /// It has a queue of its own (`own`, `hot`, and a demoted one until its queue is emptied
+    /// and removed): the workers consume it.
+    pub own_queue: bool,
 }
 
 /// `secrets` as read: the previous secret only while its rotation grace lasts, so an expired
@@ -56,7 +64,7 @@ pub(crate) const COLUMNS: &str = "id, url, description, event_types, organizatio
      disabled_reason,
      CASE WHEN previous_secrets_expire_at > now() THEN previous_secrets_expire_at END
          AS previous_secrets_expire_at,
-     profile, delivery, pull_user";
+     profile, delivery, pull_user, tier, shard, tier_reason, own_queue";
 
 /// The changes `PATCH /v1/subscriptions/{id}` may make; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone)]
@@ -104,6 +112,10 @@ impl SubscriptionState {
     }
 }
 
+pub(crate) fn read_tier(s: &str) -> Result<Tier> {
+    Tier::parse(s).ok_or_else(|| unexpected("tier", format!("`{s}`")))
+}
+
 fn read_ordering(s: &str) -> Result<Ordering> {
     match s {
         "unordered" => Ok(Ordering::Unordered),
@@ -146,6 +158,12 @@ impl SubscriptionRow {
             delivery: Delivery::parse(delivery)
                 .ok_or_else(|| unexpected("delivery", format!("`{delivery}`")))?,
             pull_user: r.col("pull_user")?,
+            tier: read_tier(r.col("tier")?)?,
+            shard: r
+                .col::<Option<i16>>("shard")?
+                .and_then(|n| u16::try_from(n).ok()),
+            tier_reason: r.col("tier_reason")?,
+            own_queue: r.col::<&str>("own_queue")? == "consumed",
         })
     }
 }
@@ -170,8 +188,10 @@ impl Store {
             "INSERT INTO subscriptions (id, url, description, event_types, organizations,
                                         partitions, secrets, state, created_at, retry_ladder_ms,
                                         max_in_flight, rate_limit_per_s, ordering, profile,
-                                        delivery, pull_user)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                                        delivery, pull_user, tier, shard, tier_reason,
+                                        own_queue, tier_changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, now())",
             &[
                 &row.id.as_str(),
                 &row.url,
@@ -189,6 +209,10 @@ impl Store {
                 &row.profile.as_str(),
                 &row.delivery.as_str(),
                 &row.pull_user,
+                &row.tier.as_str(),
+                &row.shard.and_then(|n| i16::try_from(n).ok()),
+                &row.tier_reason,
+                &if row.own_queue { "consumed" } else { "none" },
             ],
         )
         .await?;

@@ -159,6 +159,7 @@ impl TestApp {
             ("HOOKFLEET_DATABASE_URL", self.database_url.clone()),
             ("HOOKFLEET_SECRET_KEYS", self.secret_keys.clone()),
             ("HOOKFLEET_NAMESPACE", self.topology.prefix().to_owned()),
+            ("HOOKFLEET_SHARDS", self.topology.shards().to_string()),
             ("HOOKFLEET_METRICS_ADDR", "127.0.0.1:0".to_owned()),
             ("HOOKFLEET_RECONCILE_INTERVAL", "500ms".to_owned()),
             ("HOOKFLEET_ALLOW_PRIVATE_TARGETS", "true".to_owned()),

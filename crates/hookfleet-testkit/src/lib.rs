@@ -60,6 +60,10 @@ pub struct Options {
     pub keycloak_admin: Option<hookfleet_router::KeycloakAdmin>,
     /// The type of the queues new subscriptions get (`HOOKFLEET_SUBSCRIPTION_QUEUES`).
     pub subscription_queues: hookfleet_bus::QueueKind,
+    /// Shard queues of the shared tier (`HOOKFLEET_SHARDS`; 0: every subscription has a queue
+    /// of its own). The default follows `HOOKFLEET_TEST_TIER` (see [`test_shards`]), so the
+    /// same suites run on either tier.
+    pub shards: u16,
     /// How the producer prunes the record.
     pub retention: hookfleet_producer::retention::Retention,
     /// The producer's channel password threads, queue caps and lockout.
@@ -89,10 +93,22 @@ impl Default for Options {
             keycloak_secrets: Vec::new(),
             keycloak_admin: None,
             subscription_queues: hookfleet_bus::QueueKind::Quorum,
+            shards: test_shards(),
             retention: Default::default(),
             password_checks: Default::default(),
             management_url: None,
         }
+    }
+}
+
+/// The shard count the tests' fleets get: `HOOKFLEET_TEST_TIER=shared` runs the suites with
+/// unordered push subscriptions on the shared tier (the product's default), anything else
+/// (or unset) with a queue of its own for every subscription, which the tests that look into
+/// a subscription's queue rely on. `scripts/test.sh` runs the delivery suites both ways.
+pub fn test_shards() -> u16 {
+    match std::env::var("HOOKFLEET_TEST_TIER").as_deref() {
+        Ok("shared") => 4,
+        _ => 0,
     }
 }
 
@@ -232,7 +248,9 @@ pub async fn spawn_app_with(opts: Options) -> TestApp {
     .await
     .expect("RabbitMQ answers on 127.0.0.1:5672 (run scripts/services.sh)");
     let channel = amqp.create_channel().await.expect("open a channel");
-    let topology = Topology::new(namespace).with_subscription_queues(opts.subscription_queues);
+    let topology = Topology::new(namespace)
+        .with_subscription_queues(opts.subscription_queues)
+        .with_shards(opts.shards);
     // Declared as every role declares it, so a test that runs no role still finds its queues.
     let setup = hookfleet_bus::connect(&amqp_url, "test-setup")
         .await

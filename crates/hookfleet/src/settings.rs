@@ -59,6 +59,13 @@ pub struct Common {
     /// for 10,000 and more). Existing subscriptions keep the type they were made with.
     #[arg(long, env = "HOOKFLEET_SUBSCRIPTION_QUEUES", default_value = "quorum")]
     pub subscription_queues: hookfleet_bus::QueueKind,
+    /// Shard queues of the shared tier, where the long tail of unordered push subscriptions
+    /// waits (0: every subscription gets a queue of its own, as before the tiers). Every role
+    /// must be given the same count; raising it spreads new subscriptions over more shards,
+    /// and existing ones keep theirs (README: "Tiers").
+    #[arg(long, env = "HOOKFLEET_SHARDS", default_value_t = hookfleet_bus::DEFAULT_SHARDS,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub shards: u16,
 }
 
 impl Common {
@@ -66,6 +73,7 @@ impl Common {
     pub fn topology(&self) -> hookfleet_bus::Topology {
         hookfleet_bus::Topology::new(self.namespace.clone())
             .with_subscription_queues(self.subscription_queues)
+            .with_shards(self.shards)
     }
 }
 
@@ -211,6 +219,16 @@ pub struct DeliveryArgs {
     /// Safety-net interval at which workers re-read subscriptions from PostgreSQL. Default 5s.
     #[arg(long, env = "HOOKFLEET_RECONCILE_INTERVAL", value_parser = duration)]
     pub reconcile_interval: Option<Duration>,
+    /// Unacked messages per shard queue per worker. Default 1000.
+    #[arg(long, env = "HOOKFLEET_SHARD_PREFETCH")]
+    pub shard_prefetch: Option<u16>,
+    /// A shared-tier subscription with more copies than this waiting in one worker for its
+    /// in-flight cap or rate turns hot (gets a queue of its own). Default 64.
+    #[arg(long, env = "HOOKFLEET_HOT_AFTER_WAITING")]
+    pub hot_after_waiting: Option<usize>,
+    /// A hot subscription idle this long goes back to its shard. Default 60s.
+    #[arg(long, env = "HOOKFLEET_HOT_IDLE", value_parser = duration)]
+    pub hot_idle: Option<Duration>,
 }
 
 impl DeliveryArgs {
@@ -228,6 +246,9 @@ impl DeliveryArgs {
             ladder: self.retry_ladder.clone().unwrap_or(d.ladder),
             disable_after: self.disable_after.unwrap_or(d.disable_after),
             allow_private_targets: common.allow_private_targets,
+            shard_prefetch: self.shard_prefetch.unwrap_or(d.shard_prefetch),
+            hot_after_waiting: self.hot_after_waiting.unwrap_or(d.hot_after_waiting),
+            hot_idle: self.hot_idle.unwrap_or(d.hot_idle),
             ..d
         };
         anyhow::ensure!(
@@ -245,6 +266,10 @@ impl DeliveryArgs {
         anyhow::ensure!(
             !settings.timeout.is_zero(),
             "HOOKFLEET_DELIVERY_TIMEOUT must be longer than zero"
+        );
+        anyhow::ensure!(
+            settings.shard_prefetch > 0 && settings.hot_after_waiting > 0,
+            "HOOKFLEET_SHARD_PREFETCH and HOOKFLEET_HOT_AFTER_WAITING must be at least 1"
         );
         Ok(settings)
     }
@@ -266,6 +291,7 @@ impl RouterArgs {
                     client_id: self.keycloak_client_id.clone(),
                     client_secret: self.keycloak_client_secret.clone().unwrap_or_default(),
                 }),
+            reload_interval: d.reload_interval,
         };
         anyhow::ensure!(
             settings.prefetch > 0 && settings.batch_size > 0,

@@ -39,6 +39,44 @@ impl Ordering {
     }
 }
 
+/// Where a subscription's copies wait until they are delivered.
+// `own`: a queue of its own, bound to the events exchange (FIFO and pull subscriptions, one
+// that asked for it, or every one in a fleet without shard queues). `shared`: one of the
+// fleet's shard queues, shared with other subscriptions, each copy naming its subscription
+// (the default for unordered push subscriptions). `hot`: a shared-tier subscription given a
+// queue of its own for a while (its backlog outgrew its share of the shard, or it is disabled
+// with copies waiting); it goes back to its shard once idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Own,
+    Shared,
+    Hot,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Own => "own",
+            Self::Shared => "shared",
+            Self::Hot => "hot",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Own, Self::Shared, Self::Hot]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+
+    /// Whether the router makes this subscription's copies itself (no binding on the events
+    /// exchange): the shared tier, hot or not.
+    pub fn routed_by_router(self) -> bool {
+        self != Self::Own
+    }
+}
+
 /// A password for a pull subscription's broker user: 192 random bits, URL-safe.
 pub fn random_password() -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -243,6 +281,10 @@ pub struct NewSubscription {
     // `push` (default) or `pull`, fixed at creation.
     #[serde(default)]
     pub delivery: Option<Delivery>,
+    // `own` or `shared` (the fleet decides when absent: shared for unordered push
+    // subscriptions while the fleet has shard queues); fixed at creation.
+    #[serde(default)]
+    pub tier: Option<Tier>,
 }
 
 /// A validated subscription request.
@@ -258,6 +300,8 @@ pub struct SubscriptionSpec {
     pub rate_limit_per_s: Option<u32>,
     pub ordering: Ordering,
     pub profile: crate::render::Profile,
+    /// The tier asked for (`own` or `shared`); `None`: the fleet's choice.
+    pub tier: Option<Tier>,
 }
 
 /// A pattern is dot-separated words, each a literal word, `*` (one word) or `#` (any number).
@@ -281,7 +325,26 @@ pub fn validate_pattern(p: &str) -> Result<(), Invalid> {
 }
 
 impl NewSubscription {
+    /// A tier a client may ask for: `hot` is the fleet's to give, and FIFO and pull
+    /// subscriptions need a queue of their own.
+    fn check_tier(&self, tier: Tier) -> Result<Tier, Invalid> {
+        let own_only =
+            self.ordering == Some(Ordering::Fifo) || self.delivery == Some(Delivery::Pull);
+        match tier {
+            Tier::Hot => Err(Invalid::new(
+                "tier",
+                "is `own` or `shared`; `hot` is given by the fleet",
+            )),
+            Tier::Shared if own_only => Err(Invalid::new(
+                "tier",
+                "FIFO and pull subscriptions have a queue of their own: `own`",
+            )),
+            t => Ok(t),
+        }
+    }
+
     pub fn validate(self) -> Result<SubscriptionSpec, Invalid> {
+        let tier = self.tier.map(|t| self.check_tier(t)).transpose()?;
         Ok(SubscriptionSpec {
             url: match (self.delivery.unwrap_or_default(), &self.url) {
                 (Delivery::Push, Some(u)) => Some(validate_url(u)?),
@@ -311,6 +374,7 @@ impl NewSubscription {
             rate_limit_per_s: self.rate_limit_per_s.map(validate_rate_limit).transpose()?,
             ordering: self.ordering.unwrap_or(Ordering::Unordered),
             profile: self.profile.unwrap_or_default(),
+            tier,
         })
     }
 }

@@ -132,6 +132,11 @@ async fn rebind(
     before: SubscriptionRow,
     after: SubscriptionRow,
 ) -> Result<(), hookfleet_bus::BusError> {
+    // Only a bound queue has bindings; the router reads the shared tier's filters afresh at
+    // the notice that follows the change.
+    if after.tier != hookfleet_core::subscription::Tier::Own {
+        return Ok(());
+    }
     let (old, new) = (binding_keys(&before), binding_keys(&after));
     let added: Vec<String> = new.iter().filter(|k| !old.contains(k)).cloned().collect();
     let removed: Vec<String> = old.iter().filter(|k| !new.contains(k)).cloned().collect();

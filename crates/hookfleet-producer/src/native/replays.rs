@@ -1,6 +1,7 @@
 //! Sending deliveries again: one delivery as its next attempt, recovery of a window of failed
-//! deliveries, and test sends. Replays go straight to the subscription's queue, so only that
-//! subscription sees them.
+//! deliveries, and test sends. Replays go straight to the subscription's lane (its own queue,
+//! or on the shared tier its shard, naming it), so only that subscription sees them.
+use super::subscriptions::lane;
 use super::tags::DELIVERIES;
 use crate::{
     AppState,
@@ -8,7 +9,7 @@ use crate::{
     extract::{ApiJson, ApiPath},
 };
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
-use hookfleet_bus::BusError;
+use hookfleet_bus::{BusError, Lane};
 use hookfleet_core::{DeliveryId, EventId, Invalid};
 use hookfleet_store::{Cursor, ReplayRow};
 use serde::{Deserialize, Serialize};
@@ -23,8 +24,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 }
 
 /// Puts a recorded delivery back on its subscription's queue as its next attempt.
-async fn enqueue(state: &AppState, row: &ReplayRow) -> AppResult<()> {
-    enqueue_all(&*state.bus()?, std::slice::from_ref(row))
+async fn enqueue(state: &AppState, lane: Lane, row: &ReplayRow) -> AppResult<()> {
+    enqueue_all(&*state.bus()?, lane, std::slice::from_ref(row))
         .await
         .map_err(|e| ApiError::unavailable("Failed to enqueue a replay", &e))
 }
@@ -54,13 +55,13 @@ pub(crate) async fn retry_delivery(
         .replay_row(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    state.subscription(row.subscription_id.as_str()).await?;
+    let sub = state.subscription(row.subscription_id.as_str()).await?;
     let exhausted = state
         .store
         .delivery(&id)
         .await?
         .is_some_and(|d| d.status == hookfleet_store::DeliveryStatus::Exhausted);
-    enqueue(&state, &row).await?;
+    enqueue(&state, lane(&sub), &row).await?;
     // An exhausted delivery's message is parked in `hookfleet.dead`: once the retry is on its
     // queue, take that copy out, so a later recovery cannot send it again.
     let removed = if exhausted {
@@ -187,7 +188,7 @@ pub(crate) async fn recover(
     } = state
         .store
         .claim_recoverable(&window, |rows| async {
-            enqueue_all(&bus, &rows).await?;
+            enqueue_all(&bus, lane(&sub), &rows).await?;
             Ok::<_, BusError>(rows)
         })
         .await?
@@ -224,13 +225,14 @@ pub(crate) async fn recover(
 
 /// Publishes every row's next attempt to its subscription's queue and waits for the broker
 /// to confirm them all (sent together, confirmed together).
-async fn enqueue_all(bus: &crate::Bus, rows: &[ReplayRow]) -> Result<(), BusError> {
+async fn enqueue_all(bus: &crate::Bus, lane: Lane, rows: &[ReplayRow]) -> Result<(), BusError> {
     let mut pending = Vec::with_capacity(rows.len());
     for row in rows {
         pending.push(
             bus.publisher
                 .enqueue_attempt(
                     &row.subscription_id,
+                    lane,
                     row.attempts + 1,
                     row.is_test,
                     &row.body(),
@@ -325,6 +327,6 @@ pub(crate) async fn send_test(
         is_test: true,
         source: None,
     };
-    enqueue(state, &row).await?;
+    enqueue(state, lane(sub), &row).await?;
     Ok(row)
 }

@@ -60,6 +60,11 @@ pub(crate) struct Subscription {
     rate_limit_per_s: Option<i32>,
     ordering: sub::Ordering,
     profile: Profile,
+    /// Where its copies wait: `own` (a queue of its own), `shared` (one of the fleet's shard
+    /// queues) or `hot` (a shared one given its own queue for a while).
+    tier: sub::Tier,
+    /// Why it is on that tier.
+    tier_reason: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
     /// `GET` of one: messages ready in its queue (`null` if the broker cannot say).
@@ -98,6 +103,8 @@ impl Subscription {
             rate_limit_per_s: row.rate_limit_per_s,
             ordering: row.ordering,
             profile: row.profile,
+            tier: row.tier,
+            tier_reason: row.tier_reason.clone(),
             created_at: row.created_at.format(&Rfc3339).unwrap_or_default(),
             backlog: None,
             parked: None,
@@ -194,6 +201,7 @@ pub(crate) async fn create(
     }
     let secret = Secret::generate();
     let id = SubscriptionId::random();
+    let (tier, shard, tier_reason) = place(state, &spec, &id)?;
     let pull = (spec.delivery == sub::Delivery::Pull)
         .then(|| super::pull::access(state, &id))
         .transpose()?;
@@ -219,15 +227,22 @@ pub(crate) async fn create(
         profile: spec.profile,
         delivery: spec.delivery,
         pull_user: pull.as_ref().map(|p| p.username.clone()),
+        own_queue: tier == sub::Tier::Own,
+        tier,
+        shard,
+        tier_reason: Some(tier_reason.to_owned()),
         id,
     };
     let fifo = spec.ordering == sub::Ordering::Fifo;
     let keys = spec.filters.binding_keys();
     let bus = state.bus()?;
     let declare = async {
-        bus.admin
-            .declare_subscription(&state.topology, row.id.as_str(), &keys, fifo)
-            .await?;
+        // The shared tier needs no queue: the router learns of it from the notice below.
+        if tier == sub::Tier::Own {
+            bus.admin
+                .declare_subscription(&state.topology, row.id.as_str(), &keys, fifo)
+                .await?;
+        }
         if let Some(p) = &pull {
             super::pull::provision(state, &bus, &row.id, p).await?;
         }
@@ -250,6 +265,44 @@ pub(crate) async fn create(
     }
     state.notify_workers().await;
     Ok(Created { row, secret, pull })
+}
+
+/// Which tier a new subscription goes on, its shard there, and why: FIFO and pull
+/// subscriptions, and those that ask, get a queue of their own; the rest share the fleet's
+/// shard queues, unless the fleet has none.
+fn place(
+    state: &AppState,
+    spec: &hookfleet_core::subscription::SubscriptionSpec,
+    id: &SubscriptionId,
+) -> AppResult<(sub::Tier, Option<u16>, &'static str)> {
+    let shard = state.topology.shard_of(id.as_str());
+    Ok(match (spec.tier, shard) {
+        (Some(sub::Tier::Own), _) => (sub::Tier::Own, None, "asked for"),
+        _ if spec.ordering == sub::Ordering::Fifo => (sub::Tier::Own, None, "FIFO"),
+        _ if spec.delivery == sub::Delivery::Pull => (sub::Tier::Own, None, "pull"),
+        (_, Some(n)) => (
+            sub::Tier::Shared,
+            Some(n),
+            "the long tail shares shard queues",
+        ),
+        (Some(_), None) => {
+            return Err(ApiError::invalid(hookfleet_core::Invalid::new(
+                "tier",
+                "this fleet has no shard queues (HOOKFLEET_SHARDS=0): `own` only",
+            )));
+        }
+        (None, None) => (sub::Tier::Own, None, "the fleet has no shard queues"),
+    })
+}
+
+/// Where a copy for this subscription is put from outside the router (a replay, a recovery, a
+/// test send): its own queue, or on the shared tier its shard, hot or not (a shard always
+/// exists; a hot queue may be on its way out, and the shard's workers take the copy either way).
+pub(crate) fn lane(row: &SubscriptionRow) -> hookfleet_bus::Lane {
+    match (row.tier, row.shard) {
+        (sub::Tier::Own, _) | (_, None) => hookfleet_bus::Lane::Own,
+        (_, Some(n)) => hookfleet_bus::Lane::Shard(n),
+    }
 }
 
 /// The binding keys of a subscription's filters.
@@ -311,7 +364,12 @@ pub(crate) async fn delete(state: &AppState, row: &SubscriptionRow) -> AppResult
     }
     state.notify_workers().await;
     // The queue itself goes later (see `crate::janitor`): deleting it now could race a worker
-    // that is just starting to consume it. Unbinding now means it receives nothing more.
+    // that is just starting to consume it. Unbinding now means it receives nothing more. A
+    // shared-tier subscription has no binding: the router drops it at the notice above, and
+    // the workers drop what was already on its shard.
+    if row.tier != sub::Tier::Own {
+        return Ok(());
+    }
     if let Err(e) = bus
         .admin
         .unbind(&state.topology, row.id.as_str(), &binding_keys(row))

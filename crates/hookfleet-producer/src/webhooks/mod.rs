@@ -212,6 +212,7 @@ pub(crate) async fn webhook_create(
         ordering: None,
         profile: Some(Profile::InnerVoice),
         delivery: None,
+        tier: None,
     }
     .validate()
     .map_err(|mut i| {

@@ -54,5 +54,6 @@ mod secrets;
 mod slow_clients;
 mod subscriptions;
 mod tenancy;
+mod tiers;
 mod warnings;
 mod webhooks;

@@ -6,6 +6,9 @@
 //! absent value becomes `_` (which an encoded value can never be, since `_` itself is escaped).
 //! The type keeps its dots so the subscription patterns `user.*` and `user.#` match it.
 
+mod index;
+pub use index::{Filter, Index};
+
 /// The word standing for "this copy has no such field".
 pub const ABSENT: &str = "_";
 

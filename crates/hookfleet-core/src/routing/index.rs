@@ -1,0 +1,248 @@
+//! The router's own matcher for the subscriptions of the shared tier, which have no binding on
+//! `hookfleet.events` (a shard queue holds the copies of many subscriptions, and RabbitMQ puts a
+//! message in a queue once however many of its bindings match, so the router makes one copy
+//! per subscription itself).
+//!
+//! It must match exactly what the subscription's binding keys would match on the topic
+//! exchange ([`super::topic_matches`] is the reference, and a property test holds it to it).
+//! A binding key is `<partition word>.<organization word>.<type pattern>`, where neither word
+//! is ever `#` and a copy's routing key has exactly one word for each, so a binding matches a
+//! copy exactly when both words match and the pattern matches the type. Entries are grouped by
+//! their two words; inside a group, literal types are a hash lookup and only wildcard
+//! patterns are tried one by one. A copy looks in at most four groups.
+use super::{encode_word, topic_matches};
+use std::collections::HashMap;
+
+/// One subscription's filters, as its binding keys are made from them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub event_types: Vec<String>,
+    pub partitions: Option<Vec<String>>,
+    pub organizations: Option<Vec<String>>,
+}
+
+/// A word of a binding: one value, or any (`*`).
+type Word = Option<String>;
+
+#[derive(Debug, Default)]
+struct Group {
+    /// Patterns without a wildcard, by the exact type they name.
+    literal: HashMap<String, Vec<u32>>,
+    /// Patterns with `*` or `#`, tried against each type.
+    wild: Vec<(String, u32)>,
+}
+
+/// Which targets (subscriptions) a copy goes to.
+#[derive(Debug)]
+pub struct Index<T> {
+    targets: Vec<T>,
+    groups: HashMap<(Word, Word), Group>,
+}
+
+impl<T> Default for Index<T> {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            groups: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Index<T> {
+    pub fn new(entries: impl IntoIterator<Item = (T, Filter)>) -> Self {
+        let mut index = Self::default();
+        for (target, filter) in entries {
+            index.insert(target, &filter);
+        }
+        index
+    }
+
+    fn insert(&mut self, target: T, filter: &Filter) {
+        let Ok(n) = u32::try_from(self.targets.len()) else {
+            return;
+        };
+        self.targets.push(target);
+        let words = |list: &Option<Vec<String>>| -> Vec<Word> {
+            match list {
+                None => vec![None],
+                Some(values) => values.iter().map(|v| Some(encode_word(Some(v)))).collect(),
+            }
+        };
+        for p in words(&filter.partitions) {
+            for o in words(&filter.organizations) {
+                let group = self.groups.entry((p.clone(), o)).or_default();
+                for pattern in &filter.event_types {
+                    if pattern.split('.').any(|w| w == "*" || w == "#") {
+                        group.wild.push((pattern.clone(), n));
+                    } else {
+                        group.literal.entry(pattern.clone()).or_default().push(n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many targets the index holds.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// Every target whose filter matches a copy with this partition, organization and type,
+    /// each once, in the order they were given.
+    pub fn matches(
+        &self,
+        partition: Option<&str>,
+        organization: Option<&str>,
+        event_type: &str,
+    ) -> Vec<&T> {
+        let (p, o) = (encode_word(partition), encode_word(organization));
+        let mut hits: Vec<u32> = Vec::new();
+        for key in [
+            (Some(p.clone()), Some(o.clone())),
+            (Some(p), None),
+            (None, Some(o)),
+            (None, None),
+        ] {
+            let Some(group) = self.groups.get(&key) else {
+                continue;
+            };
+            if let Some(ns) = group.literal.get(event_type) {
+                hits.extend_from_slice(ns);
+            }
+            hits.extend(
+                group
+                    .wild
+                    .iter()
+                    .filter(|(pattern, _)| topic_matches(pattern, event_type))
+                    .map(|(_, n)| *n),
+            );
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter()
+            .filter_map(|n| self.targets.get(n as usize))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::{binding_keys, routing_key};
+    use proptest::prelude::*;
+
+    fn filter(types: &[&str], parts: Option<&[&str]>, orgs: Option<&[&str]>) -> Filter {
+        let own = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        Filter {
+            event_types: own(types),
+            partitions: parts.map(own),
+            organizations: orgs.map(own),
+        }
+    }
+
+    #[test]
+    fn a_copy_goes_to_each_matching_subscription_once() {
+        let index = Index::new([
+            ("all", filter(&["#"], None, None)),
+            ("users", filter(&["user.*", "user.created"], None, None)),
+            (
+                "tdi1",
+                filter(&["user.created"], Some(&["pca.hub.tdi1"]), None),
+            ),
+            ("org-a", filter(&["#"], None, Some(&["a.b", "c"]))),
+        ]);
+        let hit = |p, o, t| {
+            index
+                .matches(p, o, t)
+                .into_iter()
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            hit(Some("pca.hub.tdi1"), Some("a.b"), "user.created"),
+            ["all", "users", "tdi1", "org-a"]
+        );
+        assert_eq!(hit(None, None, "user.deleted"), ["all", "users"]);
+        assert_eq!(
+            hit(Some("pca.hub"), Some("c"), "order.paid"),
+            ["all", "org-a"]
+        );
+        assert_eq!(hit(None, Some("a"), "user.email.invited"), ["all"]);
+    }
+
+    /// Words that collide under careless encoding: dots, `_` (the absent word), `%`, `*`.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("a".to_owned()),
+            Just("a.b".to_owned()),
+            Just("_".to_owned()),
+            Just("%2E".to_owned()),
+            Just("*".to_owned()),
+            Just("pca.hub.tdi1".to_owned()),
+        ]
+    }
+
+    fn scope() -> impl Strategy<Value = Option<Vec<String>>> {
+        proptest::option::of(proptest::collection::vec(value(), 1..3))
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("user"),
+                Just("created"),
+                Just("x"),
+                Just("*"),
+                Just("#")
+            ],
+            1..4,
+        )
+        .prop_map(|w| w.join("."))
+    }
+
+    fn event_type() -> impl Strategy<Value = String> {
+        proptest::collection::vec(prop_oneof![Just("user"), Just("created"), Just("x")], 1..4)
+            .prop_map(|w| w.join("."))
+    }
+
+    proptest! {
+        /// The index sends a copy to exactly the subscriptions whose binding keys the topic
+        /// exchange would match against the copy's routing key.
+        #[test]
+        fn the_index_matches_exactly_what_the_bindings_match(
+            filters in proptest::collection::vec(
+                (proptest::collection::vec(pattern(), 1..3), scope(), scope()),
+                0..12,
+            ),
+            copies in proptest::collection::vec(
+                (proptest::option::of(value()), proptest::option::of(value()), event_type()),
+                1..8,
+            ),
+        ) {
+            let filters: Vec<Filter> = filters
+                .into_iter()
+                .map(|(event_types, partitions, organizations)| Filter { event_types, partitions, organizations })
+                .collect();
+            let index = Index::new(filters.iter().cloned().enumerate());
+            for (p, o, t) in &copies {
+                let key = routing_key(p.as_deref(), o.as_deref(), t);
+                let expected: Vec<usize> = filters
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| {
+                        binding_keys(&f.event_types, f.partitions.as_deref(), f.organizations.as_deref())
+                            .iter()
+                            .any(|b| topic_matches(b, &key))
+                    })
+                    .map(|(n, _)| n)
+                    .collect();
+                let got: Vec<usize> = index.matches(p.as_deref(), o.as_deref(), t).into_iter().copied().collect();
+                prop_assert_eq!(got, expected, "copy {}", key);
+            }
+        }
+    }
+}
