@@ -352,6 +352,7 @@ impl Job {
             is_test: msg.is_test,
             disable_reason: matches!(decision, Decision::Gone { .. })
                 .then(|| "the endpoint answered 410 Gone".to_owned()),
+            counted: self.cfg.tier != hookfleet_core::subscription::Tier::Own,
         }
     }
 

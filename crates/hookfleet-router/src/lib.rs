@@ -11,8 +11,9 @@
 use anyhow::Context;
 use futures_util::future::try_join_all;
 use hookfleet_bus::{Acker, Message, Publisher, Session, Topology};
-use hookfleet_core::{EventId, IngestEvent, routing::MAX_KEY_LEN};
+use hookfleet_core::{EventId, IngestEvent, SubscriptionId, routing::MAX_KEY_LEN};
 use hookfleet_store::{Store, StoreError};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -185,7 +186,7 @@ async fn route(
                 Ok(None) | Err(_) => break,
             }
         }
-        match route_batch(store, publisher, topology, &shared, &acker, batch).await {
+        match route_batch(store, publisher, topology, &mut shared, &acker, batch).await {
             BatchOutcome::Requeued => {
                 // Back off so a database or broker outage is not hammered; nothing is lost.
                 failures = failures.saturating_add(1);
@@ -219,7 +220,7 @@ async fn route_batch(
     store: &Store,
     publisher: &Publisher,
     topology: &Topology,
-    shared: &SharedTier,
+    shared: &mut SharedTier,
     acker: &Acker,
     batch: Vec<Message>,
 ) -> BatchOutcome {
@@ -283,7 +284,16 @@ fn copies_of<'e>(
 }
 
 impl Ctx<'_> {
-    async fn route(&self, batch: &[Message], shared: &SharedTier) -> anyhow::Result<BatchOutcome> {
+    async fn route(
+        &self,
+        batch: &[Message],
+        shared: &mut SharedTier,
+    ) -> anyhow::Result<BatchOutcome> {
+        shared
+            .refresh(self.store)
+            .await
+            .context("Failed to read the shared tier's routing version")?;
+        let shared = &*shared;
         let (events, mut poison) = decode(batch);
         let (to_route, refused) = record_isolating(self.store, &events)
             .await
@@ -297,11 +307,11 @@ impl Ctx<'_> {
         park(self, &self.topology.ingest(), "ingest", &parked)
             .await
             .context("Failed to park poison ingest messages")?;
-        let copies = self.publish(&out, shared).await?;
+        let (copies, waiting) = self.publish(&out, shared).await?;
         let routed: Vec<&EventId> = out.iter().map(|(e, _)| &e.id).collect();
         // If this fails the copies are out; requeueing publishes them again (at-least-once).
         self.store
-            .mark_routed(&routed)
+            .mark_routed_counting(&routed, &waiting)
             .await
             .context("Failed to mark events routed")?;
         let last_good = batch
@@ -332,14 +342,16 @@ impl Ctx<'_> {
 
     /// Publishes every copy: once to the events exchange for the bound queues, and once per
     /// matching shared-tier subscription onto its lane; then waits for the broker to confirm
-    /// them all. Returns how many were published.
+    /// them all. Returns how many were published, and how many went to each shared-tier
+    /// subscription (the record counts what waits for each).
     async fn publish(
         &self,
         out: &[(&IngestEvent, Vec<hookfleet_core::EventCopy>)],
         shared: &SharedTier,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<(usize, HashMap<SubscriptionId, i64>)> {
         let mut bound = Vec::new();
         let mut direct = Vec::new();
+        let mut waiting: HashMap<SubscriptionId, i64> = HashMap::new();
         for (event, copies) in out {
             for copy in copies {
                 let confirm = self
@@ -355,6 +367,7 @@ impl Ctx<'_> {
                         .await
                         .context("Failed to publish a shared-tier copy")?;
                     direct.push(self.landed(confirm, &event.id, target, &copy.body));
+                    *waiting.entry(target.id.clone()).or_default() += 1;
                 }
             }
         }
@@ -365,7 +378,7 @@ impl Ctx<'_> {
         try_join_all(direct)
             .await
             .context("The broker did not confirm every shared-tier copy")?;
-        Ok(n)
+        Ok((n, waiting))
     }
 
     /// Waits for a shared-tier copy's confirm. A hot subscription's queue may be gone (it went

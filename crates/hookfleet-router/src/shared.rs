@@ -1,7 +1,8 @@
 //! The shared tier, as the router sees it: which subscriptions get a copy made by the router
 //! (they have no binding on `hookfleet.events`) and where each copy goes. The index is loaded
-//! from the record at start, again at every control notice (a subscription made, changed,
-//! deleted, turned hot or back) and periodically, in case a notice was lost.
+//! from the record again whenever the record's routing version moved, which the router checks
+//! before each batch: a subscription answered 201 gets every event accepted after that, as a
+//! binding made at creation would. Notices and a periodic pass reload it too.
 use hookfleet_bus::Lane;
 use hookfleet_core::{SubscriptionId, routing::Index, subscription::Tier};
 use hookfleet_store::Store;
@@ -17,18 +18,48 @@ pub(crate) struct Target {
 
 pub(crate) struct SharedTier {
     index: Index<Target>,
+    /// The routing version the index was loaded at (read before loading).
+    version: Option<i64>,
 }
 
 impl SharedTier {
     pub(crate) fn empty() -> Self {
         Self {
             index: Index::default(),
+            version: None,
         }
     }
 
-    /// Reads the shared tier from the record; on failure keeps the one it has (a subscription
-    /// made meanwhile then gets its copies from the next successful load on).
+    /// Reloads unless the record's routing version is the one loaded. An error is the
+    /// record's being away: the batch waits for it, as its write would.
+    pub(crate) async fn refresh(
+        &mut self,
+        store: &Store,
+    ) -> Result<(), hookfleet_store::StoreError> {
+        let version = store.routing_version().await?;
+        if self.version != Some(version) {
+            self.load(store, version).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the shared tier from the record; on failure keeps the one it has (the version
+    /// check before the next batch tries again).
     pub(crate) async fn reload(&mut self, store: &Store) {
+        let loaded = match store.routing_version().await {
+            Ok(version) => self.load(store, version).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = loaded {
+            tracing::warn!(error = %e, "Failed to load the shared tier's subscriptions; routing with the last ones loaded");
+        }
+    }
+
+    async fn load(
+        &mut self,
+        store: &Store,
+        version: i64,
+    ) -> Result<(), hookfleet_store::StoreError> {
         match store.routed_subscriptions().await {
             Ok(rows) => {
                 let entries = rows.into_iter().map(|r| {
@@ -46,12 +77,12 @@ impl SharedTier {
                     (target, r.filter)
                 });
                 self.index = Index::new(entries);
+                self.version = Some(version);
                 metrics::gauge!("hookfleet_router_shared_subscriptions")
                     .set(self.index.len() as f64);
+                Ok(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "Failed to load the shared tier's subscriptions; routing with the last ones loaded");
-            }
+            Err(e) => Err(e),
         }
     }
 

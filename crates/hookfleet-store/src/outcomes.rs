@@ -66,6 +66,10 @@ pub struct OutcomeRow {
     pub is_test: bool,
     /// Set when this outcome disables the subscription (the endpoint answered 410 Gone).
     pub disable_reason: Option<String>,
+    /// Its subscription is on the shared tier (hot or not), whose waiting copies the record
+    /// counts: a first attempt takes one off.
+    #[serde(skip)]
+    pub counted: bool,
 }
 
 /// A message a stage could not process (decode, store, route), as the record notes it.
@@ -161,6 +165,7 @@ impl Store {
         if !outcomes.is_empty() {
             write_outcomes(&tx, outcomes).await?;
             update_health(&tx, outcomes).await?;
+            take_off_waiting(&tx, outcomes).await?;
         }
         if !poison.is_empty() {
             tx.execute(
@@ -173,6 +178,49 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Adds copies routed to shared-tier subscriptions to their waiting counts and marks
+    /// their events routed, in one transaction: a batch routed again after a failure here is
+    /// counted once.
+    pub async fn mark_routed_counting(
+        &self,
+        ids: &[&EventId],
+        waiting: &HashMap<SubscriptionId, i64>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if !waiting.is_empty() {
+            let (subs, counts): (Vec<&str>, Vec<i64>) =
+                waiting.iter().map(|(s, n)| (s.as_str(), *n)).unzip();
+            tx.execute(
+                "UPDATE subscriptions s SET waiting = s.waiting + v.n
+                 FROM unnest($1::text[], $2::bigint[]) AS v(id, n) WHERE s.id = v.id",
+                &[&subs, &counts],
+            )
+            .await?;
+        }
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        tx.execute(
+            "UPDATE events SET routed_at = now() WHERE id = ANY($1) AND routed_at IS NULL",
+            &[&ids],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Copies of a shared-tier subscription routed and not yet attempted.
+    pub async fn waiting_count(&self, id: &SubscriptionId) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT waiting FROM subscriptions WHERE id = $1",
+                &[&id.as_str()],
+            )
+            .await?;
+        row.col("waiting")
     }
 
     /// When the oldest retry still waiting on the ladder was due, if any is waiting.
@@ -333,5 +381,30 @@ async fn update_health(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Takes the first attempts of shared-tier subscriptions' copies off their waiting counts.
+async fn take_off_waiting(
+    tx: &tokio_postgres::Transaction<'_>,
+    outcomes: &[OutcomeRow],
+) -> Result<()> {
+    let mut firsts: HashMap<&str, i64> = HashMap::new();
+    for o in outcomes
+        .iter()
+        .filter(|o| o.counted && o.attempt == 1 && !o.is_test)
+    {
+        *firsts.entry(o.subscription_id.as_str()).or_default() += 1;
+    }
+    if firsts.is_empty() {
+        return Ok(());
+    }
+    let (subs, counts): (Vec<&str>, Vec<i64>) = firsts.into_iter().unzip();
+    tx.execute(
+        "UPDATE subscriptions s SET waiting = greatest(s.waiting - v.n, 0)
+         FROM unnest($1::text[], $2::bigint[]) AS v(id, n) WHERE s.id = v.id",
+        &[&subs, &counts],
+    )
+    .await?;
     Ok(())
 }

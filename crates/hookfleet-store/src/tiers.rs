@@ -44,6 +44,17 @@ impl Store {
             .collect()
     }
 
+    /// The version of the shared tier's routing: it changes with every change a router must
+    /// see, in the changing transaction.
+    pub async fn routing_version(&self) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT version FROM routing_version", &[])
+            .await?;
+        row.col("version")
+    }
+
     /// Gives a shared-tier subscription a queue of its own, fed by the router from now on;
     /// false if it was not on its shard (already hot, deleted, or never shared).
     pub async fn make_hot(&self, id: &SubscriptionId, reason: &str) -> Result<bool> {

@@ -20,6 +20,62 @@ impl TestApp {
             .expect("confirmed");
     }
 
+    /// Puts these exact bytes where a copy for subscription `id` waits, naming it as the
+    /// router does: its own queue, or on the shared tier its shard.
+    pub async fn put_for(&self, id: &str, body: &[u8]) {
+        let mut headers = lapin::types::FieldTable::default();
+        headers.insert(
+            "x-hookfleet-subscription".into(),
+            lapin::types::AMQPValue::LongString(id.into()),
+        );
+        self.channel
+            .basic_publish(
+                "".into(),
+                self.lane_queue(id).await.as_str().into(),
+                lapin::options::BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_headers(headers),
+            )
+            .await
+            .expect("published")
+            .await
+            .expect("confirmed");
+    }
+
+    /// The queue copies for subscription `id` go to: its own, or its shard on the shared tier.
+    pub async fn lane_queue(&self, id: &str) -> String {
+        let row = self
+            .db
+            .query_one(
+                "SELECT tier, shard FROM subscriptions WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .expect("the subscription's tier");
+        match (row.get::<_, &str>(0), row.get::<_, Option<i16>>(1)) {
+            ("own", _) | (_, None) => self.topology.subscription_queue(id),
+            (_, Some(n)) => self
+                .topology
+                .shard_queue(u16::try_from(n).expect("a shard")),
+        }
+    }
+
+    /// Waits until the workers deliver subscription `id` (`true`) or let it go (`false`): its
+    /// own queue has a consumer or none. On the shared tier, whose shard is always consumed, a
+    /// new subscription is delivered at once (the router routes to it once its creation is
+    /// committed, a worker looks up what it has not loaded yet); one let go needs the
+    /// in-process worker to have reconciled since.
+    pub async fn wait_delivering(&self, id: &str, delivering: bool) {
+        let queue = self.lane_queue(id).await;
+        if queue == self.topology.subscription_queue(id) {
+            self.wait_consumers(&queue, u32::from(delivering)).await;
+        } else if !delivering {
+            self.wait_reconciled().await;
+        }
+    }
+
     /// Rows in one of this app's tables.
     pub async fn count(&self, table: &str) -> i64 {
         self.db

@@ -67,7 +67,8 @@ pub(crate) struct Subscription {
     tier_reason: Option<String>,
     #[schema(format = DateTime)]
     created_at: String,
-    /// `GET` of one: messages ready in its queue (`null` if the broker cannot say).
+    /// `GET` of one: copies waiting for it: messages ready in its own queue (`null` if the
+    /// broker cannot say), or on the shared tier the copies routed to it not yet attempted.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<u32>, format = Int64)]
     backlog: Option<Option<u32>>,
@@ -325,12 +326,18 @@ pub(crate) async fn get_subscription(
     let row = state.subscription(&id).await?;
     // What waits: messages ready in its queue (null if the broker cannot say), and deliveries
     // given up and parked (listed by `GET …/deliveries?status=exhausted`).
-    let backlog = match state.bus_session() {
-        Some(bus) => {
-            bus.queue_depth(&state.topology.subscription_queue(row.id.as_str()))
-                .await
+    let backlog = if row.tier == sub::Tier::Own {
+        match state.bus_session() {
+            Some(bus) => {
+                bus.queue_depth(&state.topology.subscription_queue(row.id.as_str()))
+                    .await
+            }
+            None => None,
         }
-        None => None,
+    } else {
+        // A shard holds many subscriptions' copies: the record counts this one's.
+        let waiting = state.store.waiting_count(&row.id).await?;
+        Some(u32::try_from(waiting).unwrap_or(u32::MAX))
     };
     Ok(Json(Subscription {
         backlog: Some(backlog),

@@ -40,6 +40,8 @@ async fn delivery_connections(app: &TestApp) -> Vec<String> {
 async fn classic_queues_keep_delivery_ladder_fifo_and_parking_over_several_connections() {
     let mut opts = Options {
         subscription_queues: QueueKind::Classic,
+        // Classic is the type of a subscription's own queue: every subscription gets one here.
+        shards: 0,
         ..Options::default()
     };
     opts.delivery.consumers_per_connection = 2;

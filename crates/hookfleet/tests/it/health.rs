@@ -32,8 +32,9 @@ async fn gone_disables_the_subscription_after_one_attempt_and_enable_resumes_wha
         app.publish(json!({"type": "a.b", "data": {"n": 3}})).await,
     ];
     // No worker consumes the queue, which holds the 410'd copy (as attempt 2) and the two.
+    // (On the shared tier, the copies of a disabled subscription move to a queue of its own.)
+    app.wait_delivering(sub_id, false).await;
     let queue = app.topology.subscription_queue(sub_id);
-    app.wait_consumers(&queue, 0).await;
     app.wait_until(Duration::from_secs(10), "the queue holds 3", || async {
         app.queue_depth(&queue).await == Some(3)
     })
@@ -135,8 +136,9 @@ async fn disabling_through_the_api_holds_deliveries_until_enabled() {
     );
 
     // No worker consumes the queue any more; the event waits in it.
+    app.wait_delivering(sub["id"].as_str().unwrap(), false)
+        .await;
     let queue = app.topology.subscription_queue(sub["id"].as_str().unwrap());
-    app.wait_consumers(&queue, 0).await;
     let id = app.publish(json!({"type": "a.b", "data": {"n": 1}})).await;
     app.wait_until(
         Duration::from_secs(10),

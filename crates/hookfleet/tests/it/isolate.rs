@@ -143,12 +143,12 @@ async fn an_outcome_the_record_refuses_is_parked_and_every_other_outcome_is_reco
         r#"{{"id":"{}","type":"a.b","timestamp":"2026-11-23T12:00:00.000Z","organization_id":"o\u0000","service_partition":null,"data":{{}}}}"#,
         EventId::random()
     );
-    let queue = app.topology.subscription_queue(sub["id"].as_str().unwrap());
+    let sub_id = sub["id"].as_str().unwrap();
     let mut ids = Vec::new();
     for i in 0..10 {
         ids.push(app.publish(json!({"type": "a.b", "data": {"i": i}})).await);
         if i == 4 {
-            app.put_raw(&queue, copy.as_bytes()).await;
+            app.put_for(sub_id, copy.as_bytes()).await;
         }
     }
     for id in &ids {

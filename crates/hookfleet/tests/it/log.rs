@@ -96,6 +96,7 @@ async fn the_log_pages_through_10000_attempts_with_no_row_missing_or_repeated() 
                     next_attempt_at: None,
                     is_test: false,
                     disable_reason: None,
+                    counted: false,
                 });
             }
         }

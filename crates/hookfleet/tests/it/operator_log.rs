@@ -68,8 +68,7 @@ async fn every_api_change_is_one_info_line_and_a_delivery_is_silent() {
     assert_eq!(status, 201, "{sub}");
     let sub_id = sub["id"].as_str().unwrap().to_owned();
     let sub_secret = sub["secret"].as_str().unwrap().to_owned();
-    app.wait_consumers(&app.topology.subscription_queue(&sub_id), 1)
-        .await;
+    app.wait_delivering(&sub_id, true).await;
 
     // The happy path: an event delivered and recorded, and not one INFO line about it.
     let before = fleet.log_now().len();
@@ -153,8 +152,7 @@ async fn every_api_change_is_one_info_line_and_a_delivery_is_silent() {
     )
     .await;
     let bad_id = bad["id"].as_str().unwrap().to_owned();
-    app.wait_consumers(&app.topology.subscription_queue(&bad_id), 1)
-        .await;
+    app.wait_delivering(&bad_id, true).await;
     call(
         M::POST,
         "/v1/events",

@@ -12,24 +12,20 @@ async fn undecodable_messages_are_dead_lettered_and_recorded_and_never_loop() {
     let sub = app
         .subscribe(json!({"url": rx.url, "event_types": ["#"]}))
         .await;
-    let sub_queue = app.topology.subscription_queue(sub["id"].as_str().unwrap());
-    for (queue, body) in [
-        (app.topology.ingest(), &b"not json"[..]),
-        (sub_queue, &b"{\"id\": 42}"[..]),
-    ] {
-        app.channel
-            .basic_publish(
-                "".into(),
-                queue.as_str().into(),
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    app.channel
+        .basic_publish(
+            "".into(),
+            app.topology.ingest().as_str().into(),
+            BasicPublishOptions::default(),
+            b"not json",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    app.put_for(sub["id"].as_str().unwrap(), b"{\"id\": 42}")
+        .await;
     // The fleet keeps delivering after both.
     let id = app
         .publish(json!({"type": "after.poison", "data": {}}))

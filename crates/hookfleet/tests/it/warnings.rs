@@ -46,8 +46,7 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
     }
     // The child's worker consumes both new queues (seen through the broker).
     for id in &ids {
-        app.wait_consumers(&app.topology.subscription_queue(id), 1)
-            .await;
+        app.wait_delivering(id, true).await;
     }
     let sent = http
         .post(format!("{api}/v1/events"))
@@ -57,8 +56,7 @@ async fn exhaustion_gone_and_poison_each_log_one_warn_line() {
         .await
         .unwrap();
     assert_eq!(sent.status(), 202);
-    app.put_raw(&app.topology.subscription_queue(&ids[0]), b"{\"id\": 42}")
-        .await;
+    app.put_for(&ids[0], b"{\"id\": 42}").await;
     let dead = app.topology.dead();
     app.wait_until(
         Duration::from_secs(20),
