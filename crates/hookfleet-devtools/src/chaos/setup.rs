@@ -18,8 +18,13 @@ use std::{
 };
 use tokio_util::sync::CancellationToken;
 
+/// The run's names; its shard count is what the roles read (they inherit this environment).
 pub(super) fn topology() -> Topology {
-    Topology::new(format!("{SCHEMA}."))
+    let shards = std::env::var("HOOKFLEET_SHARDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(hookfleet_bus::DEFAULT_SHARDS);
+    Topology::new(format!("{SCHEMA}.")).with_shards(shards)
 }
 
 fn rungs() -> Vec<Duration> {
@@ -215,6 +220,7 @@ pub(super) async fn drain(
     let topology = topology();
     let mut queues = vec![topology.ingest()];
     queues.extend(subs.iter().map(|s| topology.subscription_queue(&s.id)));
+    queues.extend((0..topology.shards()).map(|n| topology.shard_queue(n)));
     queues.extend(rungs().into_iter().map(|d| topology.retry_rung(d)));
     let mut last_report = Instant::now();
     loop {
