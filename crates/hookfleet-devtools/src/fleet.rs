@@ -19,12 +19,16 @@ pub struct Target {
     pub db_pool_size: usize,
     pub secret_keys: Sealer,
     pub subscription_queues: hookfleet_bus::QueueKind,
+    /// Shard queues of the shared tier, as `HOOKFLEET_SHARDS` (0: every subscription has a
+    /// queue of its own).
+    pub shards: u16,
 }
 
 impl Target {
     pub fn topology(&self) -> hookfleet_bus::Topology {
         hookfleet_bus::Topology::new(self.namespace.clone())
             .with_subscription_queues(self.subscription_queues)
+            .with_shards(self.shards)
     }
 
     /// The record, with a pool of `pool_size` connections.

@@ -71,6 +71,13 @@ pub struct BenchArgs {
     /// Type of the subscription queues (`quorum` or `classic`), as `HOOKFLEET_SUBSCRIPTION_QUEUES`.
     #[arg(long, default_value = "quorum")]
     subscription_queues: hookfleet_bus::QueueKind,
+    /// Shard queues of the shared tier, as `HOOKFLEET_SHARDS`: 0 puts every subscription on
+    /// the own tier (a queue each), anything else the unordered ones on the shared tier.
+    #[arg(long, default_value_t = hookfleet_bus::DEFAULT_SHARDS)]
+    shards: u16,
+    /// After the run, delete every subscription over the API and report the rate.
+    #[arg(long)]
+    delete: bool,
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
@@ -214,7 +221,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
     let sandbox =
-        Sandbox::create(&args.amqp_url, &args.database_url, args.subscription_queues).await?;
+        Sandbox::create(
+            &args.amqp_url,
+            &args.database_url,
+            args.subscription_queues,
+            args.shards,
+        )
+        .await?;
     let result = measure(args, subs, &sandbox.target).await;
     // Leave nothing behind, whatever happened.
     sandbox.remove().await?;
@@ -261,7 +274,7 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
     let created = Instant::now();
     subscribe(&http, &api, &token, &receiver_url, subs, args).await?;
     let create_secs = created.elapsed().as_secs_f64();
-    // Timing starts once the workers consume every subscription queue.
+    // Timing starts once the workers consume every own queue and every shard.
     let queues = scale::subscription_queues(target).await?;
     scale::wait_consumed(&target.amqp_url, &queues, 1, Duration::from_secs(300)).await?;
     let ready_secs = created.elapsed().as_secs_f64();
@@ -295,8 +308,11 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
     tokio::time::sleep(Duration::from_secs(3)).await;
     figures.rss_after_mib = report::rss_mib();
     // Last, as the extra worker's memory would count in this process's.
-    if queues.len() >= 1_000 {
+    if subs + args.idle + args.hanging >= 1_000 {
         figures.worker_start_secs = Some(scale::cold_start(target, &queues).await?);
+    }
+    if args.delete {
+        figures.delete_secs = Some(setup::unsubscribe_all(&http, &api, &token, target).await?);
     }
     shutdown.cancel();
     fleet.stop().await?;
@@ -361,6 +377,8 @@ async fn timed_run(
         cpu_us: Vec::new(),
         role_mib: Vec::new(),
         broker_start_mib: None,
+        delete_secs: None,
+        shards: args.shards,
     };
     println!(
         "{subs} subscription(s){hanging}: {} events -> {} deliveries in {elapsed:.2} s | intake {:.0} events/s | delivered {:.0} events/s, {:.0} deliveries/s | latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms | RSS peak {:.0} MiB",

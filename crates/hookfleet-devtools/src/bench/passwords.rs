@@ -99,6 +99,7 @@ pub async fn run(args: PasswordBenchArgs) -> anyhow::Result<()> {
         &args.amqp_url,
         &args.database_url,
         hookfleet_bus::QueueKind::Classic,
+        hookfleet_bus::DEFAULT_SHARDS,
     )
     .await?;
     let result = measure(&args, &sandbox).await;

@@ -44,6 +44,10 @@ pub(super) struct Figures {
     pub role_mib: Vec<(String, f64, f64)>,
     /// The broker's memory before the scenario's subscriptions were made.
     pub broker_start_mib: Option<f64>,
+    /// Deleting every subscription over the API, 8 clients at once (`--delete`).
+    pub delete_secs: Option<f64>,
+    /// Shard queues (0: every subscription on the own tier).
+    pub shards: u16,
 }
 
 /// CPU time (user + system) of this process, the fleet's role processes, the broker and the
@@ -226,17 +230,22 @@ fn secs(s: Option<f64>) -> String {
 pub(super) fn print_table(rows: &[Figures]) {
     println!();
     println!(
-        "| subscriptions | events | create subs / all consumed | worker cold start | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB | broker MiB before → after |"
+        "| subscriptions | tier | events | create subs / all consumed | created / deleted per s | worker cold start | intake events/s | delivered events/s | deliveries/s | p50 / p99 / max ms | RSS start / peak / after MiB | broker MiB before → after |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
     for r in rows {
         let others = others(r.hanging, r.idle);
+        let made = r.subs + r.hanging + r.idle;
+        let rate = |secs: f64| format!("{:.0}", made as f64 / secs.max(1e-9));
         println!(
-            "| {}{others} | {} | {:.2} s / {:.2} s | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {} |",
+            "| {}{others} | {} | {} | {:.2} s / {:.2} s | {} / {} | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {} |",
             r.subs,
+            if r.shards == 0 { "own".to_owned() } else { format!("shared ({} shards)", r.shards) },
             r.events,
             r.create_secs,
             r.ready_secs,
+            rate(r.create_secs),
+            r.delete_secs.map_or_else(|| "–".to_owned(), rate),
             secs(r.worker_start_secs),
             r.intake_per_s,
             r.events_per_s,

@@ -8,13 +8,23 @@ use tokio_util::sync::CancellationToken;
 /// The broker's management API on this machine (the bench's traffic stays on loopback).
 const MANAGEMENT: &str = "http://127.0.0.1:15672/api/nodes";
 
-/// The subscription queues of the scenario's schema, by name.
+/// The queues the workers must consume for the scenario: each own-tier subscription's, and
+/// every shard of the shared tier.
 pub(super) async fn subscription_queues(target: &Target) -> anyhow::Result<Vec<String>> {
-    let ids = target.store(1)?.all_subscription_ids().await?;
+    let store = target.store(1)?;
+    let shared: std::collections::HashSet<String> = store
+        .routed_subscriptions()
+        .await?
+        .into_iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    let ids = store.all_subscription_ids().await?;
     let topology = target.topology();
     Ok(ids
         .iter()
+        .filter(|id| !shared.contains(id.as_str()))
         .map(|id| topology.subscription_queue(id.as_str()))
+        .chain((0..topology.shards()).map(|n| topology.shard_queue(n)))
         .collect())
 }
 

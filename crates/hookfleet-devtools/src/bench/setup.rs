@@ -63,6 +63,52 @@ pub(super) async fn subscribe(
     Ok(())
 }
 
+/// Deletes every subscription of the scenario over the API, by [`CREATE_CLIENTS`] concurrent
+/// clients; returns how long it took.
+pub(super) async fn unsubscribe_all(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    target: &crate::fleet::Target,
+) -> anyhow::Result<f64> {
+    let ids: Vec<String> = target
+        .store(1)?
+        .all_subscription_ids()
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let ids = Arc::new(ids);
+    let started = std::time::Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..CREATE_CLIENTS {
+        let (http, api, token, ids, next) = (
+            http.clone(),
+            api.to_owned(),
+            token.to_owned(),
+            ids.clone(),
+            next.clone(),
+        );
+        clients.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = ids.get(i) else { break };
+                http.delete(format!("{api}/v1/subscriptions/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = clients.join_next().await {
+        r??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// The loopback receiver: `/hook` answers at once, `/hang` never does.
 pub(super) async fn start_receiver(
     rx: Arc<Rx>,
@@ -162,6 +208,7 @@ impl RoleEnv {
                 "HOOKFLEET_SUBSCRIPTION_QUEUES",
                 target.subscription_queues.as_str().into(),
             ),
+            ("HOOKFLEET_SHARDS", target.shards.to_string()),
             ("RUST_LOG", "warn".into()),
         ];
         for (name, value) in extra {
@@ -253,6 +300,7 @@ impl Sandbox {
         amqp_url: &str,
         database_url: &str,
         queues: hookfleet_bus::QueueKind,
+        shards: u16,
     ) -> anyhow::Result<Self> {
         let tag = hookfleet_core::EventId::random().as_str()[24..].to_owned();
         let schema = format!("bench_{tag}");
@@ -267,6 +315,7 @@ impl Sandbox {
             // A throwaway schema: the development key is enough.
             secret_keys: hookfleet_store::Sealer::development(),
             subscription_queues: queues,
+            shards,
         };
         Ok(Self {
             target,
@@ -301,7 +350,7 @@ impl Sandbox {
         let bus_admin = amqp.admin().await?;
         bus_admin
             .delete_namespace(
-                &hookfleet_bus::Topology::new(target.namespace.clone()),
+                &target.topology(),
                 &sub_ids,
                 &hookfleet_router::enrich::RETRY_DELAYS,
             )
