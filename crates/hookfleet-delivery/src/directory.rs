@@ -6,7 +6,7 @@
 use crate::config::SubConfig;
 use hookfleet_core::SubscriptionId;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, RwLock,
         atomic::{AtomicUsize, Ordering},
@@ -102,32 +102,35 @@ impl Directory {
             .clone()
     }
 
-    /// Makes the entries those of `wanted`: a configuration a consumer can take in place is
-    /// replaced in place, one that changes its limits or mode gets a new entry, and one no
-    /// longer wanted is stopped and removed.
-    pub(crate) fn update(&self, wanted: HashMap<SubscriptionId, SubConfig>) {
+    /// Brings one subscription's entry in line with its configuration: one a consumer can
+    /// take in place is replaced in place, one that changes its limits or mode (or whose
+    /// subscription was stopped) gets a new entry.
+    pub(crate) fn upsert(&self, config: SubConfig) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        match entries.get(&config.id) {
+            Some(e) if !config.needs_restart(&e.config()) && !e.stop.is_cancelled() => {
+                e.replace_config(config)
+            }
+            Some(e) => {
+                e.stop.cancel();
+                entries.insert(config.id.clone(), Arc::new(Entry::new(config)));
+            }
+            None => {
+                entries.insert(config.id.clone(), Arc::new(Entry::new(config)));
+            }
+        }
+    }
+
+    /// Stops and removes every entry not in `wanted`.
+    pub(crate) fn retain(&self, wanted: &HashSet<SubscriptionId>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         entries.retain(|id, e| {
-            let keep = wanted.contains_key(id);
+            let keep = wanted.contains(id);
             if !keep {
                 e.stop.cancel();
             }
             keep
         });
-        for (id, config) in wanted {
-            match entries.get(&id) {
-                Some(e) if !config.needs_restart(&e.config()) && !e.stop.is_cancelled() => {
-                    e.replace_config(config)
-                }
-                Some(e) => {
-                    e.stop.cancel();
-                    entries.insert(id, Arc::new(Entry::new(config)));
-                }
-                None => {
-                    entries.insert(id, Arc::new(Entry::new(config)));
-                }
-            }
-        }
     }
 
     /// The entries of the subscriptions with a queue of their own the workers consume.

@@ -19,7 +19,7 @@ use crate::{
 };
 use hookfleet_core::SubscriptionId;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -129,24 +129,49 @@ impl Shares {
 /// waits for, so the subscription's in-flight cap and rate hold across the hand-over.
 type Stopped = HashMap<SubscriptionId, (Option<Instant>, JoinHandle<()>)>;
 
-pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers) {
-    let subs = match shared.store.active_subscriptions().await {
-        Ok(s) => {
-            note_unreadable(&s.unreadable);
-            s.readable
+/// Active subscriptions read per query: what a reconcile holds at once besides the directory.
+const PAGE: i64 = 2_000;
+
+/// Reads every active subscription a page at a time into the directory, then drops what is
+/// no longer active. False if the record could not be read (the directory is kept as it was,
+/// apart from the pages already read).
+async fn load_directory(shared: &Shared) -> bool {
+    let mut wanted = HashSet::new();
+    let mut unreadable = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = shared
+            .store
+            .active_subscriptions_page(after.as_deref(), PAGE)
+            .await;
+        let (subs, rows, last) = match page {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to load subscriptions; keeping the current set");
+                return false;
+            }
+        };
+        unreadable.extend(subs.unreadable);
+        for row in &subs.readable {
+            if let Some(c) = SubConfig::from_row(row, &shared.settings) {
+                wanted.insert(row.id.clone());
+                shared.directory.upsert(c);
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "Failed to load subscriptions; keeping the current set");
-            return;
+        if rows < PAGE as usize || last.is_none() {
+            break;
         }
-    };
-    let mut wanted = HashMap::with_capacity(subs.len());
-    for row in &subs {
-        if let Some(c) = SubConfig::from_row(row, &shared.settings) {
-            wanted.insert(row.id.clone(), c);
-        }
+        after = last;
     }
-    shared.directory.update(wanted);
+    note_unreadable(&unreadable);
+    shared.directory.retain(&wanted);
+    true
+}
+
+pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers) {
+    if !load_directory(shared).await {
+        return;
+    }
     start_shards(shared, &mut consumers.shards);
     let wanted: HashMap<SubscriptionId, Arc<Entry>> =
         shared.directory.own_queues().into_iter().collect();

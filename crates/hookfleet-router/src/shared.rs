@@ -16,6 +16,9 @@ pub(crate) struct Target {
     pub shard: Lane,
 }
 
+/// Subscriptions read per query while the index is built.
+const PAGE: i64 = 5_000;
+
 pub(crate) struct SharedTier {
     index: Index<Target>,
     /// The routing version the index was loaded at (read before loading).
@@ -55,35 +58,43 @@ impl SharedTier {
         }
     }
 
+    /// Builds the index a page of subscriptions at a time (what loading holds at once is a
+    /// page beside the index), then puts it in place of the old one.
     async fn load(
         &mut self,
         store: &Store,
         version: i64,
     ) -> Result<(), hookfleet_store::StoreError> {
-        match store.routed_subscriptions().await {
-            Ok(rows) => {
-                let entries = rows.into_iter().map(|r| {
-                    let shard = Lane::Shard(r.shard.unwrap_or(0));
-                    let lane = if r.tier == Tier::Hot {
-                        Lane::Own
-                    } else {
-                        shard
-                    };
-                    let target = Target {
-                        id: r.id,
-                        lane,
-                        shard,
-                    };
-                    (target, r.filter)
-                });
-                self.index = Index::new(entries);
-                self.version = Some(version);
-                metrics::gauge!("hookfleet_router_shared_subscriptions")
-                    .set(self.index.len() as f64);
-                Ok(())
+        let mut index = Index::default();
+        let mut after = None;
+        loop {
+            let page = store
+                .routed_subscriptions_page(after.as_ref(), PAGE)
+                .await?;
+            let done = page.len() < PAGE as usize;
+            after = page.last().map(|r| r.id.clone());
+            for r in page {
+                let shard = Lane::Shard(r.shard.unwrap_or(0));
+                let lane = if r.tier == Tier::Hot {
+                    Lane::Own
+                } else {
+                    shard
+                };
+                let target = Target {
+                    id: r.id,
+                    lane,
+                    shard,
+                };
+                index.insert(target, &r.filter);
             }
-            Err(e) => Err(e),
+            if done {
+                break;
+            }
         }
+        self.index = index;
+        self.version = Some(version);
+        metrics::gauge!("hookfleet_router_shared_subscriptions").set(self.index.len() as f64);
+        Ok(())
     }
 
     /// The shared-tier subscriptions a copy goes to.

@@ -421,8 +421,37 @@ impl Store {
                 &[],
             )
             .await?;
+        Ok(self.read_active(&rows))
+    }
+
+    /// One page of the active subscriptions, by id after `after`, at most `limit`: a worker
+    /// of 100,000 subscriptions reads them a page at a time, so what it holds while reading
+    /// is a page, not the whole table. Also returns the page's last id as stored (readable or
+    /// not), where the next page starts; a page of fewer than `limit` rows is the last.
+    pub async fn active_subscriptions_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<(ActiveSubscriptions, usize, Option<String>)> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM subscriptions
+                     WHERE state = 'active' AND ($1::text IS NULL OR id > $1)
+                     ORDER BY id LIMIT $2"
+                ),
+                &[&after, &limit],
+            )
+            .await?;
+        let last = rows.last().and_then(|r| r.try_get::<_, String>("id").ok());
+        Ok((self.read_active(&rows), rows.len(), last))
+    }
+
+    fn read_active(&self, rows: &[Row]) -> ActiveSubscriptions {
         let mut active = ActiveSubscriptions::default();
-        for r in &rows {
+        for r in rows {
             match SubscriptionRow::from_row(&self.sealer, r) {
                 Ok(row) => active.readable.push(row),
                 Err(e) => {
@@ -431,7 +460,7 @@ impl Store {
                 }
             }
         }
-        Ok(active)
+        active
     }
 
     /// Marks a subscription deleted; false if there was none to delete.

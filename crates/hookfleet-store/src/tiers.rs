@@ -17,13 +17,37 @@ impl Store {
     /// Every subscription of the shared tier, hot or not, disabled ones included (their copies
     /// are kept for when they are enabled, as an own queue keeps them).
     pub async fn routed_subscriptions(&self) -> Result<Vec<RoutedRow>> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .routed_subscriptions_page(after.as_ref(), 5_000)
+                .await?;
+            let done = page.len() < 5_000;
+            after = page.last().map(|r| r.id.clone());
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One page of [`Self::routed_subscriptions`], by id after `after`, at most `limit`.
+    pub async fn routed_subscriptions_page(
+        &self,
+        after: Option<&SubscriptionId>,
+        limit: i64,
+    ) -> Result<Vec<RoutedRow>> {
+        let after = after.map(SubscriptionId::as_str);
         let rows = self
             .client()
             .await?
             .query(
                 "SELECT id, event_types, organizations, partitions, tier, shard
-                 FROM subscriptions WHERE state <> 'deleted' AND tier <> 'own'",
-                &[],
+                 FROM subscriptions
+                 WHERE state <> 'deleted' AND tier <> 'own' AND ($1::text IS NULL OR id > $1)
+                 ORDER BY id LIMIT $2",
+                &[&after, &limit],
             )
             .await?;
         rows.iter()

@@ -57,7 +57,8 @@ impl<T> Index<T> {
         index
     }
 
-    fn insert(&mut self, target: T, filter: &Filter) {
+    /// Adds one target (an index may be built a page of subscriptions at a time).
+    pub fn insert(&mut self, target: T, filter: &Filter) {
         let Ok(n) = u32::try_from(self.targets.len()) else {
             return;
         };

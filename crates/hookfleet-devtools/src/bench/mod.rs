@@ -220,14 +220,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn scenario(args: &BenchArgs, subs: usize) -> anyhow::Result<Figures> {
-    let sandbox =
-        Sandbox::create(
-            &args.amqp_url,
-            &args.database_url,
-            args.subscription_queues,
-            args.shards,
-        )
-        .await?;
+    let sandbox = Sandbox::create(
+        &args.amqp_url,
+        &args.database_url,
+        args.subscription_queues,
+        args.shards,
+    )
+    .await?;
     let result = measure(args, subs, &sandbox.target).await;
     // Leave nothing behind, whatever happened.
     sandbox.remove().await?;

@@ -240,7 +240,11 @@ pub(super) fn print_table(rows: &[Figures]) {
         println!(
             "| {}{others} | {} | {} | {:.2} s / {:.2} s | {} / {} | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {} |",
             r.subs,
-            if r.shards == 0 { "own".to_owned() } else { format!("shared ({} shards)", r.shards) },
+            if r.shards == 0 {
+                "own".to_owned()
+            } else {
+                format!("shared ({} shards)", r.shards)
+            },
             r.events,
             r.create_secs,
             r.ready_secs,
