@@ -346,7 +346,15 @@ impl Acker {
             .await?)
     }
 
-    /// Gives the message back to its queue, to be delivered again.
+    /// Whether the channel is open: settling on a closed one fails, and the broker has
+    /// already returned what it held.
+    pub fn is_open(&self) -> bool {
+        self.channel.status().connected()
+    }
+
+    /// Gives the message back to its queue, to be delivered again. On a quorum queue each
+    /// return counts toward its delivery limit (20 by default on RabbitMQ 4; the broker then
+    /// dead-letters the message): for a shutdown or handover, never for a retry.
     pub async fn requeue(&self, tag: u64) -> Result<()> {
         Ok(self
             .channel
@@ -374,7 +382,8 @@ impl Acker {
     }
 }
 
-/// Gives back every message of `channel` up to and including `tag` not settled yet.
+/// Gives back every message of `channel` up to and including `tag` not settled yet (each
+/// return counts toward a quorum queue's delivery limit: see [`Acker::requeue`]).
 pub(crate) async fn requeue_up_to(channel: &Channel, tag: u64) -> Result<()> {
     Ok(channel
         .basic_nack(
