@@ -368,11 +368,6 @@ impl Acker {
             .await?)
     }
 
-    /// Gives back every message up to and including `tag` not settled yet.
-    pub async fn requeue_up_to(&self, tag: u64) -> Result<()> {
-        requeue_up_to(&self.channel, tag).await
-    }
-
     /// Stops the consumer by closing its channel: whatever it holds unacked goes back to the
     /// queue. There is deliberately no `basic.cancel`: when a queue is deleted the broker
     /// cancels its consumers itself, and a cancel of ours crossing that one makes the client
