@@ -177,6 +177,9 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let by_limit = match &limit {
         Some((api, vhost, n)) => {
             let found = delivery_limit::check(api, vhost, &format!("{SCHEMA}."), *n).await;
+            if let Ok(f) = &found {
+                println!("chaos: delivery-limit {n}: {f}");
+            }
             let _ = delivery_limit::remove(api, vhost).await;
             Some(found)
         }
