@@ -298,16 +298,18 @@ impl Batcher {
         let mut failures = 0u32;
         while let Some((_, e)) = failed.first() {
             failures = failures.saturating_add(1);
-            let give_back = self.shutdown.is_cancelled()
-                || !self.publisher.is_connected()
-                || matches!(e, hookfleet_bus::BusError::Returned);
+            let give_back = self.shutdown.is_cancelled() || !self.publisher.is_connected();
             if give_back || failures == 1 {
                 tracing::warn!(error = %e, messages = failed.len(), give_back, "Failed to park or reschedule messages");
             }
-            if give_back {
-                for (p, _) in failed {
-                    p.complete(Verdict::Requeue);
-                }
+            let (gone, retry): (Vec<_>, Vec<_>) = failed
+                .into_iter()
+                .partition(|(_, e)| give_back || matches!(e, hookfleet_bus::BusError::Returned));
+            for (p, _) in gone {
+                p.complete(Verdict::Requeue);
+            }
+            failed = retry;
+            if failed.is_empty() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100u64 << failures.min(6))).await;
