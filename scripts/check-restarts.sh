@@ -4,9 +4,13 @@
 # then PostgreSQL is restarted, and requires every event delivered and recorded, with no
 # process restarted. It stops both services for everyone on this machine for a few seconds:
 # run it alone (CI runs it after the tests). Free ports on 127.0.0.1, found at start. Uses the debug binary (or builds it).
+# Under RabbitMQ 4's default delivery limit (DELIVERY_LIMIT, 20), put on the vhost's quorum
+# queues as an operator policy: at the end no message may have been dead-lettered by it (the
+# fleet never retries by requeueing). `DELIVERY_LIMIT=1` shows the check failing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-300}
+DELIVERY_LIMIT=${DELIVERY_LIMIT:-20}
 work=$(mktemp -d)
 db="hookfleet_ci_restart_$$"
 vhost="hookfleet-ci-restart-$$"
@@ -28,6 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 bash scripts/vhost.sh add "$vhost"
+dev=target/debug/hookfleet-dev
+[ -x "$dev" ] || cargo build -p hookfleet-devtools
+# Before the fleet declares its queues; the vhost's deletion removes the policy with it.
+"$dev" delivery-limit apply --vhost "$vhost" --limit "$DELIVERY_LIMIT"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 
 # A receiver that answers 200 and writes each body's `data.i` on a line.
@@ -92,3 +100,6 @@ restarts=$(curl -fs http://$HOOKFLEET_METRICS_ADDR/metrics | awk '/^hookfleet_ro
 say "$EVENTS events delivered ($(wc -l < "$work/received") requests), $recorded recorded delivered, $restarts role reconnects, one process throughout"
 [ "$recorded" -eq "$EVENTS" ] || { say "expected $EVENTS deliveries recorded delivered"; exit 1; }
 [ "$restarts" -ge 2 ] || { say "the roles did not reconnect (the restart proved nothing)"; exit 1; }
+# Last: it reads hookfleet.dead empty. Fails if the limit was not in effect on every quorum
+# queue, or dead-lettered anything.
+"$dev" delivery-limit check --vhost "$vhost" --limit "$DELIVERY_LIMIT"

@@ -51,7 +51,8 @@ impl TrackedAcker {
         self.tracker.taken(tag);
     }
 
-    /// A message is finished: to be acked with the next [`Self::flush`], or requeued now.
+    /// A message is finished: to be acked with the next [`Self::flush`], or requeued now (a
+    /// return counting toward the queue's delivery limit: see [`Acker::requeue`]).
     pub async fn finished(&mut self, tag: u64, ack: bool) -> Result<()> {
         self.tracker.finished(tag, ack);
         if ack {

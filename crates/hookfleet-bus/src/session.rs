@@ -385,7 +385,15 @@ impl Acker {
             .await?)
     }
 
-    /// Gives the message back to its queue, to be delivered again.
+    /// Whether the channel is open: settling on a closed one fails, and the broker has
+    /// already returned what it held.
+    pub fn is_open(&self) -> bool {
+        self.channel.status().connected()
+    }
+
+    /// Gives the message back to its queue, to be delivered again. On a quorum queue each
+    /// return counts toward its delivery limit (20 by default on RabbitMQ 4; the broker then
+    /// dead-letters the message): for a shutdown or handover, never for a retry.
     pub async fn requeue(&self, tag: u64) -> Result<()> {
         Ok(self
             .channel
@@ -399,11 +407,6 @@ impl Acker {
             .await?)
     }
 
-    /// Gives back every message up to and including `tag` not settled yet.
-    pub async fn requeue_up_to(&self, tag: u64) -> Result<()> {
-        requeue_up_to(&self.channel, tag).await
-    }
-
     /// Stops the consumer by closing its channel: whatever it holds unacked goes back to the
     /// queue. There is deliberately no `basic.cancel`: when a queue is deleted the broker
     /// cancels its consumers itself, and a cancel of ours crossing that one makes the client
@@ -413,7 +416,8 @@ impl Acker {
     }
 }
 
-/// Gives back every message of `channel` up to and including `tag` not settled yet.
+/// Gives back every message of `channel` up to and including `tag` not settled yet (each
+/// return counts toward a quorum queue's delivery limit: see [`Acker::requeue`]).
 pub(crate) async fn requeue_up_to(channel: &Channel, tag: u64) -> Result<()> {
     Ok(channel
         .basic_nack(

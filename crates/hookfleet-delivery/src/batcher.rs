@@ -93,6 +93,14 @@ impl Settle {
     }
 }
 
+/// A message parked or rescheduled (confirmed): acked.
+fn moved(p: Pending) {
+    if matches!(p.settle, Settle::Park { .. }) {
+        metrics::counter!("hookfleet_messages_parked_total").increment(1);
+    }
+    p.complete(Verdict::Ack);
+}
+
 /// Tells every delivery worker to reconcile its subscriptions now (they also do periodically).
 pub(crate) async fn notify_workers(publisher: &Publisher) {
     if let Err(e) = publisher.notify_subscriptions_changed().await {
@@ -274,18 +282,54 @@ impl Batcher {
             (p, ok)
         }))
         .await;
+        let mut failed = Vec::new();
         for (p, ok) in confirms {
             match ok {
-                Ok(()) => {
-                    if matches!(p.settle, Settle::Park { .. }) {
-                        metrics::counter!("hookfleet_messages_parked_total").increment(1);
-                    }
-                    p.complete(Verdict::Ack);
-                }
-                Err(e) => {
-                    // Not moved: leave it with the broker to be tried again rather than drop it.
-                    tracing::warn!(error = %e, "Failed to park or reschedule a message; requeueing it");
-                    p.complete(Verdict::Requeue);
+                Ok(()) => moved(p),
+                Err(e) => failed.push((p, e)),
+            }
+        }
+        self.move_again(failed).await;
+    }
+
+    /// Moves again, with backoff, what the broker did not take, rather than requeue it: each
+    /// requeue counts toward a quorum queue's delivery limit (20 by default on RabbitMQ 4),
+    /// past which the broker dead-letters the message. Requeued only when that cannot help or
+    /// is bounded: shutting down (once per shutdown), the publisher's channels gone (the broker
+    /// returns the messages with their channels anyway, once per lost session), or the
+    /// destination queue gone (the subscription was deleted, and its queue with it).
+    async fn move_again(&self, mut failed: Vec<(Pending, hookfleet_bus::BusError)>) {
+        let mut failures = 0u32;
+        while let Some((_, e)) = failed.first() {
+            failures = failures.saturating_add(1);
+            let give_back = self.shutdown.is_cancelled() || !self.publisher.is_connected();
+            if give_back || failures == 1 {
+                tracing::warn!(error = %e, messages = failed.len(), give_back, "Failed to park or reschedule messages");
+            }
+            let (gone, retry): (Vec<_>, Vec<_>) = failed
+                .into_iter()
+                .partition(|(_, e)| give_back || matches!(e, hookfleet_bus::BusError::Returned));
+            for (p, _) in gone {
+                p.complete(Verdict::Requeue);
+            }
+            failed = retry;
+            if failed.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100u64 << failures.min(6))).await;
+            let again = join_all(failed.into_iter().map(|(p, _)| async move {
+                let ok = match self.move_message(&p).await {
+                    Ok(c) => c.wait().await,
+                    Err(e) => Err(e),
+                };
+                (p, ok)
+            }))
+            .await;
+            failed = Vec::new();
+            for (p, ok) in again {
+                match ok {
+                    Ok(()) => moved(p),
+                    Err(e) => failed.push((p, e)),
                 }
             }
         }

@@ -207,68 +207,94 @@ impl Copy {
         self.shared.gone.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Moves a copy to its subscription's own queue. A shared-tier subscription is turned hot
-    /// (`reason`) unless this worker did so already and `still_hot` says the record agrees:
-    /// the queue is declared, the move recorded and announced, so routers send its next copies
-    /// there directly. `None`: an own-tier subscription, whose queue exists. Published with a
-    /// confirm, then acked.
+    /// Moves a copy to its subscription's own queue, then acks it. A failed move is tried
+    /// again with backoff while the channels live, never requeued (each requeue counts toward
+    /// a quorum queue's delivery limit); once they are gone, or at shutdown, the broker gets
+    /// it back once.
     async fn move_to_own_queue(
         &self,
         id: &SubscriptionId,
         message: Message,
         hot: Option<(&str, bool)>,
     ) {
-        let moved = async {
-            if let Some((reason, still_hot)) = hot {
-                // Turned hot by this worker less than `hot_idle` ago, it cannot have gone back
-                // yet (going back needs that long hot); after that, the record must agree.
-                let idle = self.shared.settings.hot_idle;
-                let known = self
-                    .shared
+        let mut failures = 0u32;
+        loop {
+            let Err(e) = self.try_move(id, &message, hot).await else {
+                return self.complete(message.tag, Verdict::Ack);
+            };
+            let returned = e
+                .downcast_ref::<BusError>()
+                .is_some_and(|b| matches!(b, BusError::Returned));
+            if returned && hot.is_none() {
+                // An own queue that is gone went with its subscription: nothing to deliver.
+                metrics::counter!("hookfleet_copies_dropped_total", "reason" => "subscription_deleted")
+                    .increment(1);
+                return self.complete(message.tag, Verdict::Ack);
+            }
+            if returned {
+                // The queue went (removed as the subscription went back to its shard): it is
+                // declared again at the next try.
+                self.shared
                     .hot_queues
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .get(id)
-                    .is_some_and(|at| still_hot || at.elapsed() < idle);
-                if !known {
-                    self.turn_hot(id, reason).await?;
-                }
+                    .remove(id);
             }
-            let headers = &message.headers;
-            self.shared
-                .publisher
-                .schedule_retry(
-                    id,
-                    Lane::Own,
-                    Duration::ZERO,
-                    headers.attempt_number(),
-                    headers.test,
-                    &message.body,
-                )
-                .await?
-                .wait()
-                .await
-                .context("Failed to move a copy to its subscription's own queue")
-        }
-        .await;
-        match moved {
-            Ok(()) => self.complete(message.tag, Verdict::Ack),
-            Err(e) => {
-                if e.downcast_ref::<BusError>()
-                    .is_some_and(|b| matches!(b, BusError::Returned))
-                {
-                    // The queue went (removed as the subscription went back to its shard):
-                    // declared again at the next try.
-                    self.shared
-                        .hot_queues
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(id);
-                }
-                tracing::warn!(subscription = %id, error = format!("{e:#}"), "Failed to move a shard copy to its subscription's own queue; it goes back to the shard");
-                self.complete(message.tag, Verdict::Requeue);
+            failures = failures.saturating_add(1);
+            if failures == 1 || failures % 10 == 0 {
+                tracing::warn!(subscription = %id, failures, error = format!("{e:#}"), "Failed to move a shard copy to its subscription's own queue; trying again");
+            }
+            if self.stop.is_cancelled() || !self.shared.publisher.is_connected() {
+                return self.complete(message.tag, Verdict::Requeue);
+            }
+            let wait = Duration::from_millis(100u64 << failures.min(6));
+            tokio::select! {
+                _ = self.stop.cancelled() => return self.complete(message.tag, Verdict::Requeue),
+                _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// One try of [`Self::move_to_own_queue`]. A shared-tier subscription is turned hot
+    /// (`reason`) unless this worker did so already and `still_hot` says the record agrees:
+    /// the queue is declared, the move recorded and announced, so routers send its next copies
+    /// there directly. `None`: an own-tier subscription, whose queue exists.
+    async fn try_move(
+        &self,
+        id: &SubscriptionId,
+        message: &Message,
+        hot: Option<(&str, bool)>,
+    ) -> anyhow::Result<()> {
+        if let Some((reason, still_hot)) = hot {
+            // Turned hot by this worker less than `hot_idle` ago, it cannot have gone back
+            // yet (going back needs that long hot); after that, the record must agree.
+            let idle = self.shared.settings.hot_idle;
+            let known = self
+                .shared
+                .hot_queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .is_some_and(|at| still_hot || at.elapsed() < idle);
+            if !known {
+                self.turn_hot(id, reason).await?;
+            }
+        }
+        let headers = &message.headers;
+        self.shared
+            .publisher
+            .schedule_retry(
+                id,
+                Lane::Own,
+                Duration::ZERO,
+                headers.attempt_number(),
+                headers.test,
+                &message.body,
+            )
+            .await?
+            .wait()
+            .await
+            .context("Failed to move a copy to its subscription's own queue")
     }
 
     async fn turn_hot(&self, id: &SubscriptionId, reason: &str) -> anyhow::Result<()> {

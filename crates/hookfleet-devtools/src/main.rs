@@ -1,14 +1,16 @@
 //! `hookfleet-dev`: the tools a developer runs on this machine against its RabbitMQ and
 //! PostgreSQL, kept out of the shipped `hookfleet` binary. `bench` measures end-to-end
 //! throughput and latency (and `bench passwords` a flood of wrong channel passwords); `chaos`
-//! proves nothing accepted is lost under faults. They use the fleet as any role does: the
-//! record through `hookfleet-store` (its `fixtures` feature holds the SQL only they need),
-//! roles in this process through `hookfleet-launch` ([`fleet`]), and roles as separate
-//! processes of the `hookfleet` binary found next to this one ([`procs`]).
+//! proves nothing accepted is lost under faults; `delivery-limit` applies RabbitMQ 4's quorum
+//! queue delivery limit to a fleet's queues and checks that nothing reached it. They use the
+//! fleet as any role does: the record through `hookfleet-store` (its `fixtures` feature holds
+//! the SQL only they need), roles in this process through `hookfleet-launch` ([`fleet`]), and
+//! roles as separate processes of the `hookfleet` binary found next to this one ([`procs`]).
 #![forbid(unsafe_code)]
 
 mod bench;
 mod chaos;
+mod delivery_limit;
 mod fleet;
 mod procs;
 
@@ -34,6 +36,9 @@ enum Command {
     /// and database restarts and failing receivers, then an invariant check (loopback only;
     /// stops this machine's RabbitMQ and PostgreSQL for seconds at a time).
     Chaos(chaos::ChaosArgs),
+    /// RabbitMQ 4's quorum queue delivery limit on an older broker: `apply` it to a fleet's
+    /// queues as an operator policy, `check` that nothing was dead-lettered by it.
+    DeliveryLimit(delivery_limit::LimitArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Bench(args) => bench::run(*args).await,
             Command::Chaos(args) => chaos::run(args).await,
+            Command::DeliveryLimit(args) => delivery_limit::run(args).await,
         }
     })
 }

@@ -82,7 +82,7 @@ pub fn describe_metrics() {
 }
 
 /// What happened to one batch.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum BatchOutcome {
     /// Recorded and fanned out; acked.
     Routed {
@@ -90,8 +90,9 @@ pub enum BatchOutcome {
         copies: usize,
         duplicates: usize,
     },
-    /// A dependency failed; the batch was returned to the queue to be tried again.
-    Requeued,
+    /// A dependency failed: these messages of the batch (all but any poison already parked
+    /// and acked) are handed back unsettled, for the caller to try again.
+    Held(Vec<Message>),
 }
 
 /// Consumes `hookfleet.ingest` until `shutdown`, then finishes the batch in hand and returns.
@@ -155,7 +156,7 @@ async fn route(
     let mut reload = tokio::time::interval(settings.reload_interval);
     tracing::info!(queue = %topology.ingest(), "Router consuming");
     let mut failures = 0u32;
-    loop {
+    'consume: loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = reload.tick() => {
@@ -186,17 +187,40 @@ async fn route(
                 Ok(None) | Err(_) => break,
             }
         }
-        match route_batch(store, publisher, topology, &mut shared, &acker, batch).await {
-            BatchOutcome::Requeued => {
-                // Back off so a database or broker outage is not hammered; nothing is lost.
-                failures = failures.saturating_add(1);
-                let wait = Duration::from_millis(100u64 << failures.min(6));
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(wait) => {}
+        // An outage is waited out with the batch in hand, never requeued: each requeue counts
+        // toward a quorum queue's delivery limit (20 by default on RabbitMQ 4), past which the
+        // broker dead-letters the message. Memory stays bounded by the prefetch.
+        loop {
+            match route_batch(store, publisher, topology, &mut shared, &acker, batch).await {
+                BatchOutcome::Routed { .. } => {
+                    failures = 0;
+                    break;
+                }
+                BatchOutcome::Held(held) => {
+                    batch = held;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    // Back off so a database or broker outage is not hammered; nothing is lost.
+                    failures = failures.saturating_add(1);
+                    let wait = Duration::from_millis(100u64 << failures.min(6));
+                    tokio::select! {
+                        // Closing the channel below returns the batch to the queue: one return
+                        // per shutdown, not one per retry.
+                        _ = shutdown.cancelled() => break 'consume,
+                        // The broker returns the batch with the lost channel; the supervisor
+                        // starts the role again on a new session.
+                        _ = session.closed() => anyhow::bail!(
+                            "The broker session ended while an ingest batch waited to be retried"
+                        ),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    anyhow::ensure!(
+                        acker.is_open(),
+                        "The ingest channel closed while a batch waited to be retried"
+                    );
                 }
             }
-            BatchOutcome::Routed { .. } => failures = 0,
         }
     }
     tracing::info!("Router stopped consuming");
@@ -215,7 +239,8 @@ struct Poison {
 ///
 /// A message that cannot be decoded, stored or fanned out is poison: it is parked in
 /// `hookfleet.dead` with its reason, noted in `poison_messages`, and acked, and the rest of
-/// the batch goes on. Only an outage (database or broker away) requeues the whole batch.
+/// the batch goes on. Only an outage (database or broker away) holds the batch: its messages
+/// not settled yet come back unacked in [`BatchOutcome::Held`].
 async fn route_batch(
     store: &Store,
     publisher: &Publisher,
@@ -230,14 +255,22 @@ async fn route_batch(
         topology,
         acker,
     };
-    match ctx.route(&batch, shared).await {
+    let mut parked = Vec::new();
+    match ctx.route(&batch, shared, &mut parked).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "Requeueing an ingest batch");
-            if let Some(last) = batch.last() {
-                let _ = acker.requeue_up_to(last.tag).await;
-            }
-            BatchOutcome::Requeued
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "Holding an ingest batch to try it again"
+            );
+            // Parked poison is acked already: settling it again would close the channel.
+            let held = batch
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !parked.contains(i))
+                .map(|(_, m)| m)
+                .collect();
+            BatchOutcome::Held(held)
         }
     }
 }
@@ -284,10 +317,13 @@ fn copies_of<'e>(
 }
 
 impl Ctx<'_> {
+    /// Routes `batch` with the shared tier as the record has it now; `parked` gets the indices
+    /// of the poison it parked and acked, which a failure after the parking leaves settled.
     async fn route(
         &self,
         batch: &[Message],
         shared: &mut SharedTier,
+        parked: &mut Vec<usize>,
     ) -> anyhow::Result<BatchOutcome> {
         shared
             .refresh(self.store)
@@ -300,16 +336,17 @@ impl Ctx<'_> {
             .context("Failed to record an event batch")?;
         poison.extend(refused);
         let out = copies_of(&events, &to_route, &mut poison);
-        let parked: Vec<(&Message, &str)> = poison
+        let to_park: Vec<(&Message, &str)> = poison
             .iter()
             .map(|p| (&batch[p.index], p.reason.as_str()))
             .collect();
-        park(self, &self.topology.ingest(), "ingest", &parked)
+        park(self, &self.topology.ingest(), "ingest", &to_park)
             .await
             .context("Failed to park poison ingest messages")?;
+        parked.extend(poison.iter().map(|p| p.index));
         let (copies, waiting) = self.publish(&out, shared).await?;
         let routed: Vec<&EventId> = out.iter().map(|(e, _)| &e.id).collect();
-        // If this fails the copies are out; requeueing publishes them again (at-least-once).
+        // If this fails the copies are out; trying again publishes them again (at-least-once).
         self.store
             .mark_routed_counting(&routed, &waiting)
             .await

@@ -31,6 +31,8 @@ pub(super) struct Findings {
     pub parked: u64,
     /// In cluster mode: requests receivers got while a node was stopped.
     pub seen_while_node_down: Option<usize>,
+    /// With `--delivery-limit`: messages the broker dead-lettered for reaching it.
+    pub by_limit: Option<usize>,
 }
 
 impl Findings {
@@ -43,6 +45,7 @@ impl Findings {
             && self.unexpected == 0
             && self.pending == 0
             && self.left_in_queues == 0
+            && self.by_limit.unwrap_or(0) == 0
     }
 }
 

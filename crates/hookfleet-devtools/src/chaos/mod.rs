@@ -12,7 +12,7 @@ mod faults;
 mod receivers;
 mod setup;
 
-use crate::procs;
+use crate::{delivery_limit, procs};
 
 use anyhow::Context;
 use hookfleet_store::fixtures;
@@ -57,6 +57,13 @@ pub struct ChaosArgs {
     /// The `hookfleet` binary the roles run (default: the one next to this `hookfleet-dev`).
     #[arg(long)]
     hookfleet_bin: Option<std::path::PathBuf>,
+    /// Put this delivery limit (RabbitMQ 4's default is 20) on the run's quorum queues as an
+    /// operator policy, and fail unless it was in effect and dead-lettered nothing.
+    #[arg(long, env = "HOOKFLEET_CHAOS_DELIVERY_LIMIT")]
+    delivery_limit: Option<u32>,
+    /// The broker's management API, for `--delivery-limit` (any node of a cluster).
+    #[arg(long, default_value = "http://guest:guest@127.0.0.1:15672")]
+    management_url: String,
 }
 
 /// One accepted call: what was sent and what the API answered.
@@ -139,6 +146,17 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
         logs: logs.clone(),
         bin,
     };
+    // Before the roles declare their queues, so each takes the limit from its start.
+    let limit = match args.delivery_limit {
+        Some(n) => {
+            let api = delivery_limit::Management::new(&args.management_url)?;
+            let vhost = delivery_limit::vhost_of(&args.amqp_url);
+            delivery_limit::apply(&api, &vhost, &format!("{SCHEMA}."), n).await?;
+            println!("chaos: delivery-limit {n} on the run's queues (operator policy)");
+            Some((api, vhost, n))
+        }
+        None => None,
+    };
     let mut procs = procs::Procs::start(env, 2, 3).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -155,10 +173,26 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     .await;
     procs.stop().await;
     stop.cancel();
+    // Last, as it reads the dead queue empty; and before the clean-up deletes the queues.
+    let by_limit = match &limit {
+        Some((api, vhost, n)) => {
+            let found = delivery_limit::check(api, vhost, &format!("{SCHEMA}."), *n).await;
+            if let Ok(f) = &found {
+                println!("chaos: delivery-limit {n}: {f}");
+            }
+            let _ = delivery_limit::remove(api, vhost).await;
+            Some(found)
+        }
+        None => None,
+    };
     // PostgreSQL was restarted under the run: every check opens a store of its own.
     cleanup(&args, &database_url).await;
     let _ = fixtures::drop_database(&args.database_url).await;
-    let (findings, faults, elapsed, posted) = outcome?;
+    let (mut findings, faults, elapsed, posted) = outcome?;
+    findings.by_limit = by_limit
+        .transpose()
+        .context("check the delivery limit")?
+        .map(|f| f.by_limit);
     print_table(&findings, &faults, elapsed, posted);
     println!("roles' logs: {}", logs.display());
     anyhow::ensure!(

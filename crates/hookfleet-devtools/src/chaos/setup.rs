@@ -340,6 +340,12 @@ pub(super) fn print_table(
         ),
         ("run time".into(), format!("{:.0} s", elapsed.as_secs_f64())),
     ];
+    if let Some(n) = f.by_limit {
+        rows.push((
+            "dead-lettered by the delivery limit (must be 0)".into(),
+            n.to_string(),
+        ));
+    }
     if let Some(n) = f.seen_while_node_down {
         rows.push((
             "requests receivers got while a cluster node was stopped".into(),

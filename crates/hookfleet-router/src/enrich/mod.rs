@@ -150,7 +150,8 @@ pub async fn run(
             drop(permit);
         });
     }
-    // Messages in hand are requeued by their tasks, or by the broker when the channel closes.
+    // Messages in hand are settled by their tasks, or returned by the broker when the channel
+    // closes (once per shutdown or lost session).
     Ok(())
 }
 
@@ -192,7 +193,9 @@ impl Enricher {
     }
 
     /// Sends the event back to the buffer through a retry rung, then acks this copy. Should
-    /// the broker not take it, this copy is requeued instead: never dropped.
+    /// the broker not take it, the send is tried again here, never requeued: a requeue counts
+    /// toward the hook queue's delivery limit (20 by default on RabbitMQ 4), past which the
+    /// broker dead-letters it. Once the channels are gone, the broker returns this copy.
     async fn later(&self, message: &Message, why: &str) {
         use std::sync::atomic::Ordering::Relaxed;
         metrics::counter!("hookfleet_hook_enrich_retries_total").increment(1);
@@ -212,24 +215,32 @@ impl Enricher {
         }
         let attempt = message.headers.attempt_number();
         let delay = RETRY_DELAYS[(attempt as usize - 1).min(RETRY_DELAYS.len() - 1)];
-        let scheduled = async {
-            self.publisher
-                .delay_hook(&message.body, delay, attempt.saturating_add(1))
-                .await?
-                .wait()
-                .await
-        };
-        match scheduled.await {
-            Ok(()) => {
+        let mut failures = 0u32;
+        loop {
+            let scheduled = async {
+                self.publisher
+                    .delay_hook(&message.body, delay, attempt.saturating_add(1))
+                    .await?
+                    .wait()
+                    .await
+            };
+            let Err(e) = scheduled.await else {
                 if let Err(e) = self.acker.ack(message.tag).await {
                     tracing::warn!(error = %e, "Failed to ack a hook event sent back to wait");
                 }
+                return;
+            };
+            if !self.publisher.is_connected() || !self.acker.is_open() {
+                // Left unacked: the broker returns it with the channel (once per lost session).
+                tracing::warn!(error = %e, "Failed to send a hook event back to wait; the broker returns it");
+                return;
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "Failed to send a hook event back to wait; requeueing it");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = self.acker.requeue(message.tag).await;
+            failures = failures.saturating_add(1);
+            if failures == 1 {
+                tracing::warn!(error = %e, "Failed to send a hook event back to wait; trying again");
             }
+            // Its slot stays taken meanwhile: the prefetch bounds what the enricher holds.
+            tokio::time::sleep(Duration::from_millis(500u64 << failures.min(6))).await;
         }
     }
 
