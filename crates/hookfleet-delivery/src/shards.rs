@@ -241,7 +241,7 @@ impl Copy {
                     .remove(id);
             }
             failures = failures.saturating_add(1);
-            if failures == 1 || failures % 10 == 0 {
+            if failures == 1 || failures.is_multiple_of(10) {
                 tracing::warn!(subscription = %id, failures, error = format!("{e:#}"), "Failed to move a shard copy to its subscription's own queue; trying again");
             }
             if self.stop.is_cancelled() || !self.shared.publisher.is_connected() {
