@@ -81,6 +81,10 @@ pub fn describe_metrics() {
     );
 }
 
+/// Shared-tier copies published and not yet confirmed, at most: past this the router waits for
+/// their confirms before publishing more.
+const MAX_UNCONFIRMED: usize = 2_000;
+
 /// What happened to one batch.
 #[derive(Debug)]
 pub enum BatchOutcome {
@@ -389,6 +393,7 @@ impl Ctx<'_> {
         let mut bound = Vec::new();
         let mut direct = Vec::new();
         let mut waiting: HashMap<SubscriptionId, i64> = HashMap::new();
+        let mut published = 0;
         for (event, copies) in out {
             for copy in copies {
                 let confirm = self
@@ -405,10 +410,18 @@ impl Ctx<'_> {
                         .context("Failed to publish a shared-tier copy")?;
                     direct.push(self.landed(confirm, &event.id, target, &copy.body));
                     *waiting.entry(target.id.clone()).or_default() += 1;
+                    published += 1;
+                    // One event may match 100,000 subscriptions: what waits for its confirm
+                    // is bounded here, not by the match count.
+                    if direct.len() >= MAX_UNCONFIRMED {
+                        try_join_all(std::mem::take(&mut direct))
+                            .await
+                            .context("The broker did not confirm every shared-tier copy")?;
+                    }
                 }
             }
         }
-        let n = bound.len() + direct.len();
+        let n = bound.len() + published;
         try_join_all(bound)
             .await
             .context("The broker did not confirm every copy")?;

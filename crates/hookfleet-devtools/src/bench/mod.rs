@@ -318,7 +318,7 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
     Ok(figures)
 }
 
-/// A warm-up (500 deliveries' worth, at least 5 events), then the measured run; prints one line
+/// A warm-up (500 deliveries' worth: at least 5 events, or 1 at 1,000 subscriptions and more), then the measured run; prints one line
 /// of figures and returns them for the closing table.
 async fn timed_run(
     args: &BenchArgs,
@@ -327,9 +327,10 @@ async fn timed_run(
     rx: &Rx,
     rss: &RssSampler,
 ) -> anyhow::Result<Figures> {
-    let warmup = (500 / subs.max(1)).max(5);
+    // 500 deliveries' worth: at least 5 events, or 1 where one event is thousands of them.
+    let warmup = (500 / subs.max(1)).max(if subs >= 1_000 { 1 } else { 5 });
     poster.post(0..warmup).await?;
-    report::wait_for(rx, warmup * subs, Duration::from_secs(60)).await?;
+    report::wait_for(rx, warmup * subs, Duration::from_secs(args.timeout_secs.max(60))).await?;
     {
         let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.latencies_us.clear();
