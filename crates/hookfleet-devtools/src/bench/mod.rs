@@ -330,7 +330,12 @@ async fn timed_run(
     // 500 deliveries' worth: at least 5 events, or 1 where one event is thousands of them.
     let warmup = (500 / subs.max(1)).max(if subs >= 1_000 { 1 } else { 5 });
     poster.post(0..warmup).await?;
-    report::wait_for(rx, warmup * subs, Duration::from_secs(args.timeout_secs.max(60))).await?;
+    report::wait_for(
+        rx,
+        warmup * subs,
+        Duration::from_secs(args.timeout_secs.max(60)),
+    )
+    .await?;
     {
         let mut t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.latencies_us.clear();
