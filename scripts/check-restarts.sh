@@ -15,7 +15,6 @@ work=$(mktemp -d)
 db="hookfleet_ci_restart_$$"
 vhost="hookfleet-ci-restart-$$"
 source scripts/ci-fleet.sh "$db" "$vhost" 0
-export HOOKFLEET_HTTP_ADDR="127.0.0.1:$(free_port)" HOOKFLEET_METRICS_ADDR="127.0.0.1:$(free_port)"
 export HOOKFLEET_RETRY_LADDER=200ms,500ms,1s,2s
 export RUST_LOG=warn,lapin=off
 pids=()
@@ -41,6 +40,10 @@ psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/d
 # A receiver that answers 200 and writes each body's `data.i` on a line.
 python3 scripts/receiver.py "$work/received" > "$work/receiver.port" &
 pids+=($!)
+for _ in $(seq 50); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
+# Chosen once the receiver holds its port: a port picked free before could be the one the
+# receiver's bind to port 0 then gets.
+export HOOKFLEET_HTTP_ADDR="127.0.0.1:$(free_port)" HOOKFLEET_METRICS_ADDR="127.0.0.1:$(free_port)"
 
 "$bin" all > "$work/fleet.log" 2>&1 &
 fleet=$!
