@@ -220,9 +220,12 @@ impl Session {
         let channel = self.connection.create_channel().await?;
         let declared = crate::topology::passive(&channel, &queue).await;
         let _ = channel.close(200, "done".into()).await;
-        let Ok(q) = declared else {
-            // Already gone.
-            return Ok(true);
+        let q = match declared {
+            Ok(q) => q,
+            // The broker answered that there is no such queue: already gone.
+            Err(_) if self.is_connected() => return Ok(true),
+            // The connection went: the broker could not say, and the queue may hold copies.
+            Err(e) => return Err(e),
         };
         if q.message_count() > 0 || q.consumer_count() > 0 {
             return Ok(false);

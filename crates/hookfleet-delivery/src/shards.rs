@@ -28,7 +28,7 @@ const GONE_REMEMBERED: usize = 10_000;
 
 /// Consumes shard `n` until stopped, then waits for every copy it took to be settled.
 pub(crate) async fn consume_shard(shared: Arc<Shared>, n: u16, stop: CancellationToken) {
-    let queue = shared.topology.shard_queue(n);
+    let queue: Arc<str> = shared.topology.shard_queue(n).into();
     let mut consumer = match shared
         .session
         .consume(&queue, shared.settings.shard_prefetch)
@@ -78,7 +78,8 @@ pub(crate) async fn consume_shard(shared: Arc<Shared>, n: u16, stop: Cancellatio
 /// What one copy taken from a shard is handled with.
 struct Copy {
     shared: Arc<Shared>,
-    queue: String,
+    /// The shard's name, shared by every copy taken from it.
+    queue: Arc<str>,
     done: mpsc::UnboundedSender<Completion>,
     stop: CancellationToken,
 }
@@ -337,7 +338,7 @@ impl Copy {
             outcome: None,
             poison: Some(PoisonRow::new(&self.queue, &reason, &message.body)),
             settle: Settle::Poison {
-                queue: self.queue.clone(),
+                queue: self.queue.to_string(),
                 reason,
             },
             tag: message.tag,

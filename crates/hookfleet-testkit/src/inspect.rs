@@ -25,7 +25,7 @@ impl TestApp {
     pub async fn put_for(&self, id: &str, body: &[u8]) {
         let mut headers = lapin::types::FieldTable::default();
         headers.insert(
-            "x-hookfleet-subscription".into(),
+            hookfleet_bus::HEADER_SUBSCRIPTION.into(),
             lapin::types::AMQPValue::LongString(id.into()),
         );
         self.channel
