@@ -108,9 +108,11 @@ async fn a_database_dump_reveals_no_signing_secret_and_deliveries_still_verify()
             .expect("each secret's signature verifies");
     }
 
-    // A secret stored in plain text by an older version: readable, and sealed by the
-    // producer at its next start.
+    // A secret stored in plain text by an older version: sealed by the producer at its next
+    // start. Written while the fleet is stopped: a running producer's own first pass (which a
+    // loaded machine can delay past this point) would otherwise seal it before the check.
     let legacy = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwLegacyKey000".to_owned();
+    app.stop().await;
     app.db
         .execute(
             "UPDATE subscriptions SET secrets = ARRAY[$2] WHERE id = $1",
@@ -118,7 +120,6 @@ async fn a_database_dump_reveals_no_signing_secret_and_deliveries_still_verify()
         )
         .await
         .unwrap();
-    assert_eq!(secrets_of(&app, a).await, vec![legacy.clone()]);
     assert!(dump(&app).await.contains(&legacy));
     app.restart().await;
     app.wait_until(Duration::from_secs(20), "the producer reseals", || async {
