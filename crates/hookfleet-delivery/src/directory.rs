@@ -121,6 +121,19 @@ impl Directory {
         }
     }
 
+    /// Stops and removes the entries of `ids`.
+    pub(crate) fn remove(&self, ids: &[SubscriptionId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            if let Some(e) = entries.remove(id) {
+                e.stop.cancel();
+            }
+        }
+    }
+
     /// Stops and removes every entry not in `wanted`.
     pub(crate) fn retain(&self, wanted: &HashSet<SubscriptionId>) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());

@@ -48,6 +48,7 @@ pub(crate) struct Running {
 pub(crate) struct Consumers {
     own: HashMap<SubscriptionId, Running>,
     shards: Vec<(CancellationToken, JoinHandle<()>)>,
+    loaded: Loaded,
 }
 
 impl Consumers {
@@ -132,10 +133,91 @@ type Stopped = HashMap<SubscriptionId, (Option<Instant>, JoinHandle<()>)>;
 /// Active subscriptions read per query: what a reconcile holds at once besides the directory.
 const PAGE: i64 = 2_000;
 
+/// Changed rows a pass takes in place; past that it reads everything, a page at a time.
+const CHANGES: i64 = 2_000;
+
+/// Every this many periodic passes one reads everything (the others read what changed): what
+/// a change the record's marks cannot show (none is known) would wait for.
+const FULL_EVERY: u32 = 12;
+
+/// Where the last pass left off: the mark to read changes from, and how many passes since the
+/// last full one.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    mark: Option<hookfleet_store::ChangeMark>,
+    passes: u32,
+    /// The rows that could not be read, as stored: the gauge counts them.
+    unreadable: HashSet<String>,
+}
+
+/// Brings the directory in line with the record: the rows changed since the last pass, or all
+/// of them (at the first pass, every [`FULL_EVERY`] periodic ones, or when too much changed).
+/// False if the record could not be read (the directory is kept as it was).
+async fn load_directory(shared: &Shared, loaded: &mut Loaded, periodic: bool) -> bool {
+    if periodic {
+        loaded.passes += 1;
+    }
+    let mark = match shared.store.change_mark().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "Failed to load subscriptions; keeping the current set");
+            return false;
+        }
+    };
+    let since = loaded.mark.take().filter(|_| loaded.passes < FULL_EVERY);
+    let done = match since {
+        Some(since) => match shared.store.changed_subscriptions(&since, CHANGES).await {
+            Ok(Some(changed)) => {
+                apply_changes(shared, changed, &mut loaded.unreadable);
+                true
+            }
+            Ok(None) => load_everything(shared, &mut loaded.unreadable).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "Failed to load subscriptions; keeping the current set");
+                loaded.mark = Some(since);
+                return false;
+            }
+        },
+        None => {
+            loaded.passes = 0;
+            load_everything(shared, &mut loaded.unreadable).await
+        }
+    };
+    if done {
+        loaded.mark = Some(mark);
+    }
+    done
+}
+
+/// Takes the changed rows into the directory: active ones in, the others out.
+fn apply_changes(
+    shared: &Shared,
+    changed: hookfleet_store::ChangedSubscriptions,
+    unreadable: &mut HashSet<String>,
+) {
+    let mut gone = changed.inactive;
+    for row in &changed.active.readable {
+        unreadable.remove(row.id.as_str());
+        match SubConfig::from_row(row, &shared.settings) {
+            Some(c) => shared.directory.upsert(c),
+            None => gone.push(row.id.clone()),
+        }
+    }
+    for id in &gone {
+        unreadable.remove(id.as_str());
+    }
+    for (id, _) in &changed.active.unreadable {
+        unreadable.insert(id.clone());
+        gone.extend(id.parse::<SubscriptionId>().ok());
+    }
+    note_unreadable(&changed.active.unreadable, unreadable.len());
+    shared.directory.remove(&gone);
+}
+
 /// Reads every active subscription a page at a time into the directory, then drops what is
 /// no longer active. False if the record could not be read (the directory is kept as it was,
 /// apart from the pages already read).
-async fn load_directory(shared: &Shared) -> bool {
+async fn load_everything(shared: &Shared, unreadable_ids: &mut HashSet<String>) -> bool {
     let mut wanted = HashSet::new();
     let mut unreadable = Vec::new();
     let mut after: Option<String> = None;
@@ -163,13 +245,16 @@ async fn load_directory(shared: &Shared) -> bool {
         }
         after = last;
     }
-    note_unreadable(&unreadable);
+    *unreadable_ids = unreadable.iter().map(|(id, _)| id.clone()).collect();
+    note_unreadable(&unreadable, unreadable_ids.len());
     shared.directory.retain(&wanted);
     true
 }
 
-pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers) {
-    if !load_directory(shared).await {
+/// Brings the consumers in line with the record; `periodic` for the timed passes (a notice's
+/// pass reads only what changed).
+pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers, periodic: bool) {
+    if !load_directory(shared, &mut consumers.loaded, periodic).await {
         return;
     }
     start_shards(shared, &mut consumers.shards);
@@ -201,8 +286,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers) {
 
 /// Says which subscriptions cannot be read: one ERROR line a pass (an operator must act, and
 /// a key removed too early makes every row unreadable at once), and the gauge.
-fn note_unreadable(unreadable: &[(String, hookfleet_store::StoreError)]) {
-    metrics::gauge!("hookfleet_subscriptions_unreadable").set(unreadable.len() as f64);
+/// Reports the rows of a read that cannot be read, and how many this worker knows of.
+fn note_unreadable(unreadable: &[(String, hookfleet_store::StoreError)], known: usize) {
+    metrics::gauge!("hookfleet_subscriptions_unreadable").set(known as f64);
     let Some((first, why)) = unreadable.first() else {
         return;
     };

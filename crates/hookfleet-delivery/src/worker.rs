@@ -70,13 +70,13 @@ pub async fn run(
             _ = shutdown.cancelled() => break Ok(()),
             _ = tick.tick() => {
                 sweep_health(&shared).await;
-                reconcile(&shared, &mut running).await;
+                reconcile(&shared, &mut running, true).await;
                 crate::moves::sweep_tiers(&shared, &running).await;
             }
             notice = notices.next() => match notice {
                 Some(Ok(())) => {
                     notices.skip_ready();
-                    reconcile(&shared, &mut running).await
+                    reconcile(&shared, &mut running, false).await
                 }
                 Some(Err(e)) => break Err(anyhow::Error::new(e).context("The control consumer failed")),
                 None => break Err(anyhow::anyhow!("The broker cancelled the control consumer")),

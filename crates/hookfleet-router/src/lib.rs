@@ -85,6 +85,10 @@ pub fn describe_metrics() {
 /// their confirms before publishing more.
 const MAX_UNCONFIRMED: usize = 2_000;
 
+/// Every this many periodic reloads of the shared tier, one reads all of it (the others read
+/// what changed since the last).
+const FULL_RELOAD_EVERY: u32 = 12;
+
 /// What happened to one batch.
 #[derive(Debug)]
 pub enum BatchOutcome {
@@ -156,21 +160,23 @@ async fn route(
         .await
         .context("Failed to listen for control notices")?;
     let mut shared = SharedTier::empty();
-    shared.reload(store).await;
+    shared.reload(store, true).await;
     let mut reload = tokio::time::interval(settings.reload_interval);
+    let mut reloads = 0u32;
     tracing::info!(queue = %topology.ingest(), "Router consuming");
     let mut failures = 0u32;
     'consume: loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = reload.tick() => {
-                shared.reload(store).await;
+                reloads = reloads.wrapping_add(1);
+                shared.reload(store, reloads.is_multiple_of(FULL_RELOAD_EVERY)).await;
                 continue;
             }
             notice = notices.next() => match notice {
                 Some(Ok(())) => {
                     notices.skip_ready();
-                    shared.reload(store).await;
+                    shared.reload(store, false).await;
                     continue;
                 }
                 Some(Err(e)) => return Err(e).context("The control listener failed"),

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod api_keys;
+mod changes;
 mod channels;
 mod events;
 #[cfg(feature = "fixtures")]
@@ -30,6 +31,7 @@ mod tiers;
 mod webhooks;
 
 pub use api_keys::{ActiveHash, ApiKeyRow};
+pub use changes::{ChangeMark, ChangedRoutes, ChangedSubscriptions};
 pub use channels::ChannelRow;
 pub use events::{EventFilter, EventRecord, KeyedRecord};
 pub use installations::InstallationRow;

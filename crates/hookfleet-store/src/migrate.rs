@@ -86,6 +86,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tiers",
         include_str!("../../../migrations/0017_tiers.sql"),
     ),
+    (
+        18,
+        "routing_stripes",
+        include_str!("../../../migrations/0018_routing_stripes.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

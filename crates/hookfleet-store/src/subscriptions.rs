@@ -449,7 +449,7 @@ impl Store {
         Ok((self.read_active(&rows), rows.len(), last))
     }
 
-    fn read_active(&self, rows: &[Row]) -> ActiveSubscriptions {
+    pub(crate) fn read_active(&self, rows: &[Row]) -> ActiveSubscriptions {
         let mut active = ActiveSubscriptions::default();
         for r in rows {
             match SubscriptionRow::from_row(&self.sealer, r) {

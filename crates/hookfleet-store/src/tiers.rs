@@ -13,6 +13,22 @@ pub struct RoutedRow {
     pub shard: Option<u16>,
 }
 
+/// A row read with the columns of [`RoutedRow`].
+pub(crate) fn read_routed(r: &tokio_postgres::Row) -> Result<RoutedRow> {
+    Ok(RoutedRow {
+        id: r.id("id")?,
+        filter: Filter {
+            event_types: r.col("event_types")?,
+            partitions: r.col("partitions")?,
+            organizations: r.col("organizations")?,
+        },
+        tier: read_tier(r.col("tier")?)?,
+        shard: r
+            .col::<Option<i16>>("shard")?
+            .and_then(|n| u16::try_from(n).ok()),
+    })
+}
+
 impl Store {
     /// Every subscription of the shared tier, hot or not, disabled ones included (their copies
     /// are kept for when they are enabled, as an own queue keeps them).
@@ -50,22 +66,7 @@ impl Store {
                 &[&after, &limit],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RoutedRow {
-                    id: r.id("id")?,
-                    filter: Filter {
-                        event_types: r.col("event_types")?,
-                        partitions: r.col("partitions")?,
-                        organizations: r.col("organizations")?,
-                    },
-                    tier: read_tier(r.col("tier")?)?,
-                    shard: r
-                        .col::<Option<i16>>("shard")?
-                        .and_then(|n| u16::try_from(n).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(read_routed).collect()
     }
 
     /// The version of the shared tier's routing: it changes with every change a router must
@@ -74,7 +75,10 @@ impl Store {
         let row = self
             .client()
             .await?
-            .query_one("SELECT version FROM routing_version", &[])
+            .query_one(
+                "SELECT sum(version)::bigint AS version FROM routing_stripes",
+                &[],
+            )
             .await?;
         row.col("version")
     }

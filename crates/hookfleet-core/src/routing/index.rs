@@ -33,9 +33,15 @@ struct Group {
 }
 
 /// Which targets (subscriptions) a copy goes to.
+///
+/// A target is removed by emptying its slot: the groups keep its number until the index is
+/// built again, and matching skips it. A subscription deleted or changed (removed, then
+/// inserted again) costs nothing to take out, and the holder rebuilds once the empty slots
+/// outnumber the live ones ([`Index::removed`]).
 #[derive(Debug)]
 pub struct Index<T> {
-    targets: Vec<T>,
+    targets: Vec<Option<T>>,
+    live: usize,
     groups: HashMap<(Word, Word), Group>,
 }
 
@@ -43,6 +49,7 @@ impl<T> Default for Index<T> {
     fn default() -> Self {
         Self {
             targets: Vec::new(),
+            live: 0,
             groups: HashMap::new(),
         }
     }
@@ -57,12 +64,12 @@ impl<T> Index<T> {
         index
     }
 
-    /// Adds one target (an index may be built a page of subscriptions at a time).
-    pub fn insert(&mut self, target: T, filter: &Filter) {
-        let Ok(n) = u32::try_from(self.targets.len()) else {
-            return;
-        };
-        self.targets.push(target);
+    /// Adds one target (an index may be built a page of subscriptions at a time); returns its
+    /// slot, for [`Index::remove`] (`None` past 2^32 targets, which are not added).
+    pub fn insert(&mut self, target: T, filter: &Filter) -> Option<u32> {
+        let n = u32::try_from(self.targets.len()).ok()?;
+        self.targets.push(Some(target));
+        self.live += 1;
         let words = |list: &Option<Vec<String>>| -> Vec<Word> {
             match list {
                 None => vec![None],
@@ -81,15 +88,30 @@ impl<T> Index<T> {
                 }
             }
         }
+        Some(n)
+    }
+
+    /// Takes out the target in `slot`; it matches nothing from now on.
+    pub fn remove(&mut self, slot: u32) -> Option<T> {
+        let target = self.targets.get_mut(slot as usize)?.take();
+        if target.is_some() {
+            self.live -= 1;
+        }
+        target
     }
 
     /// How many targets the index holds.
     pub fn len(&self) -> usize {
-        self.targets.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
+        self.live == 0
+    }
+
+    /// How many slots were emptied by [`Index::remove`] and are still held.
+    pub fn removed(&self) -> usize {
+        self.targets.len() - self.live
     }
 
     /// Every target whose filter matches a copy with this partition, organization and type,
@@ -125,7 +147,7 @@ impl<T> Index<T> {
         hits.sort_unstable();
         hits.dedup();
         hits.into_iter()
-            .filter_map(|n| self.targets.get(n as usize))
+            .filter_map(|n| self.targets.get(n as usize)?.as_ref())
             .collect()
     }
 }
@@ -242,6 +264,61 @@ mod tests {
                     .map(|(n, _)| n)
                     .collect();
                 let got: Vec<usize> = index.matches(p.as_deref(), o.as_deref(), t).into_iter().copied().collect();
+                prop_assert_eq!(got, expected, "copy {}", key);
+            }
+        }
+
+        /// Kept current by removals and inserts (a subscription deleted, or changed: taken out
+        /// and put in again with its new filter), the index still matches exactly what the
+        /// bindings of the subscriptions left would match.
+        #[test]
+        fn removals_and_changes_leave_exactly_the_bindings_left(
+            filters in proptest::collection::vec(
+                (proptest::collection::vec(pattern(), 1..3), scope(), scope()),
+                1..12,
+            ),
+            changes in proptest::collection::vec(
+                (0usize..12, proptest::option::of((proptest::collection::vec(pattern(), 1..3), scope(), scope()))),
+                0..16,
+            ),
+            copies in proptest::collection::vec(
+                (proptest::option::of(value()), proptest::option::of(value()), event_type()),
+                1..8,
+            ),
+        ) {
+            let filter = |(event_types, partitions, organizations)| Filter { event_types, partitions, organizations };
+            let mut current: Vec<Option<Filter>> = filters.into_iter().map(|f| Some(filter(f))).collect();
+            let mut index = Index::default();
+            let mut slots: Vec<Option<u32>> = current
+                .iter()
+                .enumerate()
+                .map(|(n, f)| index.insert(n, f.as_ref().expect("all present")))
+                .collect();
+            for (n, change) in changes {
+                let n = n % current.len();
+                if let Some(slot) = slots[n].take() {
+                    prop_assert_eq!(index.remove(slot), Some(n));
+                }
+                current[n] = change.map(filter);
+                slots[n] = current[n].as_ref().and_then(|f| index.insert(n, f));
+            }
+            prop_assert_eq!(index.len(), current.iter().flatten().count());
+            for (p, o, t) in &copies {
+                let key = routing_key(p.as_deref(), o.as_deref(), t);
+                let mut expected: Vec<usize> = current
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(n, f)| Some((n, f.as_ref()?)))
+                    .filter(|(_, f)| {
+                        binding_keys(&f.event_types, f.partitions.as_deref(), f.organizations.as_deref())
+                            .iter()
+                            .any(|b| topic_matches(b, &key))
+                    })
+                    .map(|(n, _)| n)
+                    .collect();
+                let mut got: Vec<usize> = index.matches(p.as_deref(), o.as_deref(), t).into_iter().copied().collect();
+                expected.sort_unstable();
+                got.sort_unstable();
                 prop_assert_eq!(got, expected, "copy {}", key);
             }
         }

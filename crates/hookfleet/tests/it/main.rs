@@ -12,6 +12,7 @@ mod api_keys;
 mod bad_input;
 mod batch;
 mod bounds;
+mod changes;
 mod channels;
 mod child;
 mod churn;
