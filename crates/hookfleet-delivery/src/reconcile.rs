@@ -254,6 +254,12 @@ async fn load_everything(shared: &Shared, unreadable_ids: &mut HashSet<String>) 
 /// Brings the consumers in line with the record; `periodic` for the timed passes (a notice's
 /// pass reads only what changed).
 pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers, periodic: bool) {
+    if consumers.shards.is_empty() {
+        // A fresh worker serves the shards at once: a copy whose subscription is not loaded
+        // yet is looked up on its own, so the first full read (seconds at 100,000) delays
+        // nothing.
+        start_shards(shared, &mut consumers.shards);
+    }
     if !load_directory(shared, &mut consumers.loaded, periodic).await {
         return;
     }

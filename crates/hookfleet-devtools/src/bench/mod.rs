@@ -4,6 +4,7 @@
 //! HTTP with bounded concurrency, and measures from the start of each `POST /v1/events` to the
 //! receiver getting each copy. Traffic goes only to 127.0.0.1. `hookfleet-dev bench passwords` is
 //! a scenario of its own (see `passwords`).
+mod backlog;
 mod keycloak;
 mod lifecycle;
 mod partner;
@@ -78,6 +79,13 @@ pub struct BenchArgs {
     /// After the run, delete every subscription over the API and report the rate.
     #[arg(long)]
     delete: bool,
+    /// Fairness beside a huge backlog: before the measured run, give one more subscription,
+    /// whose endpoint answers after 1 s and takes one request at a time, this many waiting
+    /// copies (events of a type of their own, posted in batches of 500), and wait until all
+    /// are routed. The measured subscriptions then take only `bench.tick`; with `--shards 1`
+    /// they share the slow one's shard. Native dialect only.
+    #[arg(long, default_value_t = 0)]
+    backlog: usize,
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
@@ -155,6 +163,8 @@ struct Tally {
 struct Rx {
     tally: Mutex<Tally>,
     count: AtomicUsize,
+    /// Deliveries the slow endpoint (`--backlog`) answered.
+    slow: AtomicUsize,
 }
 
 #[derive(serde::Deserialize)]
@@ -241,6 +251,7 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
     let rx = Arc::new(Rx {
         tally: Mutex::new(Tally::default()),
         count: AtomicUsize::new(0),
+        slow: AtomicUsize::new(0),
     });
     let shutdown = CancellationToken::new();
     let receiver_url = start_receiver(rx.clone(), &shutdown).await?;
@@ -292,11 +303,31 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
         },
         rate: args.rate,
         rx: rx.clone(),
+        event_type: "bench.tick",
+        track: true,
+    };
+    let slow = match args.backlog {
+        0 => None,
+        n => Some(
+            backlog::fill(
+                &http,
+                &api,
+                &token,
+                &receiver_url,
+                &poster,
+                n,
+                args.timeout_secs,
+            )
+            .await?,
+        ),
     };
     let cpu = report::CpuMeter::start(&fleet.roles());
     let watch = prune::Watch::start(&store, args.seed_old_rows).await?;
     let mut figures = timed_run(args, subs, &poster, &rx, &rss).await?;
     watch.report().await?;
+    if let Some(slow) = &slow {
+        slow.report(&http, &api, &token, &rx).await?;
+    }
     figures.cpu_us = cpu.per_delivery(figures.all_deliveries);
     figures.create_secs = create_secs;
     figures.ready_secs = ready_secs;

@@ -28,6 +28,11 @@ pub(super) struct Poster {
     /// Events/s; 0 posts as fast as `concurrency` allows.
     pub(super) rate: u64,
     pub(super) rx: Arc<Rx>,
+    /// The native events' type (`bench.tick`, or the backlog's own).
+    pub(super) event_type: &'static str,
+    /// Note when each event started, for its latency (not for the backlog, whose million
+    /// entries would only weigh on this process).
+    pub(super) track: bool,
 }
 
 impl Poster {
@@ -39,7 +44,7 @@ impl Poster {
                 .http
                 .post(format!("{}/v1/events", self.api))
                 .bearer_auth(&self.token)
-                .json(&json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
+                .json(&json!({"type": self.event_type, "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
             Dialect::Partner => self
                 .http
                 .post(format!(
@@ -105,7 +110,10 @@ impl Poster {
 
     /// Notes that event `i` starts now (its latency runs from here); returns its key.
     fn started(&self, i: usize) -> String {
-        let key = format!("bench-{}-{i}", self.run_id);
+        let key = format!("bench-{}-{}-{i}", self.run_id, self.event_type);
+        if !self.track {
+            return key;
+        }
         let id = EventId::for_key(&self.key_space(), &key);
         self.rx
             .tally
@@ -121,7 +129,7 @@ impl Poster {
         let mut events = Vec::with_capacity(range.len());
         for i in range {
             let key = self.started(i);
-            events.push(json!({"type": "bench.tick", "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
+            events.push(json!({"type": self.event_type, "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
         }
         let answer: serde_json::Value = self
             .http

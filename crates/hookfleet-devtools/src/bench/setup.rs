@@ -30,7 +30,9 @@ pub(super) async fn subscribe(
 ) -> anyhow::Result<()> {
     let hanging = args.hanging;
     // In-flight cap sized for loopback throughput (the default 16 suits slow WANs).
-    let fast = json!({"url": receiver_url, "event_types": ["#"], "max_in_flight": 64, "profile": args.profile});
+    // Beside a backlog of another type, the measured subscriptions take only their own.
+    let types = if args.backlog > 0 { "bench.tick" } else { "#" };
+    let fast = json!({"url": receiver_url, "event_types": [types], "max_in_flight": 64, "profile": args.profile});
     let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
     let idle = json!({"url": receiver_url, "event_types": ["bench.idle"]});
     for (body, n) in [(fast, subs), (hang, hanging), (idle, args.idle)] {
@@ -120,6 +122,7 @@ pub(super) async fn start_receiver(
         .route("/hook", post(receive))
         // Never answers: the client's timeout ends each request.
         .route("/hang", post(std::future::pending::<&'static str>))
+        .route("/slow", post(super::backlog::receive_slowly))
         .with_state(rx);
     let receiver_stop = shutdown.clone();
     tokio::spawn(async move {
