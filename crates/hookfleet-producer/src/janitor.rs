@@ -6,6 +6,9 @@
 //! consumes the queue (each stops at the control notice, or at its next reconcile), so the
 //! delete races nothing. Every producer runs this; deleting a queue twice is harmless.
 //!
+//! Each pass also folds the shared tier's waiting deltas into the subscriptions' counts
+//! (`Store::fold_waiting`).
+//!
 //! Once per start it also seals every signing secret with the first key of
 //! `HOOKFLEET_SECRET_KEYS`, so secrets stored in plain text by an older version, or sealed with
 //! a key being retired, are rewritten without an operator's step.
@@ -29,6 +32,9 @@ pub(crate) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
             resealed = reseal(&state).await;
         }
         crate::native::pull::drop_expired(&state).await;
+        if let Err(e) = state.store.fold_waiting().await {
+            tracing::debug!(error = %e, "Failed to fold the shared tier's waiting counts; trying later");
+        }
         let Ok(bus) = state.bus() else { continue };
         let due = match state.store.queues_due_for_deletion(grace).await {
             Ok(ids) => ids,

@@ -91,6 +91,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "routing_stripes",
         include_str!("../../../migrations/0018_routing_stripes.sql"),
     ),
+    (
+        19,
+        "waiting_deltas",
+        include_str!("../../../migrations/0019_waiting_deltas.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -194,8 +194,8 @@ impl Store {
             let (subs, counts): (Vec<&str>, Vec<i64>) =
                 waiting.iter().map(|(s, n)| (s.as_str(), *n)).unzip();
             tx.execute(
-                "UPDATE subscriptions s SET waiting = s.waiting + v.n
-                 FROM unnest($1::text[], $2::bigint[]) AS v(id, n) WHERE s.id = v.id",
+                "INSERT INTO waiting_deltas (subscription_id, n)
+                 SELECT * FROM unnest($1::text[], $2::bigint[])",
                 &[&subs, &counts],
             )
             .await?;
@@ -210,17 +210,52 @@ impl Store {
         Ok(())
     }
 
-    /// Copies of a shared-tier subscription routed and not yet attempted.
+    /// Copies of a shared-tier subscription routed and not yet attempted: its folded count
+    /// and the deltas not folded yet.
     pub async fn waiting_count(&self, id: &SubscriptionId) -> Result<i64> {
         let row = self
             .client()
             .await?
             .query_one(
-                "SELECT waiting FROM subscriptions WHERE id = $1",
+                "SELECT greatest(waiting + coalesce(
+                     (SELECT sum(n) FROM waiting_deltas WHERE subscription_id = $1), 0), 0)::bigint
+                     AS waiting
+                 FROM subscriptions WHERE id = $1",
                 &[&id.as_str()],
             )
             .await?;
         row.col("waiting")
+    }
+
+    /// Folds the waiting deltas into the subscriptions' counts, unless another producer is
+    /// folding them now; returns how many counts changed. The deltas are a few seconds' worth,
+    /// so this is one short transaction.
+    pub async fn fold_waiting(&self) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // One folder at a time: two would update the same counts in different orders.
+        let mine: bool = tx
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.waiting_deltas'))",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if !mine {
+            return Ok(0);
+        }
+        let n = tx
+            .execute(
+                "WITH moved AS (DELETE FROM waiting_deltas RETURNING subscription_id, n),
+                      net AS (SELECT subscription_id, sum(n)::bigint AS n FROM moved
+                              GROUP BY subscription_id HAVING sum(n) <> 0)
+                 UPDATE subscriptions s SET waiting = s.waiting + net.n
+                 FROM net WHERE s.id = net.subscription_id",
+                &[],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// When the oldest retry still waiting on the ladder was due, if any is waiting.
@@ -400,9 +435,11 @@ async fn take_off_waiting(
         return Ok(());
     }
     let (subs, counts): (Vec<&str>, Vec<i64>) = firsts.into_iter().unzip();
+    // Appended, not applied: an update would lock the rows the router's batches count into.
+    let counts: Vec<i64> = counts.into_iter().map(|n| -n).collect();
     tx.execute(
-        "UPDATE subscriptions s SET waiting = greatest(s.waiting - v.n, 0)
-         FROM unnest($1::text[], $2::bigint[]) AS v(id, n) WHERE s.id = v.id",
+        "INSERT INTO waiting_deltas (subscription_id, n)
+         SELECT * FROM unnest($1::text[], $2::bigint[])",
         &[&subs, &counts],
     )
     .await?;

@@ -68,6 +68,7 @@ pub(super) async fn fill(
         batch: BATCH,
         concurrency: 4,
         rate: 0,
+        spread: None,
         ..poster.clone()
     };
     let started = Instant::now();

@@ -86,6 +86,11 @@ pub struct BenchArgs {
     /// they share the slow one's shard. Native dialect only.
     #[arg(long, default_value_t = 0)]
     backlog: usize,
+    /// Each measured subscription takes a type of its own (`bench.tick.<n>`) and event `i` is
+    /// of type `bench.tick.<i mod subscriptions>`: the events are shared among them instead of
+    /// each reaching all (`--rate 100` is then 100 deliveries/s in all). Native dialect only.
+    #[arg(long)]
+    spread: bool,
     /// Time limit of one delivery attempt (the hanging endpoints hold slots this long).
     #[arg(long, default_value = "15s", value_parser = hookfleet_core::parse_duration)]
     delivery_timeout: Duration,
@@ -217,6 +222,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.processes.is_none() || args.dialect != Dialect::Keycloak,
         "--processes does not take the keycloak dialect (its stand-in admin API lives in this process)"
     );
+    anyhow::ensure!(
+        !args.spread || args.dialect == Dialect::Native,
+        "--spread takes the native dialect only"
+    );
     let mut rows = Vec::new();
     for &subs in &args.subscriptions {
         rows.push(
@@ -305,6 +314,7 @@ async fn measure(args: &BenchArgs, subs: usize, target: &Target) -> anyhow::Resu
         rx: rx.clone(),
         event_type: "bench.tick",
         track: true,
+        spread: args.spread.then_some(subs),
     };
     let slow = match args.backlog {
         0 => None,
@@ -359,11 +369,13 @@ async fn timed_run(
     rss: &RssSampler,
 ) -> anyhow::Result<Figures> {
     // 500 deliveries' worth: at least 5 events, or 1 where one event is thousands of them.
-    let warmup = (500 / subs.max(1)).max(if subs >= 1_000 { 1 } else { 5 });
+    // Copies of each event: one when the events are spread among the subscriptions.
+    let fanout = if args.spread { 1 } else { subs };
+    let warmup = (500 / fanout.max(1)).max(if subs >= 1_000 { 1 } else { 5 });
     poster.post(0..warmup).await?;
     report::wait_for(
         rx,
-        warmup * subs,
+        warmup * fanout,
         Duration::from_secs(args.timeout_secs.max(60)),
     )
     .await?;
@@ -381,7 +393,7 @@ async fn timed_run(
         args.events
     };
     let posted = poster.post(warmup..warmup + events).await?;
-    let expected = events * subs;
+    let expected = events * fanout;
     report::wait_for(rx, expected, Duration::from_secs(args.timeout_secs)).await?;
     let (mut lat, last) = {
         let t = rx.tally.lock().unwrap_or_else(|p| p.into_inner());
@@ -408,7 +420,7 @@ async fn timed_run(
         rss_start_mib: rss.start_mib(),
         rss_peak_mib: rss.peak_mib(),
         rss_after_mib: 0.0,
-        all_deliveries: (warmup + events) * subs,
+        all_deliveries: (warmup + events) * fanout,
         processes: args.processes.map(usize::from),
         cpu_us: Vec::new(),
         role_mib: Vec::new(),

@@ -33,6 +33,8 @@ pub(super) struct Poster {
     /// Note when each event started, for its latency (not for the backlog, whose million
     /// entries would only weigh on this process).
     pub(super) track: bool,
+    /// Spread among this many subscriptions: event `i` is of type `bench.tick.<i mod n>`.
+    pub(super) spread: Option<usize>,
 }
 
 impl Poster {
@@ -44,7 +46,7 @@ impl Poster {
                 .http
                 .post(format!("{}/v1/events", self.api))
                 .bearer_auth(&self.token)
-                .json(&json!({"type": self.event_type, "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
+                .json(&json!({"type": self.type_of(i), "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}})),
             Dialect::Partner => self
                 .http
                 .post(format!(
@@ -59,6 +61,14 @@ impl Poster {
                 let channel = self.channel.as_ref().expect("set up for the lifecycle dialects");
                 channel.request(&self.http, &self.api, self.dialect, i, key)
             }
+        }
+    }
+
+    /// Event `i`'s type (native dialect).
+    fn type_of(&self, i: usize) -> std::borrow::Cow<'static, str> {
+        match self.spread {
+            Some(n) => format!("{}.{}", self.event_type, i % n.max(1)).into(),
+            None => self.event_type.into(),
         }
     }
 
@@ -129,7 +139,7 @@ impl Poster {
         let mut events = Vec::with_capacity(range.len());
         for i in range {
             let key = self.started(i);
-            events.push(json!({"type": self.event_type, "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
+            events.push(json!({"type": self.type_of(i), "idempotency_key": key, "data": {"i": i, "pad": "x".repeat(200)}}));
         }
         let answer: serde_json::Value = self
             .http

@@ -35,7 +35,18 @@ pub(super) async fn subscribe(
     let fast = json!({"url": receiver_url, "event_types": [types], "max_in_flight": 64, "profile": args.profile});
     let hang = json!({"url": receiver_url.replace("/hook", "/hang"), "event_types": ["#"], "retry_ladder": []});
     let idle = json!({"url": receiver_url, "event_types": ["bench.idle"]});
-    for (body, n) in [(fast, subs), (hang, hanging), (idle, args.idle)] {
+    // Spread: the n-th measured subscription takes `bench.tick.<n>` only.
+    let nth = |body: &serde_json::Value, i: usize| {
+        let mut body = body.clone();
+        body["event_types"] = json!([format!("bench.tick.{i}")]);
+        body
+    };
+    let spread = args.spread;
+    for (kind, (body, n)) in [(fast, subs), (hang, hanging), (idle, args.idle)]
+        .into_iter()
+        .enumerate()
+    {
+        let per_index = spread && kind == 0;
         let next = Arc::new(AtomicUsize::new(0));
         let mut clients = tokio::task::JoinSet::new();
         for _ in 0..CREATE_CLIENTS.min(n.max(1)) {
@@ -47,7 +58,16 @@ pub(super) async fn subscribe(
                 next.clone(),
             );
             clients.spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < n {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let body = if per_index {
+                        nth(&body, i)
+                    } else {
+                        body.clone()
+                    };
                     http.post(&url)
                         .bearer_auth(&token)
                         .json(&body)
