@@ -270,15 +270,20 @@ impl Copy {
             // Turned hot by this worker less than `hot_idle` ago, it cannot have gone back
             // yet (going back needs that long hot); after that, the record must agree.
             let idle = self.shared.settings.hot_idle;
-            let known = self
-                .shared
-                .hot_queues
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(id)
-                .is_some_and(|at| still_hot || at.elapsed() < idle);
-            if !known {
-                self.turn_hot(id, reason).await?;
+            let known = || {
+                self.shared
+                    .hot_queues
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(id)
+                    .is_some_and(|at| still_hot || at.elapsed() < idle)
+            };
+            if !known() {
+                // One at a time; the copies that waited find it done.
+                let _turning = self.shared.turning_hot.lock().await;
+                if !known() {
+                    self.turn_hot(id, reason).await?;
+                }
             }
         }
         let headers = &message.headers;

@@ -29,6 +29,11 @@ pub(crate) struct Shared {
     pub hot_queues: std::sync::Mutex<
         std::collections::HashMap<hookfleet_core::SubscriptionId, std::time::Instant>,
     >,
+    /// Held while a subscription is turned hot: every copy of it in hand (up to a shard's
+    /// prefetch) would otherwise declare its queue at once, each on a channel of its own,
+    /// which exhausted the connection's channels and made the broker close the connection
+    /// (`INTERNAL_ERROR`), returning every unacked copy to be delivered again.
+    pub turning_hot: tokio::sync::Mutex<()>,
     /// Deleted subscriptions whose copies were met on a shard (see `shards`).
     pub gone: std::sync::Mutex<std::collections::HashSet<hookfleet_core::SubscriptionId>>,
 }

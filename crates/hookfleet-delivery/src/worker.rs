@@ -58,6 +58,7 @@ pub async fn run(
         in_flight: Arc::new(tokio::sync::Semaphore::new(in_flight_total.max(1))),
         directory: Default::default(),
         hot_queues: Default::default(),
+        turning_hot: Default::default(),
         gone: Default::default(),
     });
     let mut running = Consumers::default();

@@ -2,6 +2,7 @@
 //! slow subscription with a backlog never holds up the others of its shard), and the moves of
 //! a shared-tier subscription to a queue of its own (hot) and back, with every copy delivered
 //! exactly once across both moves.
+use hookfleet_core::EventId;
 use hookfleet_testkit::{Options, Receiver, Reply, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
@@ -231,5 +232,50 @@ async fn copies_arrive_exactly_once_across_turning_hot_and_going_back() {
     assert_eq!(
         hookfleet_testkit::counter("hookfleet_tier_moves_total{to=\"hot\"}"),
         2.0
+    );
+}
+
+/// A whole shard prefetch of one subscription's copies in hand when it turns hot: each moves
+/// to its queue once, the worker keeps its connection, and each copy arrives once. (The bench
+/// at 8 subscriptions, release build, caught every copy in hand declaring the queue at once:
+/// the connection ran out of channels, the broker closed it, and the copies in hand came back
+/// to be delivered again. This debug-build test did not hit that race here even without the
+/// fix; it holds the promise around it.)
+#[tokio::test]
+async fn a_prefetch_of_copies_in_hand_turns_hot_once_and_each_arrives_once() {
+    let mut opts = one_shard();
+    // More in hand than a connection has channels (2,047 by default).
+    opts.delivery.shard_prefetch = 2_500;
+    let mut app = spawn_app_with(opts).await;
+    let receiver = Receiver::start().await;
+    let made = app
+        .subscribe(json!({"url": receiver.url, "event_types": ["#"], "max_in_flight": 1}))
+        .await;
+    let id = made["id"].as_str().expect("an id").to_owned();
+    app.wait_reconciled().await;
+    // Waiting in the shard while no worker runs, so the next takes a prefetch at once.
+    app.stop().await;
+    let sent = 3_000;
+    for _ in 0..sent {
+        let copy = json!({"id": EventId::random().to_string(), "type": "burst",
+            "timestamp": "2026-12-02T12:00:00.000Z", "organization_id": null,
+            "service_partition": null, "data": {}});
+        app.put_for(&id, copy.to_string().as_bytes()).await;
+    }
+    app.restart().await;
+    receiver.wait_for(sent, Duration::from_secs(90)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = per_delivery(&receiver);
+    assert_eq!(seen.len(), sent, "every copy arrived");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "none twice: {} twice",
+        seen.values().filter(|n| **n > 1).count()
+    );
+    assert_eq!(get(&app, &id).await["tier"], "hot");
+    assert_eq!(
+        hookfleet_testkit::counter("hookfleet_role_restarts_total{role=\"delivery\"}"),
+        0.0,
+        "the worker kept its connection"
     );
 }
