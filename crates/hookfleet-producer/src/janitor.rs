@@ -6,7 +6,7 @@
 //! consumes the queue (each stops at the control notice, or at its next reconcile), so the
 //! delete races nothing. Every producer runs this; deleting a queue twice is harmless.
 //!
-//! Each pass also folds the shared tier's waiting deltas into the subscriptions' counts
+//! Each pass also folds the shared tier's waiting deltas into their counts
 //! (`Store::fold_waiting`).
 //!
 //! Once per start it also seals every signing secret with the first key of

@@ -8,7 +8,7 @@
 //! before each read and asks next time for the rows written by transactions not older than the
 //! previous mark misses nothing: a write is either older than that mark (and was seen by the
 //! read that followed it, or one before) or is asked for now. Rows rewritten without a change a
-//! reader cares about (the shared tier's waiting counts) come back too; that costs a re-read,
+//! reader cares about (a subscription's `failing_since`) come back too; that costs a re-read,
 //! never a miss. A read that would return more than its limit says so, and the reader reads
 //! everything instead. Comparing transaction ids through `age` keeps the comparison right
 //! across the 32-bit counter's wraparound; a row older than 2^31 transactions can look new,

@@ -217,19 +217,21 @@ impl Store {
             .client()
             .await?
             .query_one(
-                "SELECT greatest(waiting + coalesce(
-                     (SELECT sum(n) FROM waiting_deltas WHERE subscription_id = $1), 0), 0)::bigint
-                     AS waiting
-                 FROM subscriptions WHERE id = $1",
+                "SELECT greatest(s.waiting
+                     + coalesce((SELECT n FROM waiting_counts WHERE subscription_id = $1), 0)
+                     + coalesce((SELECT sum(n) FROM waiting_deltas WHERE subscription_id = $1), 0),
+                     0)::bigint AS waiting
+                 FROM subscriptions s WHERE s.id = $1",
                 &[&id.as_str()],
             )
             .await?;
         row.col("waiting")
     }
 
-    /// Folds the waiting deltas into the subscriptions' counts, unless another producer is
-    /// folding them now; returns how many counts changed. The deltas are a few seconds' worth,
-    /// so this is one short transaction.
+    /// Folds the waiting deltas into the counts, unless another producer is folding them now;
+    /// returns how many counts changed. The deltas are a few seconds' worth, so this is one
+    /// short transaction, and it leaves the subscriptions' rows alone (rewriting them would
+    /// make every worker and router read them again as changed).
     pub async fn fold_waiting(&self) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -249,10 +251,13 @@ impl Store {
                 "WITH moved AS (DELETE FROM waiting_deltas RETURNING subscription_id, n),
                       net AS (SELECT subscription_id, sum(n)::bigint AS n FROM moved
                               GROUP BY subscription_id HAVING sum(n) <> 0)
-                 UPDATE subscriptions s SET waiting = s.waiting + net.n
-                 FROM net WHERE s.id = net.subscription_id",
+                 INSERT INTO waiting_counts (subscription_id, n)
+                 SELECT subscription_id, n FROM net
+                 ON CONFLICT (subscription_id) DO UPDATE SET n = waiting_counts.n + EXCLUDED.n",
                 &[],
             )
+            .await?;
+        tx.execute("DELETE FROM waiting_counts WHERE n = 0", &[])
             .await?;
         tx.commit().await?;
         Ok(n)
