@@ -11,9 +11,10 @@ fi
 # run twice: every subscription with a queue of its own, then with unordered push
 # subscriptions on the shared tier's shard queues (the product's default), so every promise is
 # checked on both tiers. The second pass leaves out the suites no tier can change: those that
-# make no push subscription (intake, keys, the API's bounds, the console), and those whose
-# subscriptions always have a queue of their own (pull, FIFO) or choose their tier themselves.
+# make no subscription (keys, channels, the console, reading events, passwords, probes,
+# metrics, retention, slow clients) and those whose subscriptions always have a queue of their
+# own (pull, FIFO) or choose their tier themselves (tiers).
 cargo nextest run --workspace --no-fail-fast
-SAME_ON_EVERY_TIER='api_fuzz|api_keys|bad_input|channels|console|events_read|fifo|intake_props|management_props|openapi|operator_log|passwords|probe|process_metrics|pull|record|retention|secrets|slow_clients|tiers|webhooks'
+SAME_ON_EVERY_TIER='api_keys|channels|console|events_read|fifo|passwords|probe|process_metrics|pull|record|retention|slow_clients|tiers'
 HOOKFLEET_TEST_TIER=shared cargo nextest run --workspace --no-fail-fast \
     -E "binary(it) - test(/^($SAME_ON_EVERY_TIER)::/)"
