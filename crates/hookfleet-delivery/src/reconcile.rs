@@ -290,9 +290,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, consumers: &mut Consumers, p
     metrics::counter!("hookfleet_reconciles_total").increment(1);
 }
 
-/// Says which subscriptions cannot be read: one ERROR line a pass (an operator must act, and
-/// a key removed too early makes every row unreadable at once), and the gauge.
-/// Reports the rows of a read that cannot be read, and how many this worker knows of.
+/// Says which subscriptions of a read cannot be read: one ERROR line a pass that met any (an
+/// operator must act, and a key removed too early makes every row unreadable at once), and
+/// the gauge of how many this worker knows of.
 fn note_unreadable(unreadable: &[(String, hookfleet_store::StoreError)], known: usize) {
     metrics::gauge!("hookfleet_subscriptions_unreadable").set(known as f64);
     let Some((first, why)) = unreadable.first() else {
