@@ -145,26 +145,28 @@ impl Store {
         let events_json = serde_json::to_string(&rows)?;
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         let client = self.client().await?;
-        client
-            .execute(
-                r#"INSERT INTO events (id, type, "timestamp", organization_ids, service_partitions,
-                                       idempotency_key, key_space, data, source)
-                   SELECT id, type, "timestamp", organization_ids, service_partitions,
-                          idempotency_key, key_space, data, source
-                   FROM jsonb_to_recordset($1::text::jsonb) AS x(
-                       id text, type text, "timestamp" timestamptz, organization_ids jsonb,
-                       service_partitions jsonb, idempotency_key text, key_space text, data jsonb,
-                       source jsonb)
-                   ON CONFLICT (id) DO NOTHING"#,
-                &[&events_json],
+        // One statement: the insert's new rows, and those of the batch recorded before whose
+        // fan-out never completed (the outer read does not see the insert's own rows).
+        let insert = client
+            .prepare_cached(
+                r#"WITH new AS (
+                       INSERT INTO events (id, type, "timestamp", organization_ids,
+                                           service_partitions, idempotency_key, key_space, data,
+                                           source)
+                       SELECT id, type, "timestamp", organization_ids, service_partitions,
+                              idempotency_key, key_space, data, source
+                       FROM jsonb_to_recordset($1::text::jsonb) AS x(
+                           id text, type text, "timestamp" timestamptz, organization_ids jsonb,
+                           service_partitions jsonb, idempotency_key text, key_space text,
+                           data jsonb, source jsonb)
+                       ON CONFLICT (id) DO NOTHING
+                       RETURNING id)
+                   SELECT id FROM new
+                   UNION ALL
+                   SELECT id FROM events WHERE id = ANY($2) AND routed_at IS NULL"#,
             )
             .await?;
-        let rows = client
-            .query(
-                "SELECT id FROM events WHERE id = ANY($1) AND routed_at IS NULL",
-                &[&ids],
-            )
-            .await?;
+        let rows = client.query(&insert, &[&events_json, &ids]).await?;
         rows.iter().map(|r| r.id("id")).collect()
     }
 
@@ -209,14 +211,18 @@ impl Store {
     pub async fn keyed_event(&self, e: &IngestEvent, legacy: &EventId) -> Result<KeyedRecord> {
         let orgs = serde_json::to_string(&e.organization_ids)?;
         let partitions = serde_json::to_string(&e.service_partitions)?;
-        let rows = self
-            .client()
-            .await?
-            .query(
+        let client = self.client().await?;
+        let compare = client
+            .prepare_cached(
                 "SELECT id, type = $3 AND data = $4::text::jsonb
                             AND organization_ids = $5::text::jsonb
                             AND service_partitions = $6::text::jsonb AS same
                    FROM events WHERE id = $1 OR id = $2",
+            )
+            .await?;
+        let rows = client
+            .query(
+                &compare,
                 &[
                     &e.id.as_str(),
                     &legacy.as_str(),

@@ -149,6 +149,10 @@ pub struct DeliveryView {
     pub attempts: Vec<AttemptView>,
 }
 
+/// Appends changes to waiting counts, `(subscription, ±n)`, for a producer to fold.
+const APPEND_DELTAS: &str = "INSERT INTO waiting_deltas (subscription_id, n)
+     SELECT * FROM unnest($1::text[], $2::bigint[])";
+
 impl Store {
     /// Writes a batch of outcomes and poison notes in one transaction. Idempotent: an attempt
     /// already recorded is left as it is, and a delivery never moves back to an earlier attempt.
@@ -193,19 +197,16 @@ impl Store {
         if !waiting.is_empty() {
             let (subs, counts): (Vec<&str>, Vec<i64>) =
                 waiting.iter().map(|(s, n)| (s.as_str(), *n)).unzip();
-            tx.execute(
-                "INSERT INTO waiting_deltas (subscription_id, n)
-                 SELECT * FROM unnest($1::text[], $2::bigint[])",
-                &[&subs, &counts],
-            )
-            .await?;
+            let append = tx.prepare_cached(APPEND_DELTAS).await?;
+            tx.execute(&append, &[&subs, &counts]).await?;
         }
         let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
-        tx.execute(
-            "UPDATE events SET routed_at = now() WHERE id = ANY($1) AND routed_at IS NULL",
-            &[&ids],
-        )
-        .await?;
+        let mark = tx
+            .prepare_cached(
+                "UPDATE events SET routed_at = now() WHERE id = ANY($1) AND routed_at IS NULL",
+            )
+            .await?;
+        tx.execute(&mark, &[&ids]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -336,7 +337,7 @@ impl Store {
 
 /// The deliveries' latest state and every attempt.
 async fn write_outcomes(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     outcomes: &[OutcomeRow],
 ) -> Result<()> {
     // ON CONFLICT DO UPDATE may touch a row once per statement: keep each delivery's latest
@@ -349,8 +350,9 @@ async fn write_outcomes(
         }
     }
     let latest_json = serde_json::to_string(&latest.into_values().collect::<Vec<_>>())?;
-    tx.execute(
-        "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
              service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
          SELECT delivery_id, event_id, subscription_id, organization_id,
              service_partition, status, attempt, sent_at, next_attempt_at, is_test
@@ -362,11 +364,12 @@ async fn write_outcomes(
              attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
              next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
          WHERE deliveries.attempts <= EXCLUDED.attempts",
-        &[&latest_json],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
+        )
+        .await?;
+    tx.execute(&upsert, &[&latest_json]).await?;
+    let attempts = tx
+        .prepare_cached(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
              duration_ms, error, response_excerpt)
          SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error,
              response_excerpt
@@ -374,16 +377,17 @@ async fn write_outcomes(
              sent_at timestamptz, status_code int, duration_ms int, error text,
              response_excerpt text)
          ON CONFLICT (delivery_id, attempt) DO NOTHING",
-        &[&serde_json::to_string(outcomes)?],
-    )
-    .await?;
+        )
+        .await?;
+    tx.execute(&attempts, &[&serde_json::to_string(outcomes)?])
+        .await?;
     Ok(())
 }
 
 /// Endpoint health: a delivery clears a subscription's failing streak, an exhausted one starts
 /// it, and 410 Gone disables the subscription at once.
 async fn update_health(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     outcomes: &[OutcomeRow],
 ) -> Result<()> {
     let (mut delivered, mut exhausted) = (Vec::new(), Vec::new());
@@ -395,12 +399,13 @@ async fn update_health(
         }
     }
     if !delivered.is_empty() {
-        tx.execute(
-            "UPDATE subscriptions SET failing_since = NULL
-             WHERE id = ANY($1) AND failing_since IS NOT NULL",
-            &[&delivered],
-        )
-        .await?;
+        let healthy = tx
+            .prepare_cached(
+                "UPDATE subscriptions SET failing_since = NULL
+                 WHERE id = ANY($1) AND failing_since IS NOT NULL",
+            )
+            .await?;
+        tx.execute(&healthy, &[&delivered]).await?;
     }
     if !exhausted.is_empty() {
         tx.execute(
@@ -426,7 +431,7 @@ async fn update_health(
 
 /// Takes the first attempts of shared-tier subscriptions' copies off their waiting counts.
 async fn take_off_waiting(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     outcomes: &[OutcomeRow],
 ) -> Result<()> {
     let mut firsts: HashMap<&str, i64> = HashMap::new();
@@ -442,11 +447,7 @@ async fn take_off_waiting(
     let (subs, counts): (Vec<&str>, Vec<i64>) = firsts.into_iter().unzip();
     // Appended, not applied: an update would lock the rows the router's batches count into.
     let counts: Vec<i64> = counts.into_iter().map(|n| -n).collect();
-    tx.execute(
-        "INSERT INTO waiting_deltas (subscription_id, n)
-         SELECT * FROM unnest($1::text[], $2::bigint[])",
-        &[&subs, &counts],
-    )
-    .await?;
+    let append = tx.prepare_cached(APPEND_DELTAS).await?;
+    tx.execute(&append, &[&subs, &counts]).await?;
     Ok(())
 }

@@ -72,15 +72,12 @@ impl Store {
     /// The version of the shared tier's routing: it changes with every change a router must
     /// see, in the changing transaction.
     pub async fn routing_version(&self) -> Result<i64> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "SELECT sum(version)::bigint AS version FROM routing_stripes",
-                &[],
-            )
+        let client = self.client().await?;
+        // Asked before every ingest batch: prepared once per connection.
+        let version = client
+            .prepare_cached("SELECT sum(version)::bigint AS version FROM routing_stripes")
             .await?;
-        row.col("version")
+        client.query_one(&version, &[]).await?.col("version")
     }
 
     /// Gives a shared-tier subscription a queue of its own, fed by the router from now on;
