@@ -15,6 +15,11 @@ mod fleet;
 mod procs;
 
 use anyhow::Context;
+
+/// jemalloc rather than the system allocator: glibc's malloc and free were the largest single
+/// item in a delivery worker's profile (BENCHMARKS.md, issue 24).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]

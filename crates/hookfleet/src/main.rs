@@ -21,6 +21,11 @@ use {
 };
 
 use anyhow::Context;
+
+/// jemalloc rather than the system allocator: glibc's malloc and free were the largest single
+/// item in a delivery worker's profile (BENCHMARKS.md, issue 24).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use clap::{Parser, Subcommand};
 use fleet::Roles;
 use settings::{Common, DeliveryArgs, FleetArgs, ProducerArgs, RouterArgs};
