@@ -96,6 +96,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "waiting_deltas",
         include_str!("../../../migrations/0019_waiting_deltas.sql"),
     ),
+    (
+        20,
+        "attempts_without_fk",
+        include_str!("../../../migrations/0020_attempts_without_fk.sql"),
+    ),
 ];
 
 /// Creates the database named in `url` if it does not exist yet (connecting to `postgres`).

@@ -42,18 +42,24 @@ impl Store {
     /// pending or failed (a retry waits) is kept whatever its age, and so is its event.
     pub async fn prune(&self, cutoff: OffsetDateTime, batch: i64) -> Result<Pruned> {
         let client = self.client().await?;
-        let deliveries = client
-            .execute(
+        // A delivery's attempts go with it (the record has no foreign key to cascade).
+        let deliveries: i64 = client
+            .query_one(
                 "WITH doomed AS (
                      SELECT id FROM deliveries
                      WHERE created_at < $1 AND status IN ('delivered', 'exhausted')
                      ORDER BY created_at, id
                      LIMIT $2
-                     FOR UPDATE SKIP LOCKED)
-                 DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id",
+                     FOR UPDATE SKIP LOCKED),
+                 gone AS (DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id
+                          RETURNING d.id)
+                 attempts AS (DELETE FROM delivery_attempts a USING gone
+                              WHERE a.delivery_id = gone.id)
+                 SELECT count(*) FROM gone",
                 &[&cutoff, &batch],
             )
-            .await?;
+            .await?
+            .try_get(0)?;
         // An event goes once no delivery of it is left: its log is gone, and a retry or
         // recovery of it could no longer be asked for.
         let events = client
@@ -96,7 +102,7 @@ impl Store {
             )
             .await?;
         Ok(Pruned {
-            deliveries,
+            deliveries: u64::try_from(deliveries).unwrap_or(0),
             events,
             poison,
             lifecycle_events,
