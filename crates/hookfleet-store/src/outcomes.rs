@@ -349,38 +349,70 @@ async fn write_outcomes(
             *e = o;
         }
     }
-    let latest_json = serde_json::to_string(&latest.into_values().collect::<Vec<_>>())?;
+    // Typed arrays in the binary protocol, one per column: no JSON to write here and parse
+    // there.
+    let latest: Vec<&OutcomeRow> = latest.into_values().collect();
     let upsert = tx
         .prepare_cached(
             "INSERT INTO deliveries (id, event_id, subscription_id, organization_id,
-             service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
-         SELECT delivery_id, event_id, subscription_id, organization_id,
-             service_partition, status, attempt, sent_at, next_attempt_at, is_test
-         FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, event_id text,
-             subscription_id text, organization_id text, service_partition text,
-             status text, attempt int, sent_at timestamptz, next_attempt_at timestamptz,
-             is_test boolean)
-         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
-             attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
-             next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
-         WHERE deliveries.attempts <= EXCLUDED.attempts",
+                 service_partition, status, attempts, last_attempt_at, next_attempt_at, is_test)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                 $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[], $10::bool[])
+             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+                 attempts = EXCLUDED.attempts, last_attempt_at = EXCLUDED.last_attempt_at,
+                 next_attempt_at = EXCLUDED.next_attempt_at, updated_at = now()
+             WHERE deliveries.attempts <= EXCLUDED.attempts",
         )
         .await?;
-    tx.execute(&upsert, &[&latest_json]).await?;
+    let column =
+        |f: fn(&OutcomeRow) -> Option<&str>| latest.iter().map(|o| f(o)).collect::<Vec<_>>();
+    tx.execute(
+        &upsert,
+        &[
+            &column(|o| Some(o.delivery_id.as_str())),
+            &column(|o| Some(o.event_id.as_str())),
+            &column(|o| Some(o.subscription_id.as_str())),
+            &column(|o| o.organization_id.as_deref()),
+            &column(|o| o.service_partition.as_deref()),
+            &column(|o| Some(o.status.as_str())),
+            &latest.iter().map(|o| o.attempt).collect::<Vec<_>>(),
+            &latest.iter().map(|o| o.sent_at).collect::<Vec<_>>(),
+            &latest.iter().map(|o| o.next_attempt_at).collect::<Vec<_>>(),
+            &latest.iter().map(|o| o.is_test).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
     let attempts = tx
         .prepare_cached(
             "INSERT INTO delivery_attempts (delivery_id, attempt, sent_at, status_code,
-             duration_ms, error, response_excerpt)
-         SELECT delivery_id, attempt, sent_at, status_code, duration_ms, error,
-             response_excerpt
-         FROM jsonb_to_recordset($1::text::jsonb) AS x(delivery_id text, attempt int,
-             sent_at timestamptz, status_code int, duration_ms int, error text,
-             response_excerpt text)
-         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                 duration_ms, error, response_excerpt)
+             SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[],
+                 $5::int[], $6::text[], $7::text[])
+             ON CONFLICT (delivery_id, attempt) DO NOTHING",
         )
         .await?;
-    tx.execute(&attempts, &[&serde_json::to_string(outcomes)?])
-        .await?;
+    tx.execute(
+        &attempts,
+        &[
+            &outcomes
+                .iter()
+                .map(|o| o.delivery_id.as_str())
+                .collect::<Vec<_>>(),
+            &outcomes.iter().map(|o| o.attempt).collect::<Vec<_>>(),
+            &outcomes.iter().map(|o| o.sent_at).collect::<Vec<_>>(),
+            &outcomes.iter().map(|o| o.status_code).collect::<Vec<_>>(),
+            &outcomes.iter().map(|o| o.duration_ms).collect::<Vec<_>>(),
+            &outcomes
+                .iter()
+                .map(|o| o.error.as_deref())
+                .collect::<Vec<_>>(),
+            &outcomes
+                .iter()
+                .map(|o| o.response_excerpt.as_deref())
+                .collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
