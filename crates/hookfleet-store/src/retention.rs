@@ -52,7 +52,7 @@ impl Store {
                      LIMIT $2
                      FOR UPDATE SKIP LOCKED),
                  gone AS (DELETE FROM deliveries d USING doomed WHERE d.id = doomed.id
-                          RETURNING d.id)
+                          RETURNING d.id),
                  attempts AS (DELETE FROM delivery_attempts a USING gone
                               WHERE a.delivery_id = gone.id)
                  SELECT count(*) FROM gone",
