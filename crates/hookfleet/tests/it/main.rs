@@ -4,7 +4,8 @@
 // binary (its command line, logs and metrics, starting roles) and no test here.
 use {
     anyhow as _, clap as _, hookfleet_launch as _, hookfleet_router as _, indicatif as _,
-    metrics as _, metrics_exporter_prometheus as _, tokio_util as _, tracing as _, url as _,
+    metrics as _, metrics_exporter_prometheus as _, tikv_jemallocator as _, tokio_util as _,
+    tracing as _, url as _,
 };
 
 mod api_fuzz;
